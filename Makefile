@@ -1,0 +1,37 @@
+# Entry points: `make run` (cxproxy + local Redis primary and two replicas),
+# `make test` (ASan+UBSan build, whole suite through CTest), `make build` (Release).
+SHELL := /bin/bash
+DEPS_PREFIX := $(CURDIR)/build/deps
+CMAKE_COMMON := -DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)/usr
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build build-test test run stop bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+	@bash scripts/fetch-prometheus-cpp.sh $(DEPS_PREFIX)
+
+build: deps
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON) >/dev/null
+	@cmake --build build/release -j$(JOBS) --target cxproxy
+	@echo "built build/release/cxproxy"
+
+build-test: deps
+	@cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DCXPROXY_SANITIZE=ON -DCXPROXY_TESTS=ON $(CMAKE_COMMON) >/dev/null
+	@cmake --build build/test -j$(JOBS)
+
+test: build-test
+	@cd build/test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) --timeout 600
+
+run: build
+	@bash deploy/local/run.sh
+
+stop:
+	@bash deploy/local/redis-trio.sh stop build/local
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf build

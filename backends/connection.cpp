@@ -1,0 +1,262 @@
+// Pipelined Redis connection: one writer and one reader coroutine per live socket.
+// Replies are matched to calls purely by order, which is what makes sharing safe: the
+// reader pops the oldest pending call for every reply, a call whose deadline passed is
+// marked abandoned (its replies are still consumed, then dropped), and on any socket
+// error every pending call fails before the socket is reused.
+#include "backends/connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <string_view>
+
+namespace cx::backends {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using tcp = asio::ip::tcp;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string_view toString(BackendError error) {
+  switch (error) {
+    case BackendError::None: return "none";
+    case BackendError::Unavailable: return "unavailable";
+    case BackendError::ConnectionLost: return "connection_lost";
+    case BackendError::Timeout: return "timeout";
+    case BackendError::Protocol: return "protocol_error";
+  }
+  return "unknown";
+}
+
+struct Connection::Pending {
+  explicit Pending(asio::any_io_executor ex, std::size_t count) : timer(ex), remaining(count) {
+    replies.reserve(count);
+  }
+  asio::steady_timer timer;  // the caller waits on it; cancelled when the call completes
+  std::size_t remaining;
+  std::vector<RespValue> replies;
+  BackendError error = BackendError::None;
+  bool done = false;
+  bool sent = false;       // handed to a socket write
+  bool abandoned = false;  // the caller gave up (deadline); replies are dropped
+};
+
+Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
+    : executor_(executor),
+      options_(std::move(options)),
+      socket_(executor),
+      writeSignal_(executor),
+      connectedSignal_(executor),
+      backoffTimer_(executor) {}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  if (started_) return;
+  started_ = true;
+  asio::co_spawn(
+      executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->runLoop(); },
+      asio::detached);
+}
+
+void Connection::stop() {
+  stopped_ = true;
+  disconnect("stopped");
+  backoffTimer_.cancel();
+  connectedSignal_.cancel();
+}
+
+asio::awaitable<bool> Connection::waitConnected(std::chrono::milliseconds timeout) {
+  if (connected_ || stopped_) co_return connected_;
+  connectedSignal_.expires_after(timeout);
+  co_await connectedSignal_.async_wait(kUseTuple);
+  co_return connected_;
+}
+
+asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
+                                                std::chrono::milliseconds timeout) {
+  ExecResult result;
+  if (!connected_) {
+    result.error = BackendError::Unavailable;
+    co_return result;
+  }
+  auto call = std::make_shared<Pending>(executor_, replyCount);
+  pending_.push_back(call);
+  if (outBuffer_.empty()) {
+    outBuffer_ = std::move(encoded);
+  } else {
+    outBuffer_.append(encoded);
+  }
+  writeSignal_.cancel();
+
+  call->timer.expires_after(timeout);
+  co_await call->timer.async_wait(kUseTuple);
+  if (!call->done) {
+    call->abandoned = true;
+    result.error = BackendError::Timeout;
+    co_return result;
+  }
+  result.error = call->error;
+  if (call->error == BackendError::None) result.replies = std::move(call->replies);
+  co_return result;
+}
+
+asio::awaitable<void> Connection::runLoop() {
+  auto self = shared_from_this();  // keep alive while the loop runs
+  auto backoff = options_.backoffMin;
+  while (!stopped_) {
+    if (co_await connectOnce()) {
+      connected_ = true;
+      backoff = options_.backoffMin;
+      connectedSignal_.cancel();
+      co_await (readLoop() || writeLoop());
+      disconnect(lastError_);
+      continue;
+    }
+    if (stopped_) break;
+    backoffTimer_.expires_after(backoff);
+    co_await backoffTimer_.async_wait(kUseTuple);
+    backoff = std::min(backoff * 2, options_.backoffMax);
+  }
+}
+
+asio::awaitable<bool> Connection::connectOnce() {
+  tcp::resolver resolver(executor_);
+  auto [rerr, endpoints] =
+      co_await resolver.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
+  if (rerr) {
+    lastError_ = "resolve " + options_.host + ": " + rerr.message();
+    co_return false;
+  }
+  socket_ = tcp::socket(executor_);
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(options_.connectTimeout);
+  auto outcome = co_await (asio::async_connect(socket_, endpoints, kUseTuple) ||
+                           deadline.async_wait(kUseTuple));
+  if (outcome.index() == 1) {
+    lastError_ = "connect timeout";
+    socket_.close();
+    co_return false;
+  }
+  auto [cerr, ep] = std::get<0>(outcome);
+  if (cerr) {
+    lastError_ = "connect: " + cerr.message();
+    socket_.close();
+    co_return false;
+  }
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  reader_.emplace();
+
+  if (!options_.password.empty()) {
+    const std::array<std::string_view, 2> argv{"AUTH", options_.password};
+    std::string auth = encodeCommand(argv);
+    auto [werr, n] = co_await asio::async_write(socket_, asio::buffer(auth), kUseTuple);
+    (void)n;
+    RespValue reply;
+    std::array<char, 512> buf;
+    while (!werr) {
+      auto status = reader_->next(reply);
+      if (status == RespReader::Status::Reply) break;
+      if (status == RespReader::Status::ProtocolError) {
+        werr = asio::error::invalid_argument;
+        break;
+      }
+      auto [rerr2, got] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
+      if (rerr2) {
+        werr = rerr2;
+        break;
+      }
+      reader_->feed(buf.data(), got);
+    }
+    if (werr || reply.isError()) {
+      lastError_ = werr ? "auth: " + werr.message() : "auth refused: " + reply.str;
+      socket_.close();
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::writeLoop() {
+  for (;;) {
+    if (outBuffer_.empty()) {
+      writeSignal_.expires_at(asio::steady_timer::time_point::max());
+      auto [ec] = co_await writeSignal_.async_wait(kUseTuple);
+      if (!connected_ || (ec && ec != asio::error::operation_aborted)) co_return;
+      if (outBuffer_.empty()) {
+        if (stopped_) co_return;
+        continue;
+      }
+    }
+    writingBuffer_.clear();
+    std::swap(outBuffer_, writingBuffer_);
+    for (auto it = pending_.rbegin(); it != pending_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writingBuffer_), kUseTuple);
+    (void)n;
+    if (ec) {
+      lastError_ = "write: " + ec.message();
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> Connection::readLoop() {
+  std::array<char, 16 * 1024> buf;
+  RespValue reply;
+  for (;;) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
+    if (ec) {
+      lastError_ = ec == asio::error::eof ? "connection closed by server" : "read: " + ec.message();
+      co_return;
+    }
+    reader_->feed(buf.data(), n);
+    for (;;) {
+      auto status = reader_->next(reply);
+      if (status == RespReader::Status::NeedMore) break;
+      if (status == RespReader::Status::ProtocolError || pending_.empty()) {
+        lastError_ = pending_.empty() ? "unsolicited reply" : "protocol error";
+        failAll(BackendError::Protocol);
+        co_return;
+      }
+      auto& call = pending_.front();
+      if (!call->abandoned) call->replies.push_back(std::move(reply));
+      if (--call->remaining == 0) {
+        call->done = true;
+        call->timer.cancel();
+        pending_.pop_front();
+      }
+    }
+  }
+}
+
+void Connection::failAll(BackendError error) {
+  auto calls = std::move(pending_);
+  pending_.clear();
+  for (auto& call : calls) {
+    call->error = call->sent ? error : BackendError::Unavailable;
+    call->done = true;
+    call->timer.cancel();
+  }
+}
+
+void Connection::disconnect(const std::string& reason) {
+  lastError_ = reason;
+  connected_ = false;
+  ++generation_;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  outBuffer_.clear();
+  writeSignal_.cancel();
+  failAll(BackendError::ConnectionLost);
+}
+
+}  // namespace cx::backends

@@ -1,0 +1,97 @@
+// A pipelined, reconnecting connection to one Redis server, owned by one io_context.
+// Many coroutines share it: each call enqueues its commands (which leave together in
+// the next write, never interleaved with another call's) and waits for its replies,
+// which Redis sends in order. A dropped connection fails every pending call; no call is
+// ever completed with another call's reply.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/resp.h"
+
+namespace cx::backends {
+
+enum class BackendError : std::uint8_t {
+  None,
+  Unavailable,     // not connected (connecting or backing off); nothing was sent
+  ConnectionLost,  // dropped after the commands were sent: outcome unknown
+  Timeout,         // deadline passed before every reply arrived: outcome unknown
+  Protocol,        // the server sent bytes that are not RESP
+};
+std::string_view toString(BackendError error);
+
+struct ConnectionOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string password;  // AUTH on connect when non-empty
+  std::chrono::milliseconds connectTimeout{1000};
+  std::chrono::milliseconds backoffMin{50};
+  std::chrono::milliseconds backoffMax{2000};
+};
+
+struct ExecResult {
+  BackendError error = BackendError::None;
+  std::vector<RespValue> replies;  // one per command when error == None
+  bool ok() const { return error == BackendError::None; }
+};
+
+// Call every member on the owning io_context's thread.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::any_io_executor executor, ConnectionOptions options);
+  ~Connection();
+
+  // Starts the connect/reconnect loop. Call once.
+  void start();
+  // Closes the socket, fails pending calls and stops reconnecting.
+  void stop();
+
+  // Sends `encoded` (replyCount pipelined commands, see appendCommand) and waits for
+  // every reply or the deadline. Never throws.
+  boost::asio::awaitable<ExecResult> execute(std::string encoded, std::size_t replyCount,
+                                             std::chrono::milliseconds timeout);
+
+  bool connected() const { return connected_; }
+  std::size_t inFlight() const { return pending_.size(); }
+  const std::string& lastError() const { return lastError_; }
+  // Completes when connected, stopped, or after `timeout`. Returns connected().
+  boost::asio::awaitable<bool> waitConnected(std::chrono::milliseconds timeout);
+
+ private:
+  struct Pending;
+  boost::asio::awaitable<void> runLoop();
+  boost::asio::awaitable<bool> connectOnce();
+  boost::asio::awaitable<void> writeLoop();
+  boost::asio::awaitable<void> readLoop();
+  void failAll(BackendError error);
+  void disconnect(const std::string& reason);
+
+  boost::asio::any_io_executor executor_;
+  ConnectionOptions options_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer writeSignal_;
+  boost::asio::steady_timer connectedSignal_;
+  std::deque<std::shared_ptr<Pending>> pending_;  // sent or queued, in reply order
+  std::string outBuffer_;                         // encoded, not yet handed to a write
+  std::string writingBuffer_;
+  std::optional<RespReader> reader_;  // re-created on every connect
+  boost::asio::steady_timer backoffTimer_;
+  bool connected_ = false;
+  bool stopped_ = false;
+  bool started_ = false;
+  std::uint64_t generation_ = 0;  // bumped on every disconnect
+  std::string lastError_ = "not connected yet";
+};
+
+}  // namespace cx::backends

@@ -1,0 +1,51 @@
+// Offset history and staleness arithmetic (see the comment in topology.h).
+#include "backends/topology.h"
+
+#include <algorithm>
+
+namespace cx::backends {
+
+std::string_view toString(NodeRole role) {
+  switch (role) {
+    case NodeRole::Primary: return "primary";
+    case NodeRole::Replica: return "replica";
+    case NodeRole::Unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+void OffsetHistory::record(Clock::time_point sentAt, std::uint64_t primaryOffset) {
+  if (!samples_.empty()) {
+    Sample& last = samples_.back();
+    if (sentAt < last.sentAt) return;  // out of order: ignore, never move time backwards
+    if (primaryOffset < last.offset) {
+      samples_.clear();  // a new history (should come with a replid change)
+    } else if (primaryOffset == last.offset) {
+      last.sentAt = sentAt;
+      return;
+    }
+  }
+  samples_.push_back({sentAt, primaryOffset});
+  if (samples_.size() > capacity_) samples_.pop_front();
+}
+
+std::optional<Clock::time_point> OffsetHistory::freshAsOf(std::uint64_t appliedOffset) const {
+  // Offsets increase along the deque: find the last sample with offset <= appliedOffset.
+  auto it = std::upper_bound(samples_.begin(), samples_.end(), appliedOffset,
+                             [](std::uint64_t off, const Sample& s) { return off < s.offset; });
+  if (it == samples_.begin()) return std::nullopt;
+  return std::prev(it)->sentAt;
+}
+
+std::optional<std::chrono::milliseconds> Topology::stalenessBound(std::size_t index,
+                                                                  Clock::time_point now) const {
+  const BackendStatus& b = backends[index];
+  if (b.role == NodeRole::Primary) return std::chrono::milliseconds{0};
+  if (!b.tracked || !b.freshAsOf) return std::nullopt;
+  auto age = now - *b.freshAsOf;
+  if (age < Clock::duration::zero()) age = Clock::duration::zero();
+  // Round up: a bound must never understate.
+  return std::chrono::ceil<std::chrono::milliseconds>(age);
+}
+
+}  // namespace cx::backends

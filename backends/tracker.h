@@ -1,0 +1,61 @@
+// The replication tracker: polls every backend on its own thread and connections,
+// keeps the primary's offset history and publishes immutable Topology snapshots that
+// workers read without locks held across a request.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "backends/topology.h"
+
+namespace cx::metrics {
+class Metrics;
+}
+
+namespace cx::backends {
+
+struct BackendAddress {
+  std::string name;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct TrackerOptions {
+  BackendAddress primary;
+  std::vector<BackendAddress> replicas;
+  std::string password;
+  std::chrono::milliseconds interval{50};
+  std::chrono::milliseconds downAfter{1000};
+  std::chrono::milliseconds connectTimeout{1000};
+};
+
+// Parses the replies of ROLE and INFO (replication + persistence sections) into `out`.
+// Exposed for unit tests. Returns false if the replies are not what Redis sends.
+bool parsePollReplies(const struct RespValue& role, const struct RespValue& info, BackendStatus& out);
+
+class ReplicationTracker {
+ public:
+  ReplicationTracker(TrackerOptions options, metrics::Metrics* metrics);
+  ~ReplicationTracker();
+
+  void start();  // spawns the tracker thread
+  void stop();   // joins it
+
+  // Latest snapshot; never null after construction. Safe from any thread.
+  std::shared_ptr<const Topology> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  std::atomic<std::shared_ptr<const Topology>> snapshot_;
+  std::thread thread_;
+};
+
+}  // namespace cx::backends

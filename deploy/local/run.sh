@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `make run`: a local Redis primary + two replicas (build/local) and cxproxy in front of
+# them with config.example.yaml. Prints requests to try; Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BIN=${CXPROXY_BIN:-build/release/cxproxy}
+CONFIG=${CXPROXY_CONFIG:-config.example.yaml}
+TRIO_DIR=build/local
+
+if [ ! -x "$BIN" ]; then
+  echo "run: $BIN not found or not executable: build it first with 'make build'" >&2
+  exit 1
+fi
+if [ ! -f "$CONFIG" ]; then
+  echo "run: config file $CONFIG not found (run from the repository root)" >&2
+  exit 1
+fi
+command -v curl >/dev/null || { echo "run: curl is needed to wait for readiness" >&2; exit 1; }
+
+# Addresses from the config (DESIGN §7 layout), with the documented defaults.
+data=$(sed -n 's/^[[:space:]]*data:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$CONFIG" | head -n 1)
+admin=$(sed -n 's/^[[:space:]]*admin:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$CONFIG" | head -n 1)
+primary_port=$(sed -n 's/^[[:space:]]*primary:.*address:[[:space:]]*[^:,}]*:\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -n 1)
+data=${data:-127.0.0.1:8080}
+admin=${admin:-127.0.0.1:9100}
+primary_port=${primary_port:-6379}
+
+cxproxy_pid=
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$cxproxy_pid" ] && kill -0 "$cxproxy_pid" 2>/dev/null; then
+    echo
+    echo "run: stopping cxproxy (pid $cxproxy_pid)"
+    kill -TERM "$cxproxy_pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      kill -0 "$cxproxy_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$cxproxy_pid" 2>/dev/null || true
+    wait "$cxproxy_pid" 2>/dev/null || true
+  fi
+  bash deploy/local/redis-trio.sh stop "$TRIO_DIR" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash deploy/local/redis-trio.sh start "$TRIO_DIR" "$primary_port"
+
+if [ -z "${CXPROXY_SESSION_KEYS:-}" ]; then
+  echo "run: CXPROXY_SESSION_KEYS is unset: cxproxy will use a random session key" \
+       "(tokens do not survive a restart)"
+fi
+echo "run: starting $BIN --config $CONFIG"
+"$BIN" --config "$CONFIG" &
+cxproxy_pid=$!
+
+ready=
+for _ in $(seq 1 200); do
+  if ! kill -0 "$cxproxy_pid" 2>/dev/null; then
+    status=0
+    wait "$cxproxy_pid" || status=$?
+    cxproxy_pid=
+    echo "run: cxproxy exited during start-up (status $status); see its messages above" >&2
+    exit 1
+  fi
+  if curl -fsS -o /dev/null "http://$admin/readyz" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "run: cxproxy is running but http://$admin/readyz did not answer 200 within 20s;" \
+       "check its messages above" >&2
+fi
+
+cat <<EOF
+
+cxproxy is serving on http://$data (admin on http://$admin). Try:
+
+  curl -i -X PUT --data-binary 'world' http://$data/v1/kv/hello
+  curl -i http://$data/v1/kv/hello
+  curl -i -H 'X-Consistency: strong' http://$data/v1/kv/hello
+  curl -i -H 'X-Consistency: bounded' -H 'X-Max-Staleness: 250ms' http://$data/v1/kv/hello
+  curl -i -H 'X-Consistency: eventual' http://$data/v1/kv/hello
+  # read your own writes: send back the X-Session-Token from the PUT's response
+  curl -i -H 'X-Consistency: session' -H 'X-Session-Token: <token>' http://$data/v1/kv/hello
+  curl -i -X POST -H 'Content-Type: application/json' -d '["HSET","user:1","name","ada"]' http://$data/v1/cmd
+  curl -i -X POST -d '["HGETALL","user:1"]' http://$data/v1/cmd
+  curl -i -X DELETE http://$data/v1/kv/hello
+  curl -s http://$admin/metrics | grep ^cxproxy_
+  curl -s http://$admin/v1/status
+  bash deploy/local/redis-trio.sh status $TRIO_DIR $primary_port
+
+Press Ctrl-C to stop cxproxy and the Redis nodes.
+EOF
+
+status=0
+wait "$cxproxy_pid" || status=$?
+cxproxy_pid=
+echo "run: cxproxy exited with status $status"
+exit "$status"

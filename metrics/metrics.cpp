@@ -1,0 +1,186 @@
+// Metric families and their label caches.
+#include "metrics/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace cx::metrics {
+namespace {
+
+const std::vector<double> kDurationBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,    2.5};
+const std::vector<double> kStalenessBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10};  // DESIGN §5
+
+std::string key(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) {
+    out.append(p);
+    out.push_back('\x1f');
+  }
+  return out;
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  requests_ = &prometheus::BuildCounter()
+                   .Name("cxproxy_requests_total")
+                   .Help("Data requests by operation, requested and served level, role and status")
+                   .Register(r);
+  requestDuration_ = &prometheus::BuildHistogram()
+                          .Name("cxproxy_request_duration_seconds")
+                          .Help("Data request duration from request parsed to response queued")
+                          .Register(r);
+  readStaleness_ = &prometheus::BuildHistogram()
+                        .Name("cxproxy_read_staleness_seconds")
+                        .Help("Staleness bound of what each read served, by served level")
+                        .Register(r);
+  replicaLagBytes_ = &prometheus::BuildGauge()
+                          .Name("cxproxy_replica_lag_bytes")
+                          .Help("Primary offset minus the replica's applied offset")
+                          .Register(r);
+  replicaStaleness_ = &prometheus::BuildGauge()
+                           .Name("cxproxy_replica_staleness_seconds")
+                           .Help("Upper bound on how far behind the primary each replica is")
+                           .Register(r);
+  backendUp_ = &prometheus::BuildGauge()
+                    .Name("cxproxy_backend_up")
+                    .Help("1 when the backend answers polls, else 0")
+                    .Register(r);
+  violations_ = &prometheus::BuildCounter()
+                     .Name("cxproxy_consistency_violations_total")
+                     .Help("Guarantees that could not be given (the client was told)")
+                     .Register(r);
+  quorumFailures_ = &prometheus::BuildCounter()
+                         .Name("cxproxy_quorum_failures_total")
+                         .Help("Strong writes whose WAIT saw fewer acknowledgements than the quorum")
+                         .Register(r);
+  downgrades_ = &prometheus::BuildCounter()
+                     .Name("cxproxy_consistency_downgrades_total")
+                     .Help("Reads served at a weaker level than requested, by reason")
+                     .Register(r);
+  overloadedFamily_ = &prometheus::BuildGauge()
+                           .Name("cxproxy_overloaded")
+                           .Help("1 while the load controller considers the primary overloaded")
+                           .Register(r);
+  overloaded_ = &overloadedFamily_->Add({});
+  fallbacks_ = &prometheus::BuildCounter()
+                    .Name("cxproxy_fallbacks_total")
+                    .Help("Reads that could not go where their level first pointed")
+                    .Register(r);
+  backendErrors_ = &prometheus::BuildCounter()
+                        .Name("cxproxy_backend_errors_total")
+                        .Help("Failed backend calls by backend and reason")
+                        .Register(r);
+  tokensRejected_ = &prometheus::BuildCounter()
+                         .Name("cxproxy_session_tokens_rejected_total")
+                         .Help("Session tokens refused, by reason")
+                         .Register(r);
+  connections_ = &prometheus::BuildGauge()
+                      .Name("cxproxy_open_connections")
+                      .Help("Open client connections by listener")
+                      .Register(r);
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+template <typename T>
+T& Metrics::child(prometheus::Family<T>& family, std::map<std::string, T*, std::less<>>& cache,
+                  const std::string& cacheKey, const std::map<std::string, std::string>& labels,
+                  const std::vector<double>* buckets) {
+  std::lock_guard lock(mutex_);
+  auto it = cache.find(cacheKey);
+  if (it != cache.end()) return *it->second;
+  T* created;
+  if constexpr (std::is_same_v<T, prometheus::Histogram>) {
+    created = &family.Add(labels, *buckets);
+  } else {
+    (void)buckets;
+    created = &family.Add(labels);
+  }
+  cache.emplace(cacheKey, created);
+  return *created;
+}
+
+prometheus::Counter& Metrics::requests(std::string_view op, std::string_view requested,
+                                       std::string_view served, std::string_view role, int code) {
+  auto codeText = std::to_string(code);
+  return child(*requests_, counterCache_, key({"req", op, requested, served, role, codeText}),
+               {{"op", std::string(op)},
+                {"requested", std::string(requested)},
+                {"served", std::string(served)},
+                {"role", std::string(role)},
+                {"code", codeText}});
+}
+
+prometheus::Histogram& Metrics::requestDuration(std::string_view op, std::string_view role) {
+  return child(*requestDuration_, histogramCache_, key({"dur", op, role}),
+               {{"op", std::string(op)}, {"role", std::string(role)}}, &kDurationBuckets);
+}
+
+prometheus::Histogram& Metrics::readStaleness(std::string_view level) {
+  return child(*readStaleness_, histogramCache_, key({"stale", level}),
+               {{"level", std::string(level)}}, &kStalenessBuckets);
+}
+
+prometheus::Gauge& Metrics::replicaLagBytes(std::string_view backend) {
+  return child(*replicaLagBytes_, gaugeCache_, key({"lag", backend}), {{"backend", std::string(backend)}});
+}
+
+prometheus::Gauge& Metrics::replicaStaleness(std::string_view backend) {
+  return child(*replicaStaleness_, gaugeCache_, key({"rstale", backend}),
+               {{"backend", std::string(backend)}});
+}
+
+prometheus::Gauge& Metrics::backendUp(std::string_view backend, std::string_view role) {
+  return child(*backendUp_, gaugeCache_, key({"up", backend, role}),
+               {{"backend", std::string(backend)}, {"role", std::string(role)}});
+}
+
+void Metrics::removeBackendUp(std::string_view backend, std::string_view role) {
+  std::lock_guard lock(mutex_);
+  auto it = gaugeCache_.find(key({"up", backend, role}));
+  if (it == gaugeCache_.end()) return;
+  backendUp_->Remove(it->second);
+  gaugeCache_.erase(it);
+}
+
+prometheus::Counter& Metrics::violations(std::string_view type) {
+  return child(*violations_, counterCache_, key({"viol", type}), {{"type", std::string(type)}});
+}
+
+prometheus::Counter& Metrics::quorumFailures(std::string_view op) {
+  return child(*quorumFailures_, counterCache_, key({"quorum", op}), {{"op", std::string(op)}});
+}
+
+prometheus::Counter& Metrics::downgrades(std::string_view from, std::string_view to,
+                                         std::string_view reason) {
+  return child(*downgrades_, counterCache_, key({"down", from, to, reason}),
+               {{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}});
+}
+
+prometheus::Counter& Metrics::fallbacks(std::string_view from, std::string_view to,
+                                        std::string_view reason) {
+  return child(*fallbacks_, counterCache_, key({"fb", from, to, reason}),
+               {{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}});
+}
+
+prometheus::Counter& Metrics::backendErrors(std::string_view backend, std::string_view reason) {
+  return child(*backendErrors_, counterCache_, key({"berr", backend, reason}),
+               {{"backend", std::string(backend)}, {"reason", std::string(reason)}});
+}
+
+prometheus::Counter& Metrics::sessionTokensRejected(std::string_view reason) {
+  return child(*tokensRejected_, counterCache_, key({"tok", reason}), {{"reason", std::string(reason)}});
+}
+
+prometheus::Gauge& Metrics::connections(std::string_view listener) {
+  return child(*connections_, gaugeCache_, key({"conn", listener}), {{"listener", std::string(listener)}});
+}
+
+}  // namespace cx::metrics

@@ -1,0 +1,75 @@
+// Every Prometheus metric family cxproxy exports (DESIGN §5), defined in one place.
+// Families are created once at start-up; label children are looked up through small
+// caches so the hot path does not take the registry's mutex for a known label set.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cx::metrics {
+
+class Metrics {
+ public:
+  Metrics();
+
+  prometheus::Registry& registry() { return *registry_; }
+  std::string serialize() const;  // Prometheus text format 0.0.4
+
+  // Thread-safe; children are created on first use and then cached.
+  prometheus::Counter& requests(std::string_view op, std::string_view requested,
+                                std::string_view served, std::string_view role, int code);
+  prometheus::Histogram& requestDuration(std::string_view op, std::string_view role);
+  prometheus::Histogram& readStaleness(std::string_view level);
+  prometheus::Gauge& replicaLagBytes(std::string_view backend);
+  prometheus::Gauge& replicaStaleness(std::string_view backend);
+  prometheus::Gauge& backendUp(std::string_view backend, std::string_view role);
+  prometheus::Counter& violations(std::string_view type);
+  prometheus::Counter& quorumFailures(std::string_view op);
+  prometheus::Counter& downgrades(std::string_view from, std::string_view to, std::string_view reason);
+  prometheus::Gauge& overloaded() { return *overloaded_; }
+  prometheus::Counter& fallbacks(std::string_view from, std::string_view to, std::string_view reason);
+  prometheus::Counter& backendErrors(std::string_view backend, std::string_view reason);
+  prometheus::Counter& sessionTokensRejected(std::string_view reason);
+  prometheus::Gauge& connections(std::string_view listener);
+  void removeBackendUp(std::string_view backend, std::string_view role);
+
+ private:
+  template <typename T>
+  T& child(prometheus::Family<T>& family, std::map<std::string, T*, std::less<>>& cache,
+           const std::string& cacheKey, const std::map<std::string, std::string>& labels,
+           const std::vector<double>* buckets = nullptr);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* requestDuration_;
+  prometheus::Family<prometheus::Histogram>* readStaleness_;
+  prometheus::Family<prometheus::Gauge>* replicaLagBytes_;
+  prometheus::Family<prometheus::Gauge>* replicaStaleness_;
+  prometheus::Family<prometheus::Gauge>* backendUp_;
+  prometheus::Family<prometheus::Counter>* violations_;
+  prometheus::Family<prometheus::Counter>* quorumFailures_;
+  prometheus::Family<prometheus::Counter>* downgrades_;
+  prometheus::Family<prometheus::Gauge>* overloadedFamily_;
+  prometheus::Gauge* overloaded_;
+  prometheus::Family<prometheus::Counter>* fallbacks_;
+  prometheus::Family<prometheus::Counter>* backendErrors_;
+  prometheus::Family<prometheus::Counter>* tokensRejected_;
+  prometheus::Family<prometheus::Gauge>* connections_;
+
+  std::mutex mutex_;
+  std::map<std::string, prometheus::Counter*, std::less<>> counterCache_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> gaugeCache_;
+  std::map<std::string, prometheus::Histogram*, std::less<>> histogramCache_;
+};
+
+}  // namespace cx::metrics

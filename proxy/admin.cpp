@@ -1,0 +1,159 @@
+// Admin endpoints and the COMMAND-table loader.
+#include "proxy/admin.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+
+#include "proxy/http_util.h"
+#include "proxy/log.h"
+#include "proxy/reply_json.h"
+
+namespace cx::proxy {
+
+namespace asio = boost::asio;
+
+AdminEndpoints::AdminEndpoints(SharedState& shared, asio::any_io_executor executor)
+    : shared_(shared), executor_(executor), startedAt_(std::chrono::system_clock::now()) {}
+
+void AdminEndpoints::start() {
+  const Config& cfg = *shared_.config;
+  auto add = [&](const BackendConfig& b) {
+    backends::ConnectionOptions o;
+    o.host = b.address.host;
+    o.port = b.address.port;
+    o.password = shared_.password;
+    o.connectTimeout = cfg.redis.connectTimeout;
+    tableConnections_.push_back(std::make_shared<backends::Connection>(executor_, o));
+  };
+  add(cfg.redis.primary);
+  for (const auto& r : cfg.redis.replicas) add(r);
+  for (auto& c : tableConnections_) c->start();
+  asio::co_spawn(executor_, loadCommandTable(), asio::detached);
+}
+
+void AdminEndpoints::stop() {
+  for (auto& c : tableConnections_) c->stop();
+}
+
+asio::awaitable<void> AdminEndpoints::loadCommandTable() {
+  static constexpr std::array<std::string_view, 1> kCommand{"COMMAND"};
+  const std::string request = backends::encodeCommand(kCommand);
+  asio::steady_timer timer(executor_);
+  const Config& cfg = *shared_.config;
+  for (;;) {
+    for (std::size_t i = 0; i < tableConnections_.size(); ++i) {
+      auto& conn = tableConnections_[i];
+      if (!co_await conn->waitConnected(std::chrono::milliseconds(200))) continue;
+      auto result = co_await conn->execute(request, 1, std::chrono::milliseconds(5000));
+      if (!result.ok() || result.replies[0].type != backends::RespType::Array) continue;
+      auto table = backends::CommandTable::fromCommandReply(result.replies[0]);
+      if (table.empty()) continue;
+      const auto size = table.size();
+      auto policy = std::make_shared<const backends::CommandPolicy>(std::move(table), cfg.commands.allowScripts,
+                                                                    cfg.commands.allow, cfg.commands.deny);
+      shared_.commands.store(std::move(policy), std::memory_order_release);
+      log(LogLevel::Info, "command_table_loaded",
+          {{"from", i == 0 ? cfg.redis.primary.name : cfg.redis.replicas[i - 1].name},
+           {"commands", std::to_string(size)}});
+      for (auto& c : tableConnections_) c->stop();
+      co_return;
+    }
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+std::string AdminEndpoints::statusJson() const {
+  auto topo = shared_.tracker->snapshot();
+  auto now = backends::Clock::now();
+  const Config& cfg = *shared_.config;
+  std::string out = "{\"backends\":[";
+  for (std::size_t i = 0; i < topo->backends.size(); ++i) {
+    const auto& b = topo->backends[i];
+    if (i) out.push_back(',');
+    out += "{\"name\":";
+    appendJsonString(out, b.name);
+    out += ",\"address\":";
+    appendJsonString(out, b.address);
+    out += ",\"configured_role\":\"";
+    out += i == 0 ? "primary" : "replica";
+    out += "\",\"role\":\"";
+    out += backends::toString(b.role);
+    out += "\",\"up\":";
+    out += b.up ? "true" : "false";
+    out += ",\"offset\":" + std::to_string(b.offset);
+    out += ",\"replid\":";
+    appendJsonString(out, b.replid);
+    if (i > 0) {
+      out += ",\"lag_bytes\":" + std::to_string(b.lagBytes);
+      out += ",\"tracked\":";
+      out += b.tracked ? "true" : "false";
+      out += ",\"link_up\":";
+      out += b.linkUp ? "true" : "false";
+      out += ",\"loading\":";
+      out += b.loading ? "true" : "false";
+    }
+    out += ",\"staleness_bound_ms\":";
+    auto bound = topo->stalenessBound(i, now);
+    out += bound ? std::to_string(bound->count()) : "null";
+    out += ",\"last_error\":";
+    appendJsonString(out, b.lastError);
+    out += "}";
+  }
+  out += "],\"primary\":{\"offset\":" + std::to_string(topo->primary().offset) + ",\"replid\":";
+  appendJsonString(out, topo->primary().replid);
+  out += "},\"load\":{\"state\":\"normal\"},\"config\":{\"version\":";
+  appendJsonString(out, cfg.version);
+  out += ",\"source\":";
+  appendJsonString(out, cfg.sourceName);
+  out += "},\"commands_loaded\":";
+  out += shared_.commands.load() ? "true" : "false";
+  out += ",\"draining\":";
+  out += shared_.draining.load() ? "true" : "false";
+  out += ",\"version\":\"" CXPROXY_VERSION "\"}";
+  return out;
+}
+
+asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) {
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  auto json = [&](http::status status, std::string body) {
+    res.result(status);
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+  };
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.set(http::field::allow, "GET, HEAD");
+    json(http::status::method_not_allowed, jsonError("method_not_allowed", "admin endpoints take GET"));
+    co_return;
+  }
+  if (target == "/metrics") {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = shared_.metrics->serialize();
+  } else if (target == "/healthz") {
+    json(http::status::ok, "{\"status\":\"ok\"}");
+  } else if (target == "/readyz") {
+    auto topo = shared_.tracker->snapshot();
+    if (shared_.draining.load()) {
+      json(http::status::service_unavailable, jsonError("draining", "cxproxy is shutting down"));
+    } else if (!topo->primary().up) {
+      json(http::status::service_unavailable,
+           jsonError("primary_unavailable", "the Redis primary is not reachable: " + topo->primary().lastError));
+    } else {
+      json(http::status::ok, "{\"status\":\"ready\"}");
+    }
+  } else if (target == "/v1/status") {
+    json(http::status::ok, statusJson());
+  } else {
+    json(http::status::not_found, jsonError("not_found", "admin endpoints: /metrics /healthz /readyz /v1/status"));
+  }
+  co_return;
+}
+
+}  // namespace cx::proxy

@@ -1,0 +1,632 @@
+// The data endpoints (DESIGN §3): parse and validate a request, pick the policy and
+// level, route it (routing::route), run it on a pipelined backend connection together
+// with the commands that prove what was served (ROLE, WAIT), and build the response.
+// This is the only place that maps errors to HTTP statuses and JSON bodies.
+//
+// Positions for session tokens come from a ROLE pipelined right after the command on the
+// same connection: Redis runs one command at a time, so that ROLE reports an offset at
+// least as high as the state the command read or wrote. Polled offsets are used only to
+// choose a replica, never as the position of a read.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <charconv>
+
+#include "proxy/http_util.h"
+#include "proxy/log.h"
+#include "proxy/reply_json.h"
+#include "proxy/worker.h"
+#include "routing/glob.h"
+#include "routing/router.h"
+
+namespace cx::proxy {
+
+namespace asio = boost::asio;
+using backends::BackendError;
+using backends::Clock;
+using backends::RespType;
+using backends::RespValue;
+using routing::Level;
+
+namespace {
+
+enum class Op : std::uint8_t { Get, Put, Delete, Cmd };
+constexpr std::string_view kOpNames[] = {"get", "put", "delete", "cmd"};
+
+const routing::Rule* matchRule(const ConsistencyConfig& cfg, std::string_view key,
+                               std::string_view method, std::string_view command, bool isWrite) {
+  for (const auto& rule : cfg.rules) {
+    if (!rule.methods.empty()) {
+      bool methodMatches = false;
+      for (const auto& m : rule.methods) {
+        if (m == method || (!command.empty() && (m == command || m == (isWrite ? "PUT" : "GET")))) {
+          methodMatches = true;
+          break;
+        }
+      }
+      if (!methodMatches) continue;
+    }
+    for (const auto& glob : rule.keyGlobs) {
+      if (routing::globMatch(glob, key)) return &rule;
+    }
+  }
+  return nullptr;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Number of replica acknowledgements a strong write needs.
+int quorumSize(const WriteQuorum& q, std::size_t replicas) {
+  switch (q.kind) {
+    case WriteQuorum::Kind::Count: return q.replicas;
+    case WriteQuorum::Kind::Majority: return static_cast<int>((replicas + 1) / 2);
+    case WriteQuorum::Kind::All: return static_cast<int>(replicas);
+  }
+  return q.replicas;
+}
+
+class DataRequest {
+ public:
+  DataRequest(Worker& worker, const Request& req, Response& res)
+      : worker_(worker), shared_(worker.shared()), config_(shared_.config), req_(req), res_(res) {}
+
+  asio::awaitable<void> run();
+  void recordMetrics(Clock::time_point started);
+
+ private:
+  // --- response helpers
+  void fail(int status, std::string_view code, std::string_view message, std::string_view extra = {});
+  void setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound);
+  void issueToken(std::uint64_t writeOffset, std::uint64_t readOffset);
+  void backendFailure(BackendError error, std::size_t backend);
+
+  bool parseTarget();
+  bool parseHeaders();
+  bool prepareCommand();
+  asio::awaitable<bool> validateSession();
+  asio::awaitable<void> write();
+  asio::awaitable<void> read();
+  // Runs `commands` (+ extra) on backend `index`; returns the replies or nullopt after
+  // recording the failure.
+  asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count);
+  void appendMainCommand(std::string& out) const;
+  void respondWithReply(const RespValue& reply);
+
+  Worker& worker_;
+  SharedState& shared_;
+  std::shared_ptr<const Config> config_;
+  const Request& req_;
+  Response& res_;
+
+  Op op_ = Op::Get;
+  std::string key_;
+  std::string ttlText_;
+  std::vector<std::string> argv_;
+  std::vector<std::string_view> argvViews_;
+  bool isWrite_ = false;
+  std::string commandName_;  // upper case, /v1/cmd
+  std::optional<Level> requested_;
+  std::optional<std::chrono::milliseconds> maxStaleness_;
+  std::vector<session::SessionToken> tokens_;
+  routing::SessionRequirement session_;
+  const routing::Policy* policy_ = nullptr;
+  Level level_ = Level::Session;
+  std::shared_ptr<const backends::Topology> topology_;
+  std::string currentReplid_;
+
+  // for metrics
+  std::string_view roleLabel_ = "none";
+  bool served_ = false;
+};
+
+void DataRequest::fail(int status, std::string_view code, std::string_view message, std::string_view extra) {
+  res_.result(static_cast<unsigned>(status));
+  res_.set(http::field::content_type, "application/json");
+  res_.body() = jsonError(code, message, extra);
+  if (status == 503) res_.set(http::field::retry_after, "1");
+}
+
+void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound) {
+  const auto& b = topology_->backends[backend];
+  served_ = true;
+  roleLabel_ = backend == 0 ? "primary" : "replica";
+  res_.set("X-Consistency", toString(level_));
+  res_.set("X-Served-By", b.name);
+  res_.set("X-Served-Role", roleLabel_);
+  if (bound) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, bound->count());
+    (void)ec;
+    res_.set("X-Staleness-Bound-Ms", std::string_view(buf, static_cast<std::size_t>(end - buf)));
+    if (!isWrite_) {
+      shared_.metrics->readStaleness(toString(level_)).Observe(std::chrono::duration<double>(*bound).count());
+    }
+  } else {
+    res_.set("X-Staleness-Bound-Ms", "unknown");
+  }
+}
+
+void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset) {
+  if (currentReplid_.empty()) return;
+  session::SessionToken t;
+  t.replid = currentReplid_;
+  t.writeOffset = std::max(session_.writeOffset, writeOffset);
+  t.readOffset = std::max(session_.readOffset, readOffset);
+  t.issuedAt = std::chrono::system_clock::now();
+  res_.set("X-Session-Token", shared_.keys->encode(t));
+}
+
+void DataRequest::backendFailure(BackendError error, std::size_t backend) {
+  const auto& name = topology_->backends[backend].name;
+  shared_.metrics->backendErrors(name, backends::toString(error)).Increment();
+  const bool primary = backend == 0;
+  switch (error) {
+    case BackendError::Unavailable:
+      if (primary) {
+        fail(503, "primary_unavailable",
+             "the Redis primary '" + name + "' is not reachable (" +
+                 worker_.pool().pick(0).lastError() + "); nothing was executed, retry later");
+      } else {
+        fail(503, "no_fresh_replica", "replica '" + name + "' is not reachable; retry later");
+      }
+      return;
+    case BackendError::Timeout:
+      if (isWrite_) {
+        fail(504, "backend_timeout",
+             "'" + name + "' did not answer in time; the write's outcome is unknown (it may or may "
+             "not have been applied): read it back before retrying");
+      } else {
+        fail(504, "backend_timeout", "'" + name + "' did not answer in time; the read can be retried");
+      }
+      return;
+    case BackendError::ConnectionLost:
+    case BackendError::Protocol:
+    case BackendError::None:
+      if (isWrite_) {
+        fail(502, "backend_error",
+             "the connection to '" + name + "' failed after the write was sent; its outcome is unknown: "
+             "read it back before retrying");
+      } else {
+        fail(502, "backend_error", "the connection to '" + name + "' failed; the read can be retried");
+      }
+      return;
+  }
+}
+
+bool DataRequest::parseTarget() {
+  std::string_view target = req_.target();
+  std::string_view path = target;
+  std::string_view query;
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    path = target.substr(0, q);
+    query = target.substr(q + 1);
+  }
+  const auto method = req_.method();
+  if (path == "/v1/cmd") {
+    if (method != http::verb::post) {
+      res_.set(http::field::allow, "POST");
+      fail(405, "method_not_allowed", "/v1/cmd takes POST with a JSON array body");
+      return false;
+    }
+    op_ = Op::Cmd;
+    return true;
+  }
+  constexpr std::string_view kKv = "/v1/kv/";
+  if (path.substr(0, kKv.size()) != kKv) {
+    fail(404, "not_found", "unknown path; the data API is /v1/kv/{key} and /v1/cmd");
+    return false;
+  }
+  switch (method) {
+    case http::verb::get: op_ = Op::Get; break;
+    case http::verb::put: op_ = Op::Put; break;
+    case http::verb::delete_: op_ = Op::Delete; break;
+    default:
+      res_.set(http::field::allow, "GET, PUT, DELETE");
+      fail(405, "method_not_allowed", "/v1/kv/{key} takes GET, PUT or DELETE");
+      return false;
+  }
+  isWrite_ = op_ != Op::Get;
+  auto decoded = percentDecode(path.substr(kKv.size()));
+  if (!decoded) {
+    fail(400, "bad_request", "the key is not valid percent-encoding");
+    return false;
+  }
+  key_ = std::move(*decoded);
+  if (key_.empty()) {
+    fail(400, "bad_request", "the key is empty");
+    return false;
+  }
+  if (key_.size() > config_->limits.maxKeyBytes) {
+    fail(400, "bad_request",
+         "the key is " + std::to_string(key_.size()) + " bytes; the limit is " +
+             std::to_string(config_->limits.maxKeyBytes) + " (limits.max_key_bytes)");
+    return false;
+  }
+  if (auto ttl = queryParam(query, "ttl_ms")) {
+    auto v = parseDecimal(*ttl);
+    if (op_ != Op::Put || !v || *v == 0) {
+      fail(400, "bad_request", "ttl_ms must be a positive whole number of milliseconds, on PUT only");
+      return false;
+    }
+    ttlText_ = std::string(*ttl);
+  }
+  return true;
+}
+
+bool DataRequest::parseHeaders() {
+  if (auto it = req_.find("X-Consistency"); it != req_.end()) {
+    requested_ = routing::parseLevel(it->value());
+    if (!requested_) {
+      fail(400, "invalid_consistency",
+           "X-Consistency must be one of strong, linearizable, bounded, session, prefix, eventual");
+      return false;
+    }
+  }
+  if (auto it = req_.find("X-Max-Staleness"); it != req_.end()) {
+    maxStaleness_ = parseStalenessHeader(it->value());
+    if (!maxStaleness_) {
+      fail(400, "invalid_consistency", "X-Max-Staleness must be a duration such as 250ms, 2s, or a number of ms");
+      return false;
+    }
+  }
+  if (auto it = req_.find("X-Session-Token"); it != req_.end()) {
+    auto decoded = shared_.keys->decodeList(it->value());
+    if (decoded.error) {
+      shared_.metrics->sessionTokensRejected(session::toString(*decoded.error)).Increment();
+      fail(400, "invalid_session_token",
+           std::string("the session token was refused (") + std::string(session::toString(*decoded.error)) +
+               "); send back a token this service issued, or none to start a new session");
+      return false;
+    }
+    tokens_ = std::move(decoded.tokens);
+  }
+  return true;
+}
+
+bool DataRequest::prepareCommand() {
+  if (auto err = parseCommandBody(req_.body(), argv_)) {
+    fail(400, "bad_request", *err);
+    return false;
+  }
+  argvViews_.assign(argv_.begin(), argv_.end());
+  auto policy = shared_.commands.load(std::memory_order_acquire);
+  if (!policy) {
+    fail(503, "primary_unavailable", "the Redis command table has not been loaded yet; retry shortly");
+    return false;
+  }
+  auto decision = policy->check(argvViews_);
+  if (!decision.allowed()) {
+    const int status = decision.verdict == backends::CommandVerdict::NotAllowed ? 403 : 400;
+    fail(status, status == 403 ? "command_not_allowed" : "bad_request", backends::refusalMessage(decision, argvViews_));
+    return false;
+  }
+  isWrite_ = decision.isWrite;
+  commandName_ = upper(argv_[0]);
+  if (auto k = backends::firstKey(*decision.command, argvViews_)) key_ = std::string(*k);
+  return true;
+}
+
+asio::awaitable<bool> DataRequest::validateSession() {
+  if (tokens_.empty()) co_return true;
+  const auto& primary = topology_->primary();
+  session_ = routing::mergeTokens(tokens_, primary);
+  using Status = routing::SessionRequirement::Status;
+  switch (session_.status) {
+    case Status::Ok:
+      co_return true;
+    case Status::HistoryLost:
+      shared_.metrics->violations("session_history_lost").Increment();
+      fail(409, "session_history_lost",
+           "the session token belongs to a replication history the current primary cannot vouch for "
+           "(a failover or a primary restart lost writes); the session's guarantees cannot be kept: "
+           "re-read what you need and continue without the token");
+      co_return false;
+    case Status::NoPrimaryState:
+      fail(503, "primary_unavailable",
+           "the Redis primary has not been reached yet, so the session token cannot be checked; retry later");
+      co_return false;
+    case Status::BeyondPrimary:
+      break;
+  }
+  // The polled offset may be behind: another instance sharing our keys may have issued
+  // this token a moment ago. Ask the primary itself.
+  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+  auto result = co_await worker_.pool().pick(0).execute(backends::encodeCommand(kRole), 1,
+                                                        config_->redis.commandTimeout);
+  if (!result.ok() || result.replies[0].type != RespType::Array || result.replies[0].elements.size() < 2 ||
+      result.replies[0].elements[1].type != RespType::Integer) {
+    fail(503, "primary_unavailable", "the Redis primary could not confirm the session token's position; retry later");
+    co_return false;
+  }
+  auto offset = static_cast<std::uint64_t>(std::max(0LL, result.replies[0].elements[1].integer));
+  if (offset < session_.required()) {
+    shared_.metrics->sessionTokensRejected("beyond_primary").Increment();
+    fail(400, "invalid_session_token",
+         "the session token names a position the primary has not reached; it is forged or from a lost "
+         "history: continue without it");
+    co_return false;
+  }
+  session_.status = Status::Ok;
+  co_return true;
+}
+
+void DataRequest::appendMainCommand(std::string& out) const {
+  switch (op_) {
+    case Op::Get: {
+      const std::array<std::string_view, 2> argv{"GET", key_};
+      backends::appendCommand(out, argv);
+      break;
+    }
+    case Op::Put: {
+      if (ttlText_.empty()) {
+        const std::array<std::string_view, 3> argv{"SET", key_, req_.body()};
+        backends::appendCommand(out, argv);
+      } else {
+        const std::array<std::string_view, 5> argv{"SET", key_, req_.body(), "PX", ttlText_};
+        backends::appendCommand(out, argv);
+      }
+      break;
+    }
+    case Op::Delete: {
+      const std::array<std::string_view, 2> argv{"DEL", key_};
+      backends::appendCommand(out, argv);
+      break;
+    }
+    case Op::Cmd:
+      backends::appendCommand(out, argvViews_);
+      break;
+  }
+}
+
+asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
+                                                        std::size_t count) {
+  auto& conn = worker_.pool().pick(index);
+  co_return co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
+}
+
+void DataRequest::respondWithReply(const RespValue& reply) {
+  if (reply.isError()) {
+    res_.result(http::status::bad_request);
+    res_.set(http::field::content_type, "application/json");
+    res_.body() = jsonError("redis_error", reply.str);
+    return;
+  }
+  switch (op_) {
+    case Op::Get:
+      if (reply.isNil()) {
+        fail(404, "not_found", "no value is stored under this key");
+        return;
+      }
+      res_.result(http::status::ok);
+      res_.set(http::field::content_type, "application/octet-stream");
+      res_.body() = reply.str;
+      return;
+    case Op::Put:
+      res_.result(http::status::no_content);
+      return;
+    case Op::Delete:
+      if (reply.type == RespType::Integer && reply.integer == 0) {
+        fail(404, "not_found", "no value was stored under this key");
+        return;
+      }
+      res_.result(http::status::no_content);
+      return;
+    case Op::Cmd: {
+      res_.result(http::status::ok);
+      res_.set(http::field::content_type, "application/json");
+      std::string body = "{\"result\":";
+      appendReplyJson(body, reply);
+      body.push_back('}');
+      res_.body() = std::move(body);
+      return;
+    }
+  }
+}
+
+std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary) {
+  if (role.type != RespType::Array || role.elements.empty() || !role.elements[0].isString()) return std::nullopt;
+  const auto& kind = role.elements[0].str;
+  if (kind == "master") {
+    if (!wantPrimary || role.elements.size() < 2 || role.elements[1].type != RespType::Integer) return std::nullopt;
+    return static_cast<std::uint64_t>(std::max(0LL, role.elements[1].integer));
+  }
+  if (kind == "slave" && !wantPrimary && role.elements.size() >= 5 &&
+      role.elements[4].type == RespType::Integer && role.elements[4].integer >= 0) {
+    return static_cast<std::uint64_t>(role.elements[4].integer);
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<void> DataRequest::write() {
+  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+  std::string encoded;
+  appendMainCommand(encoded);
+  std::size_t count = 2;
+  int required = 0;
+  const bool strong = level_ == Level::Strong;
+  if (strong) {
+    required = quorumSize(config_->consistency.writeQuorum, config_->redis.replicas.size());
+    const std::string n = std::to_string(required);
+    const std::string ms = std::to_string(config_->consistency.writeQuorum.timeout.count());
+    const std::array<std::string_view, 3> wait{"WAIT", n, ms};
+    backends::appendCommand(encoded, wait);
+    ++count;
+  }
+  backends::appendCommand(encoded, kRole);
+  auto result = co_await exec(0, std::move(encoded), count);
+  setServed(0, std::chrono::milliseconds{0});
+  if (!result.ok()) {
+    backendFailure(result.error, 0);
+    co_return;
+  }
+  const RespValue& reply = result.replies[0];
+  const RespValue& role = result.replies[count - 1];
+  auto offset = roleOffset(role, true);
+  if (!offset) {
+    fail(503, "primary_unavailable",
+         "'" + topology_->primary().name + "' is no longer the primary; the write was refused or its outcome is "
+         "unknown: read it back before retrying");
+    co_return;
+  }
+  if (!reply.isError()) issueToken(*offset, 0);
+  if (strong && !reply.isError()) {
+    const RespValue& acks = result.replies[1];
+    long long acked = acks.type == RespType::Integer ? acks.integer : 0;
+    if (acked < required) {
+      shared_.metrics->quorumFailures(kOpNames[static_cast<int>(op_)]).Increment();
+      fail(504, "quorum_not_reached",
+           "the write was applied on the primary but only " + std::to_string(acked) + " of the required " +
+               std::to_string(required) + " replicas acknowledged it in time; it may be lost if the primary fails",
+           ",\"acked\":" + std::to_string(acked) + ",\"required\":" + std::to_string(required) +
+               ",\"applied_on_primary\":true");
+      co_return;
+    }
+  }
+  respondWithReply(reply);
+}
+
+asio::awaitable<void> DataRequest::read() {
+  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+  routing::RouteRequest rr;
+  rr.isWrite = false;
+  rr.level = level_;
+  rr.maxStaleness = maxStaleness_ ? *maxStaleness_
+                                  : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
+  rr.sessionOffset = session_.required();
+  rr.onStale = policy_->onStale;
+
+  auto decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+  if (decision.kind == routing::RouteKind::Wait) {
+    // on_stale: wait — look at newer snapshots until one qualifies or the time is up.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto deadline = Clock::now() + config_->consistency.waitTimeout;
+    while (decision.kind == routing::RouteKind::Wait && Clock::now() < deadline) {
+      timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(2), deadline - Clock::now()));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      topology_ = shared_.tracker->snapshot();
+      decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+    }
+    if (decision.kind == routing::RouteKind::Wait) {
+      rr.onStale = routing::OnStale::Primary;
+      decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+    }
+  }
+  switch (decision.kind) {
+    case routing::RouteKind::NoFreshReplica:
+      shared_.metrics->violations("no_fresh_replica").Increment();
+      fail(503, "no_fresh_replica",
+           std::string("no replica can serve this ") + std::string(toString(level_)) +
+               " read right now and the rule says on_stale: error; retry later or ask for a weaker level");
+      co_return;
+    case routing::RouteKind::PrimaryUnavailable:
+      fail(503, "primary_unavailable",
+           std::string("no replica can serve this ") + std::string(toString(level_)) +
+               " read and the Redis primary is not reachable; retry later or ask for a weaker level");
+      co_return;
+    default:
+      break;
+  }
+  const bool needRole = level_ == Level::Strong || level_ == Level::Session;
+  std::size_t target = decision.kind == routing::RouteKind::Replica ? decision.backend : 0;
+  if (target == 0 && !decision.fallbackReason.empty()) {
+    shared_.metrics->fallbacks("replica", "primary", decision.fallbackReason).Increment();
+  }
+  auto bound = decision.stalenessBound;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string encoded;
+    appendMainCommand(encoded);
+    if (needRole) backends::appendCommand(encoded, kRole);
+    const std::size_t count = needRole ? 2 : 1;
+    auto result = co_await exec(target, std::move(encoded), count);
+    setServed(target, bound);
+    if (!result.ok()) {
+      if (target != 0 && level_ != Level::Strong) {
+        // A replica failed mid-read: the primary can always serve a read.
+        shared_.metrics->backendErrors(topology_->backends[target].name, backends::toString(result.error)).Increment();
+        shared_.metrics->fallbacks("replica", "primary", "replica_error").Increment();
+        target = 0;
+        bound = std::chrono::milliseconds{0};
+        continue;
+      }
+      backendFailure(result.error, target);
+      co_return;
+    }
+    std::uint64_t readOffset = 0;
+    if (needRole) {
+      auto offset = roleOffset(result.replies[1], target == 0);
+      if (!offset) {
+        if (target == 0) {
+          fail(503, "primary_unavailable",
+               "'" + topology_->primary().name + "' is no longer the primary; a " + std::string(toString(level_)) +
+                   " read cannot be served; retry later");
+          co_return;
+        }
+        // The replica changed role or lost its link: serve from the primary instead.
+        shared_.metrics->fallbacks("replica", "primary", "replica_changed").Increment();
+        target = 0;
+        bound = std::chrono::milliseconds{0};
+        continue;
+      }
+      readOffset = *offset;
+    }
+    issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0);
+    respondWithReply(result.replies[0]);
+    co_return;
+  }
+}
+
+asio::awaitable<void> DataRequest::run() {
+  if (!parseTarget() || !parseHeaders()) co_return;
+  if (op_ == Op::Cmd && !prepareCommand()) co_return;
+  const auto& consistency = config_->consistency;
+  std::string_view method = req_.method_string();
+  const routing::Rule* rule = matchRule(consistency, key_, method, commandName_, isWrite_);
+  policy_ = rule ? &rule->policy : &consistency.defaultPolicy;
+  res_.set("X-Consistency-Rule", rule ? std::string_view(rule->name) : std::string_view("default"));
+  auto choice = routing::chooseLevel(*policy_, requested_);
+  level_ = choice.level;
+
+  topology_ = shared_.tracker->snapshot();
+  currentReplid_ = topology_->primary().replid;
+  if (currentReplid_.empty()) {
+    for (const auto& b : topology_->backends) {
+      if (!b.replid.empty()) {
+        currentReplid_ = b.replid;
+        break;
+      }
+    }
+  }
+  if (!co_await validateSession()) co_return;
+  if (isWrite_) {
+    co_await write();
+  } else {
+    co_await read();
+  }
+}
+
+void DataRequest::recordMetrics(Clock::time_point started) {
+  auto& m = *shared_.metrics;
+  std::string_view op = kOpNames[static_cast<int>(op_)];
+  std::string_view requested = requested_ ? toString(*requested_) : std::string_view("default");
+  std::string_view served = served_ ? toString(level_) : std::string_view("none");
+  m.requests(op, requested, served, roleLabel_, static_cast<int>(res_.result_int())).Increment();
+  m.requestDuration(op, roleLabel_).Observe(std::chrono::duration<double>(Clock::now() - started).count());
+}
+
+}  // namespace
+
+asio::awaitable<void> Worker::handle(const Request& request, Response& response) {
+  auto started = Clock::now();
+  DataRequest data(*this, request, response);
+  co_await data.run();
+  data.recordMetrics(started);
+}
+
+}  // namespace cx::proxy

@@ -1,0 +1,137 @@
+// cxproxy's composition root: parses the command line, loads the configuration and the
+// session keys, and wires the tracker, metrics and server together.
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "backends/tracker.h"
+#include "metrics/metrics.h"
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+#include "session/token.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: cxproxy --config FILE        run with the given configuration\n"
+    "       cxproxy --check-config FILE  validate FILE, print the effective settings, exit\n"
+    "       cxproxy --version | --help\n";
+
+cx::session::KeyRing loadKeys(const cx::proxy::Config& cfg) {
+  using cx::proxy::LogLevel;
+  std::string spec;
+  std::string origin;
+  if (!cfg.session.keysFile.empty()) {
+    std::ifstream in(cfg.session.keysFile);
+    if (!in) throw std::runtime_error("session.keys_file: cannot read " + cfg.session.keysFile);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    spec = ss.str();
+    origin = "file " + cfg.session.keysFile;
+  } else if (const char* env = std::getenv(cfg.session.keysEnv.c_str()); env && *env) {
+    spec = env;
+    origin = "environment variable " + cfg.session.keysEnv;
+  }
+  if (spec.empty()) {
+    cx::proxy::log(LogLevel::Warn, "session_keys_ephemeral",
+                   {{"detail", "no session keys configured (" + cfg.session.keysEnv +
+                                   " is unset): using a random key; session tokens will not survive a restart "
+                                   "or be accepted by other instances"}});
+    return cx::session::KeyRing::random();
+  }
+  try {
+    auto ring = cx::session::KeyRing::fromSpec(spec);
+    cx::proxy::log(LogLevel::Info, "session_keys_loaded", {{"from", origin}, {"signing_key", ring.signingKeyId()}});
+    return ring;
+  } catch (const std::exception& e) {
+    throw std::runtime_error("session keys from " + origin + ": " + e.what());
+  }
+}
+
+int run(const std::string& path) {
+  auto config = std::make_shared<const cx::proxy::Config>(cx::proxy::loadConfigFile(path));
+  cx::proxy::LogLevel level;
+  if (cx::proxy::parseLogLevel(config->log.level, level)) cx::proxy::setLogLevel(level);
+  auto keys = loadKeys(*config);
+
+  cx::proxy::SharedState shared;
+  shared.config = config;
+  if (!config->redis.passwordEnv.empty()) {
+    const char* pw = std::getenv(config->redis.passwordEnv.c_str());
+    if (!pw) throw std::runtime_error("redis.password_env: " + config->redis.passwordEnv + " is not set");
+    shared.password = pw;
+  }
+  cx::metrics::Metrics metrics;
+  shared.metrics = &metrics;
+  shared.keys = &keys;
+
+  cx::backends::TrackerOptions tracking;
+  auto address = [](const cx::proxy::BackendConfig& b) {
+    return cx::backends::BackendAddress{b.name, b.address.host, b.address.port};
+  };
+  tracking.primary = address(config->redis.primary);
+  for (const auto& r : config->redis.replicas) tracking.replicas.push_back(address(r));
+  tracking.password = shared.password;
+  tracking.interval = config->tracking.interval;
+  tracking.downAfter = config->tracking.downAfter;
+  tracking.connectTimeout = config->redis.connectTimeout;
+  cx::backends::ReplicationTracker tracker(tracking, &metrics);
+  shared.tracker = &tracker;
+
+  cx::proxy::Server server(shared);  // binds: fails here if a port is taken
+  tracker.start();
+  cx::proxy::log(cx::proxy::LogLevel::Info, "started",
+                 {{"version", CXPROXY_VERSION}, {"config", path}, {"config_version", config->version}});
+  server.run();
+  tracker.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string mode;
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << "cxproxy " CXPROXY_VERSION "\n";
+      return 0;
+    }
+    if ((arg == "--config" || arg == "--check-config") && i + 1 < argc) {
+      mode = arg;
+      path = argv[++i];
+      continue;
+    }
+    std::cerr << "cxproxy: unknown or incomplete argument '" << arg << "'\n" << kUsage;
+    return 2;
+  }
+  if (mode.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  try {
+    if (mode == "--check-config") {
+      auto config = cx::proxy::loadConfigFile(path);
+      std::cout << cx::proxy::describe(config);
+      std::cout << path << ": configuration is valid\n";
+      return 0;
+    }
+    return run(path);
+  } catch (const cx::proxy::ConfigError& e) {
+    std::cerr << "cxproxy: invalid configuration: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "cxproxy: " << e.what() << "\n";
+    return 1;
+  }
+}

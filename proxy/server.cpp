@@ -1,0 +1,375 @@
+// HTTP/1.1 serving on Beast with C++20 coroutines. Each data worker owns an
+// io_context, an acceptor on the shared data port (SO_REUSEPORT: the kernel spreads
+// connections) and its backend connections; a connection never leaves its worker.
+// Requests on one connection are read and answered one after the other, so pipelined
+// requests get their responses in order. Limits (header bytes, body bytes, read
+// deadlines, connection cap) are enforced before anything reaches a backend.
+#include "proxy/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <array>
+#include <list>
+
+#include "proxy/admin.h"
+#include "proxy/http_util.h"
+#include "proxy/log.h"
+
+namespace cx::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// ---------------------------------------------------------------- backend pool
+
+BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, const std::string& password) {
+  auto add = [&](const BackendConfig& b) {
+    std::vector<std::shared_ptr<backends::Connection>> conns;
+    for (int i = 0; i < std::max(1, config.redis.connectionsPerWorker); ++i) {
+      backends::ConnectionOptions o;
+      o.host = b.address.host;
+      o.port = b.address.port;
+      o.password = password;
+      o.connectTimeout = config.redis.connectTimeout;
+      conns.push_back(std::make_shared<backends::Connection>(executor, o));
+    }
+    connections_.push_back(std::move(conns));
+  };
+  add(config.redis.primary);
+  for (const auto& r : config.redis.replicas) add(r);
+  inFlight_.resize(connections_.size());
+}
+
+void BackendPool::start() {
+  for (auto& v : connections_)
+    for (auto& c : v) c->start();
+}
+
+void BackendPool::stop() {
+  for (auto& v : connections_)
+    for (auto& c : v) c->stop();
+}
+
+backends::Connection& BackendPool::pick(std::size_t index) {
+  auto& conns = connections_[index];
+  backends::Connection* best = conns.front().get();
+  for (auto& c : conns) {
+    if (c->connected() && (!best->connected() || c->inFlight() < best->inFlight())) best = c.get();
+  }
+  return *best;
+}
+
+std::span<const std::uint32_t> BackendPool::inFlight() {
+  for (std::size_t i = 0; i < connections_.size(); ++i) {
+    std::uint32_t n = 0;
+    for (auto& c : connections_[i]) n += static_cast<std::uint32_t>(c->inFlight());
+    inFlight_[i] = n;
+  }
+  return inFlight_;
+}
+
+Worker::Worker(SharedState& shared, std::size_t index)
+    : shared_(shared), index_(index), pool_(io_.get_executor(), *shared.config, shared.password) {}
+
+// ---------------------------------------------------------------- HTTP sessions
+
+namespace {
+
+struct LiveSession {
+  beast::tcp_stream* stream;
+  bool busy = false;
+};
+
+// Per worker (or the admin thread): open sessions, so a drain can close idle ones.
+struct SessionRegistry {
+  std::list<LiveSession> sessions;
+  bool draining = false;
+};
+
+Response errorResponse(unsigned version, http::status status, std::string_view code, std::string_view message) {
+  Response res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = jsonError(code, message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+using Handler = std::function<asio::awaitable<void>(const Request&, Response&)>;
+
+asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig limits, Handler handler,
+                                      SessionRegistry& registry, std::atomic<std::size_t>& open,
+                                      metrics::Metrics& metrics, std::string_view listener) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  registry.sessions.push_back({&stream});
+  auto self = std::prev(registry.sessions.end());
+  metrics.connections(listener).Increment();
+
+  for (;;) {
+    self->busy = false;
+    if (registry.draining) break;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.maxHeaderBytes));
+    parser.body_limit(limits.maxBodyBytes);
+
+    if (buffer.size() == 0) {
+      // Idle keep-alive connection: wait for the first byte of the next request.
+      stream.expires_after(limits.idleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+      if (ec) break;
+      buffer.commit(n);
+    }
+    self->busy = true;
+    stream.expires_after(limits.headerTimeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+    (void)hn;
+    if (hec) {
+      Response res;
+      if (hec == http::error::header_limit) {
+        res = errorResponse(11, http::status::request_header_fields_too_large, "header_too_large",
+                            "the request header exceeds " + std::to_string(limits.maxHeaderBytes) + " bytes");
+      } else if (hec == http::error::body_limit) {
+        res = errorResponse(11, http::status::payload_too_large, "body_too_large",
+                            "the body exceeds " + std::to_string(limits.maxBodyBytes) + " bytes (limits.max_body_bytes)");
+      } else if (hec == beast::error::timeout || hec == http::error::end_of_stream || hec == asio::error::eof ||
+                 hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
+        break;
+      } else {
+        res = errorResponse(11, http::status::bad_request, "bad_request",
+                            "malformed HTTP request: " + hec.message());
+      }
+      stream.expires_after(limits.headerTimeout);
+      co_await http::async_write(stream, res, kUseTuple);
+      break;
+    }
+    auto& header = parser.get();
+    if (header.count(http::field::content_length) && header.count(http::field::transfer_encoding)) {
+      auto res = errorResponse(header.version(), http::status::bad_request, "bad_request",
+                               "a request must not carry both Content-Length and Transfer-Encoding");
+      stream.expires_after(limits.headerTimeout);
+      co_await http::async_write(stream, res, kUseTuple);
+      break;
+    }
+    if (auto expect = header.find(http::field::expect);
+        expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
+    }
+    stream.expires_after(limits.bodyTimeout);
+    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    (void)bn;
+    if (bec) {
+      if (bec == http::error::body_limit) {
+        auto res = errorResponse(header.version(), http::status::payload_too_large, "body_too_large",
+                                 "the body exceeds " + std::to_string(limits.maxBodyBytes) +
+                                     " bytes (limits.max_body_bytes)");
+        stream.expires_after(limits.headerTimeout);
+        co_await http::async_write(stream, res, kUseTuple);
+      }
+      break;
+    }
+    Request req = parser.release();
+    Response res{http::status::ok, req.version()};
+    stream.expires_never();
+    co_await handler(req, res);
+    const bool keepAlive = req.keep_alive() && !registry.draining;
+    res.keep_alive(keepAlive);
+    res.prepare_payload();
+    stream.expires_after(limits.bodyTimeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+    (void)wn;
+    if (wec || !keepAlive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close();
+  registry.sessions.erase(self);
+  open.fetch_sub(1);
+  metrics.connections(listener).Decrement();
+}
+
+tcp::acceptor bindAcceptor(asio::io_context& io, const Endpoint& where, bool reusePort) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(where.host == "localhost" ? "127.0.0.1" : where.host, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where.toString() + ": not an IP address");
+  tcp::endpoint ep(address, where.port);
+  tcp::acceptor acceptor(io);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && reusePort) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where.toString() + ": " + ec.message());
+  return acceptor;
+}
+
+asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, LimitsConfig limits, Handler handler,
+                                 SessionRegistry& registry, std::atomic<std::size_t>& open,
+                                 metrics::Metrics& metrics, std::string_view listener) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      log(LogLevel::Warn, "accept_failed", {{"listener", listener}, {"error", ec.message()}});
+      asio::steady_timer pause(acceptor.get_executor());
+      pause.expires_after(std::chrono::milliseconds(50));  // e.g. EMFILE: do not spin
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    if (open.fetch_add(1) >= limits.maxConnections) {
+      open.fetch_sub(1);
+      static const std::string kFull = [] {
+        const std::string body = jsonError("too_many_connections",
+                                           "the connection limit (limits.max_connections) is reached; retry later");
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+               "Connection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+      }();
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kFull), ignored);
+      socket.close(ignored);
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(acceptor.get_executor(),
+                   serveConnection(std::move(socket), limits, handler, registry, open, metrics, listener),
+                   asio::detached);
+  }
+}
+
+void closeIdle(SessionRegistry& registry) {
+  registry.draining = true;
+  for (auto& s : registry.sessions) {
+    if (!s.busy) {
+      boost::system::error_code ignored;
+      s.stream->socket().cancel(ignored);
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- server
+
+struct Server::Impl {
+  SharedState& shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<tcp::acceptor> dataAcceptors;
+  std::vector<std::unique_ptr<SessionRegistry>> registries;
+  std::vector<std::thread> threads;
+  std::atomic<std::size_t> openData{0};
+  std::atomic<std::size_t> openAdmin{0};
+
+  asio::io_context adminIo{1};
+  tcp::acceptor adminAcceptor{adminIo};
+  SessionRegistry adminRegistry;
+  std::unique_ptr<AdminEndpoints> admin;
+
+  explicit Impl(SharedState& s) : shared(s) {
+    const Config& cfg = *shared.config;
+    std::size_t n = cfg.workers > 0 ? static_cast<std::size_t>(cfg.workers)
+                                    : std::max(1u, std::thread::hardware_concurrency());
+    for (std::size_t i = 0; i < n; ++i) {
+      workers.push_back(std::make_unique<Worker>(shared, i));
+      registries.push_back(std::make_unique<SessionRegistry>());
+      dataAcceptors.push_back(bindAcceptor(workers.back()->io(), cfg.listen.data, true));
+    }
+    adminAcceptor = bindAcceptor(adminIo, cfg.listen.admin, false);
+    admin = std::make_unique<AdminEndpoints>(shared, adminIo.get_executor());
+  }
+};
+
+Server::Server(SharedState& shared) : impl_(std::make_unique<Impl>(shared)) {}
+Server::~Server() = default;
+
+void Server::run() {
+  auto& s = *impl_;
+  const Config& cfg = *s.shared.config;
+  for (std::size_t i = 0; i < s.workers.size(); ++i) {
+    Worker* w = s.workers[i].get();
+    w->pool().start();
+    Handler handler = [w](const Request& req, Response& res) { return w->handle(req, res); };
+    asio::co_spawn(w->io(),
+                   acceptLoop(s.dataAcceptors[i], cfg.limits, handler, *s.registries[i], s.openData,
+                              *s.shared.metrics, "data"),
+                   asio::detached);
+  }
+  LimitsConfig adminLimits = cfg.limits;
+  adminLimits.maxBodyBytes = 64 * 1024;
+  Handler adminHandler = [a = s.admin.get()](const Request& req, Response& res) { return a->handle(req, res); };
+  asio::co_spawn(s.adminIo,
+                 acceptLoop(s.adminAcceptor, adminLimits, adminHandler, s.adminRegistry, s.openAdmin,
+                            *s.shared.metrics, "admin"),
+                 asio::detached);
+  s.admin->start();
+
+  for (auto& w : s.workers) {
+    s.threads.emplace_back([io = &w->io()] { io->run(); });
+  }
+
+  asio::signal_set signals(s.adminIo, SIGINT, SIGTERM);
+  asio::steady_timer drainTimer(s.adminIo);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    log(LogLevel::Info, "shutdown_started",
+        {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+         {"drain_timeout_ms", std::to_string(cfg.limits.drainTimeout.count())}});
+    s.shared.draining = true;
+    for (std::size_t i = 0; i < s.workers.size(); ++i) {
+      asio::post(s.workers[i]->io(), [&s, i] {
+        boost::system::error_code ignored;
+        s.dataAcceptors[i].close(ignored);
+        closeIdle(*s.registries[i]);
+      });
+    }
+    auto deadline = backends::Clock::now() + cfg.limits.drainTimeout;
+    std::function<void()> check;
+    check = [&, deadline] {
+      if (s.openData.load() == 0 || backends::Clock::now() >= deadline) {
+        if (s.openData.load() != 0) {
+          log(LogLevel::Warn, "shutdown_drain_timeout", {{"open_connections", std::to_string(s.openData.load())}});
+        }
+        boost::system::error_code ignored;
+        s.adminAcceptor.close(ignored);
+        closeIdle(s.adminRegistry);
+        s.adminIo.stop();
+        return;
+      }
+      drainTimer.expires_after(std::chrono::milliseconds(10));
+      drainTimer.async_wait([&](const boost::system::error_code&) { check(); });
+    };
+    check();
+  });
+
+  log(LogLevel::Info, "listening",
+      {{"data", cfg.listen.data.toString()},
+       {"admin", cfg.listen.admin.toString()},
+       {"workers", std::to_string(s.workers.size())}});
+  s.adminIo.run();
+
+  for (auto& w : s.workers) {
+    asio::post(w->io(), [w = w.get()] {
+      w->pool().stop();
+      w->io().stop();
+    });
+  }
+  for (auto& t : s.threads) t.join();
+  s.admin->stop();
+  log(LogLevel::Info, "shutdown_complete");
+}
+
+}  // namespace cx::proxy

@@ -1,0 +1,74 @@
+// The process-wide state workers share (read-only or thread-safe) and one worker: an
+// io_context on its own thread with its own backend connections (DESIGN §6).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "backends/command_table.h"
+#include "backends/connection.h"
+#include "backends/tracker.h"
+#include "metrics/metrics.h"
+#include "proxy/config.h"
+#include "session/token.h"
+
+namespace cx::proxy {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct SharedState {
+  std::shared_ptr<const Config> config;
+  backends::ReplicationTracker* tracker = nullptr;
+  const session::KeyRing* keys = nullptr;
+  metrics::Metrics* metrics = nullptr;
+  std::string password;  // Redis AUTH, from the environment
+  // Set once the backend's COMMAND table has been fetched; null before.
+  std::atomic<std::shared_ptr<const backends::CommandPolicy>> commands;
+  std::atomic<bool> draining{false};
+};
+
+// Per-backend connections of one worker. Call on the worker's thread only.
+class BackendPool {
+ public:
+  BackendPool(boost::asio::any_io_executor executor, const Config& config, const std::string& password);
+  void start();
+  void stop();
+  // The least-busy connection to backends[index].
+  backends::Connection& pick(std::size_t index);
+  std::span<const std::uint32_t> inFlight();  // per backend, refreshed by each call
+  std::size_t size() const { return connections_.size(); }
+
+ private:
+  std::vector<std::vector<std::shared_ptr<backends::Connection>>> connections_;
+  std::vector<std::uint32_t> inFlight_;
+};
+
+class Worker {
+ public:
+  Worker(SharedState& shared, std::size_t index);
+  boost::asio::io_context& io() { return io_; }
+  SharedState& shared() { return shared_; }
+  BackendPool& pool() { return pool_; }
+  std::size_t index() const { return index_; }
+
+  // Serves one data request (DESIGN §3). Never throws.
+  boost::asio::awaitable<void> handle(const Request& request, Response& response);
+
+ private:
+  SharedState& shared_;
+  std::size_t index_;
+  boost::asio::io_context io_{1};
+  BackendPool pool_;
+};
+
+}  // namespace cx::proxy

@@ -1,0 +1,138 @@
+// Routing decisions. Eligibility follows DESIGN §1:
+// - prefix, bounded, session need a *tracked* replica: answering polls, not loading or
+//   resyncing, in the primary's replication history. A replica whose link is down while
+//   the primary is up is not tracked (it may be about to resync); when the primary itself
+//   is down the replicas' links are down too, yet each still holds exactly the prefix it
+//   applied, so the tracker keeps them tracked and the bounds below stay valid (a bounded
+//   read's bound grows with time since the last primary sample).
+// - eventual takes any replica that answers, the primary if none.
+#include "routing/router.h"
+
+namespace cx::routing {
+
+using backends::NodeRole;
+using backends::Topology;
+
+namespace {
+
+bool replicaUp(const backends::BackendStatus& b) { return b.up && b.role == NodeRole::Replica; }
+
+}  // namespace
+
+bool qualifies(const RouteRequest& request, const Topology& topology, std::size_t index,
+               Clock::time_point now) {
+  if (index == 0) return true;
+  const auto& b = topology.backends[index];
+  switch (request.level) {
+    case Level::Strong:
+      return false;
+    case Level::Eventual:
+      return replicaUp(b);
+    case Level::Prefix:
+      return replicaUp(b) && b.tracked;
+    case Level::Session:
+      return replicaUp(b) && b.tracked && b.offset >= request.sessionOffset;
+    case Level::Bounded: {
+      if (!replicaUp(b) || !b.tracked) return false;
+      auto bound = topology.stalenessBound(index, now);
+      return bound && *bound <= request.maxStaleness;
+    }
+  }
+  return false;
+}
+
+RouteDecision route(const RouteRequest& request, const Topology& topology,
+                    std::span<const std::uint32_t> inFlight, Clock::time_point now) {
+  RouteDecision decision;
+  const bool primaryUp = topology.primary().up;
+  if (request.isWrite || request.level == Level::Strong) {
+    // The connection, not the snapshot, is the judge for the primary: a stale "down"
+    // must not refuse a write the primary would take.
+    decision.kind = RouteKind::Primary;
+    decision.stalenessBound = std::chrono::milliseconds{0};
+    return decision;
+  }
+
+  std::optional<std::size_t> best;
+  for (std::size_t i = 1; i < topology.backends.size(); ++i) {
+    if (!qualifies(request, topology, i, now)) continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    auto load = [&](std::size_t k) { return k < inFlight.size() ? inFlight[k] : 0u; };
+    if (load(i) < load(*best) ||
+        (load(i) == load(*best) && topology.backends[i].offset > topology.backends[*best].offset)) {
+      best = i;
+    }
+  }
+  if (best) {
+    decision.kind = RouteKind::Replica;
+    decision.backend = *best;
+    decision.stalenessBound = topology.stalenessBound(*best, now);
+    return decision;
+  }
+
+  if (request.level == Level::Eventual) {
+    decision.fallbackReason = "no_healthy_replica";
+  } else {
+    decision.fallbackReason = "no_fresh_replica";
+    if (request.onStale == OnStale::Wait) {
+      decision.kind = RouteKind::Wait;
+      return decision;
+    }
+    if (request.onStale == OnStale::Error) {
+      decision.kind = RouteKind::NoFreshReplica;
+      return decision;
+    }
+  }
+  if (!primaryUp && topology.backends.size() > 1) {
+    decision.kind = RouteKind::PrimaryUnavailable;
+    return decision;
+  }
+  decision.kind = RouteKind::Primary;
+  decision.stalenessBound = std::chrono::milliseconds{0};
+  return decision;
+}
+
+LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested) {
+  if (!requested) return {policy.level, false};
+  switch (policy.override) {
+    case Override::Any:
+      return {*requested, false};
+    case Override::Stronger:
+      if (isStronger(*requested, policy.level) || *requested == policy.level) return {*requested, false};
+      return {policy.level, true};
+    case Override::None:
+      return {policy.level, *requested != policy.level};
+  }
+  return {policy.level, false};
+}
+
+SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens,
+                               const backends::BackendStatus& primary) {
+  SessionRequirement out;
+  if (tokens.empty()) return out;
+  if (primary.replid.empty()) {
+    out.status = SessionRequirement::Status::NoPrimaryState;
+    return out;
+  }
+  for (const auto& t : tokens) {
+    const std::uint64_t highest = std::max(t.writeOffset, t.readOffset);
+    if (t.replid == primary.replid) {
+      // Same history: fine as long as the primary has got that far.
+    } else if (!primary.replid2.empty() && t.replid == primary.replid2 &&
+               highest <= primary.secondReplOffset) {
+      // Positions of the previous history up to the promotion point carry over.
+    } else {
+      out.status = SessionRequirement::Status::HistoryLost;
+      return out;
+    }
+    out.writeOffset = std::max(out.writeOffset, t.writeOffset);
+    out.readOffset = std::max(out.readOffset, t.readOffset);
+  }
+  if (out.required() > primary.offset) out.status = SessionRequirement::Status::BeyondPrimary;
+  return out;
+}
+
+}  // namespace cx::routing

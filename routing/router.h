@@ -1,0 +1,80 @@
+// The router: pure decisions from values (DESIGN §6). Given what a request needs, the
+// current topology snapshot, this worker's in-flight counts and a time, it picks the
+// backend that can provably serve it, or says why none can.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "backends/topology.h"
+#include "routing/level.h"
+#include "session/token.h"
+
+namespace cx::routing {
+
+using backends::Clock;
+
+struct RouteRequest {
+  bool isWrite = false;
+  Level level = Level::Session;
+  std::chrono::milliseconds maxStaleness{1000};    // bounded
+  std::uint64_t sessionOffset = 0;                 // session: position (current history) to have applied
+  OnStale onStale = OnStale::Primary;
+};
+
+enum class RouteKind : std::uint8_t {
+  Primary,             // serve on topology.backends[0]
+  Replica,             // serve on topology.backends[backend]
+  Wait,                // on_stale: wait — retry with a newer snapshot until the deadline
+  NoFreshReplica,      // on_stale: error
+  PrimaryUnavailable,  // the level needs the primary and the tracker says it is down
+};
+
+struct RouteDecision {
+  RouteKind kind = RouteKind::Primary;
+  std::size_t backend = 0;
+  // Upper bound on the staleness of what this backend holds (0 for the primary);
+  // nullopt for an eventual read from a replica the tracker cannot bound.
+  std::optional<std::chrono::milliseconds> stalenessBound;
+  // Set when the read could not go where its level first pointed (a replica) and went
+  // to the primary instead: the reason, for cxproxy_fallbacks_total.
+  std::string_view fallbackReason;
+};
+
+// inFlight[i] is this worker's number of pending calls on backends[i] (may be empty).
+RouteDecision route(const RouteRequest& request, const backends::Topology& topology,
+                    std::span<const std::uint32_t> inFlight, Clock::time_point now);
+
+// Can backends[i] serve `request` at its level right now? (The primary always can.)
+bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,
+               Clock::time_point now);
+
+// The level a request is served at, from the rule's policy and the client's header.
+struct LevelChoice {
+  Level level;
+  bool headerOverridden = false;  // the header asked for something the policy refused
+};
+LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested);
+
+// Session tokens to one requirement in the primary's current history (DESIGN §1, §4).
+// Positions from the previous history (master_replid2) carry over up to
+// second_repl_offset; any other history cannot be vouched for.
+struct SessionRequirement {
+  enum class Status : std::uint8_t {
+    Ok,
+    HistoryLost,     // 409 session_history_lost
+    BeyondPrimary,   // a position past the primary's offset: confirm with a live ROLE
+    NoPrimaryState,  // the tracker has never seen the primary: cannot judge
+  } status = Status::Ok;
+  std::uint64_t writeOffset = 0;
+  std::uint64_t readOffset = 0;
+  std::uint64_t required() const { return writeOffset > readOffset ? writeOffset : readOffset; }
+};
+SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens,
+                               const backends::BackendStatus& primary);
+
+}  // namespace cx::routing

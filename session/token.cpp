@@ -1,0 +1,365 @@
+// Session token codec (DESIGN §4): binary layout, base64url text form, HMAC-SHA256
+// signing with the first key of a KeyRing and verification with any of them.
+#include "session/token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <limits>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace cx::session {
+
+// Wire format, version 1, before base64url (no padding):
+//
+//   version (1) | keyIdLen (1) | keyId (keyIdLen) | replid (20, raw) |
+//   writeOffset (8, BE) | readOffset (8, BE) | issuedAtMs (8, BE) | HMAC-SHA256 (32)
+//
+// Why it is built this way:
+// - There is no algorithm field: the version fixes the algorithm, so a client cannot
+//   talk us into a weaker one ("alg: none"). A new algorithm means a new version.
+// - The MAC covers every byte before it, including the version and key id, so neither
+//   can be swapped without detection. The length is fully determined by keyIdLen, so a
+//   truncated or extended token is rejected before the MAC is even computed.
+// - The text form must be canonical: padding and non-zero unused bits in the last
+//   base64 character are rejected. Otherwise several texts would decode to the same
+//   bytes and flipping a bit of the text would not always invalidate the token.
+// - The MAC comparison is constant time (CRYPTO_memcmp). Key lookup is not: key ids
+//   are not secret.
+// What is not guaranteed here: that the positions are still meaningful. A valid token
+// may name a history that has since been lost; the router checks that against ROLE.
+namespace {
+
+constexpr std::uint8_t kVersion = 1;
+constexpr std::size_t kMaxKeyIdBytes = 16;
+constexpr std::size_t kMinSecretBytes = 16;
+constexpr std::size_t kRandomSecretBytes = 32;
+constexpr std::size_t kReplidBytes = 20;
+constexpr std::size_t kReplidHexChars = kReplidBytes * 2;
+constexpr std::size_t kMacBytes = 32;
+// Everything except the key id bytes: version, keyIdLen, replid, three u64s, MAC.
+constexpr std::size_t kFixedBytes = 1 + 1 + kReplidBytes + 3 * 8 + kMacBytes;
+
+constexpr std::string_view kBase64UrlAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes hex (either case) into raw bytes; nullopt on an odd length or a non-hex char.
+std::optional<std::string> decodeHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = hexValue(hex[i]);
+    const int lo = hexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+int base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+std::string encodeBase64Url(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    buffer = (buffer << 8) | static_cast<std::uint8_t>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kBase64UrlAlphabet[(buffer >> bits) & 0x3F]);
+    }
+  }
+  if (bits > 0) out.push_back(kBase64UrlAlphabet[(buffer << (6 - bits)) & 0x3F]);
+  return out;
+}
+
+// Strict decoder: alphabet only, no padding, no impossible length, unused bits zero.
+std::optional<std::string> decodeBase64Url(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (const char c : text) {
+    const int value = base64UrlValue(c);
+    if (value < 0) return std::nullopt;
+    buffer = ((buffer << 6) | static_cast<std::uint32_t>(value)) & 0xFFFF;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  if ((buffer & ((1U << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
+  return out;
+}
+
+void appendU64(std::string& out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  }
+}
+
+std::uint64_t readU64(std::string_view bytes, std::size_t at) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    value = (value << 8) | static_cast<std::uint8_t>(bytes[at + i]);
+  }
+  return value;
+}
+
+// HMAC-SHA256 of `message`; nullopt only if OpenSSL itself fails.
+std::optional<std::array<unsigned char, kMacBytes>> computeMac(std::string_view secret,
+                                                               std::string_view message) {
+  std::array<unsigned char, kMacBytes> mac{};
+  unsigned int macLen = 0;
+  const unsigned char* result =
+      HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+           mac.data(), &macLen);
+  if (result == nullptr || macLen != kMacBytes) return std::nullopt;
+  return mac;
+}
+
+bool isValidKeyId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxKeyIdBytes) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s, std::string_view blanks) {
+  const auto first = s.find_first_not_of(blanks);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(blanks);
+  return s.substr(first, last - first + 1);
+}
+
+// Validates a whole ring. Messages name the key id (never the secret); an invalid id
+// is not echoed either, since a misplaced secret could be sitting in the id position.
+void validateKeys(const std::vector<KeyRing::Key>& keys) {
+  if (keys.empty()) throw std::invalid_argument("session keys: no keys configured");
+  std::unordered_set<std::string_view> seen;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const KeyRing::Key& key = keys[i];
+    if (!isValidKeyId(key.id)) {
+      throw std::invalid_argument(
+          "session keys: key #" + std::to_string(i + 1) + ": key id must be 1.." +
+          std::to_string(kMaxKeyIdBytes) + " characters of [A-Za-z0-9_-] (got " +
+          std::to_string(key.id.size()) + " characters)");
+    }
+    if (key.secret.size() < kMinSecretBytes) {
+      throw std::invalid_argument("session keys: key '" + key.id + "': secret is " +
+                                  std::to_string(key.secret.size()) +
+                                  " bytes, need at least " +
+                                  std::to_string(kMinSecretBytes));
+    }
+    if (!seen.insert(key.id).second) {
+      throw std::invalid_argument("session keys: key '" + key.id + "' appears more than once");
+    }
+  }
+}
+
+DecodeResult failure(TokenError error) { return DecodeResult{std::nullopt, error}; }
+
+}  // namespace
+
+std::string_view toString(TokenError error) {
+  switch (error) {
+    case TokenError::Malformed: return "malformed";
+    case TokenError::TooLarge: return "too_large";
+    case TokenError::UnknownKey: return "unknown_key";
+    case TokenError::BadSignature: return "bad_signature";
+  }
+  return "unknown";
+}
+
+KeyRing::KeyRing(std::vector<Key> keys) : keys_(std::move(keys)) { validateKeys(keys_); }
+
+KeyRing KeyRing::fromSpec(std::string_view spec) {
+  constexpr std::string_view kBlanks = " \t\r\n";  // env vars and files often carry these
+  spec = trim(spec, kBlanks);
+  if (spec.empty()) throw std::invalid_argument("session keys: spec is empty");
+
+  std::vector<Key> keys;
+  std::size_t index = 0;
+  while (true) {
+    ++index;
+    const auto comma = spec.find(',');
+    const std::string_view entry = trim(spec.substr(0, comma), kBlanks);
+    const std::string where = "session keys: entry #" + std::to_string(index);
+    if (entry.empty()) throw std::invalid_argument(where + " is empty");
+    const auto colon = entry.find(':');
+    if (colon == std::string_view::npos) {
+      // Do not echo the entry: it may well be a bare secret.
+      throw std::invalid_argument(where + ": expected 'id:hexsecret', found no ':'");
+    }
+    Key key;
+    key.id = std::string(trim(entry.substr(0, colon), kBlanks));
+    if (!isValidKeyId(key.id)) {
+      throw std::invalid_argument(where + ": key id must be 1.." +
+                                  std::to_string(kMaxKeyIdBytes) +
+                                  " characters of [A-Za-z0-9_-] (got " +
+                                  std::to_string(key.id.size()) + " characters)");
+    }
+    const std::string_view hex = trim(entry.substr(colon + 1), kBlanks);
+    auto secret = decodeHex(hex);
+    if (!secret) {
+      throw std::invalid_argument("session keys: key '" + key.id +
+                                  "': secret must be an even number of hex digits");
+    }
+    key.secret = std::move(*secret);
+    keys.push_back(std::move(key));
+    if (comma == std::string_view::npos) break;
+    spec.remove_prefix(comma + 1);
+  }
+  return KeyRing(std::move(keys));  // checks lengths and duplicates
+}
+
+KeyRing KeyRing::random() {
+  std::string secret(kRandomSecretBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
+                 static_cast<int>(secret.size())) != 1) {
+    throw std::runtime_error("session keys: OpenSSL RAND_bytes failed");
+  }
+  return KeyRing({Key{"ephemeral", std::move(secret)}});
+}
+
+std::string KeyRing::encode(const SessionToken& token) const {
+  const Key& key = keys_.front();
+  std::string bytes;
+  bytes.reserve(kFixedBytes + key.id.size());
+  bytes.push_back(static_cast<char>(kVersion));
+  bytes.push_back(static_cast<char>(key.id.size()));
+  bytes.append(key.id);
+
+  // The caller passes a replid as Redis reports it. If it is not 40 hex chars we still
+  // must not throw on the data path: sign an all-zero replid, which names no real
+  // history, so the token is rejected later as from a lost history.
+  const auto replid = token.replid.size() == kReplidHexChars ? decodeHex(token.replid)
+                                                             : std::nullopt;
+  bytes.append(replid ? *replid : std::string(kReplidBytes, '\0'));
+
+  appendU64(bytes, token.writeOffset);
+  appendU64(bytes, token.readOffset);
+  const auto issuedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            token.issuedAt.time_since_epoch())
+                            .count();
+  appendU64(bytes, issuedMs < 0 ? 0 : static_cast<std::uint64_t>(issuedMs));
+
+  // On an OpenSSL failure the MAC stays zero and the token will simply not verify.
+  const auto mac = computeMac(key.secret, bytes);
+  if (mac) {
+    bytes.append(reinterpret_cast<const char*>(mac->data()), mac->size());
+  } else {
+    bytes.append(kMacBytes, '\0');
+  }
+  return encodeBase64Url(bytes);
+}
+
+DecodeResult KeyRing::decode(std::string_view text) const {
+  if (text.size() > kMaxTokenBytes) return failure(TokenError::TooLarge);
+  const auto decoded = decodeBase64Url(text);
+  if (!decoded) return failure(TokenError::Malformed);
+  const std::string_view bytes = *decoded;
+
+  if (bytes.size() < 2) return failure(TokenError::Malformed);
+  if (static_cast<std::uint8_t>(bytes[0]) != kVersion) return failure(TokenError::Malformed);
+  const std::size_t keyIdLen = static_cast<std::uint8_t>(bytes[1]);
+  if (keyIdLen == 0 || keyIdLen > kMaxKeyIdBytes) return failure(TokenError::Malformed);
+  if (bytes.size() != kFixedBytes + keyIdLen) return failure(TokenError::Malformed);
+
+  const std::string_view keyId = bytes.substr(2, keyIdLen);
+  const Key* key = nullptr;
+  for (const Key& candidate : keys_) {
+    if (candidate.id == keyId) {
+      key = &candidate;
+      break;
+    }
+  }
+  if (key == nullptr) return failure(TokenError::UnknownKey);
+
+  const std::size_t macAt = bytes.size() - kMacBytes;
+  const auto expected = computeMac(key->secret, bytes.substr(0, macAt));
+  if (!expected ||
+      CRYPTO_memcmp(expected->data(), bytes.data() + macAt, kMacBytes) != 0) {
+    return failure(TokenError::BadSignature);
+  }
+
+  std::size_t at = 2 + keyIdLen;
+  SessionToken token;
+  token.keyId = std::string(keyId);
+  token.replid.reserve(kReplidHexChars);
+  for (std::size_t i = 0; i < kReplidBytes; ++i) {
+    const auto byte = static_cast<std::uint8_t>(bytes[at + i]);
+    token.replid.push_back(kHexDigits[byte >> 4]);
+    token.replid.push_back(kHexDigits[byte & 0x0F]);
+  }
+  at += kReplidBytes;
+  token.writeOffset = readU64(bytes, at);
+  token.readOffset = readU64(bytes, at + 8);
+  const std::uint64_t issuedMs = readU64(bytes, at + 16);
+
+  // Guard the conversion back to system_clock (nanoseconds on libstdc++) from overflow.
+  // encode() never produces such a value; a signed one can only come from our own key.
+  using SystemDuration = std::chrono::system_clock::duration;
+  constexpr auto kMaxMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              SystemDuration::max())
+                              .count();
+  if (issuedMs > static_cast<std::uint64_t>(kMaxMs)) return failure(TokenError::Malformed);
+  token.issuedAt = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<SystemDuration>(
+          std::chrono::milliseconds(static_cast<std::int64_t>(issuedMs))));
+  return DecodeResult{std::move(token), TokenError::Malformed};
+}
+
+KeyRing::DecodeListResult KeyRing::decodeList(std::string_view headerValue) const {
+  DecodeListResult result;
+  if (headerValue.size() > kMaxTokenBytes * 8) {
+    result.error = TokenError::TooLarge;
+    return result;
+  }
+  while (!headerValue.empty()) {
+    const auto comma = headerValue.find(',');
+    const std::string_view piece = trim(headerValue.substr(0, comma), " \t");
+    if (!piece.empty()) {
+      DecodeResult decoded = decode(piece);
+      if (!decoded.token) {
+        result.tokens.clear();
+        result.error = decoded.error;
+        return result;
+      }
+      result.tokens.push_back(std::move(*decoded.token));
+    }
+    if (comma == std::string_view::npos) break;
+    headerValue.remove_prefix(comma + 1);
+  }
+  return result;
+}
+
+}  // namespace cx::session
