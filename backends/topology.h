@@ -57,7 +57,7 @@ struct BackendStatus {
   bool resyncing = false;          // replica: master_sync_in_progress:1 (full sync)
   std::string replid;              // master_replid (the history the node is in)
   std::string replid2;             // master_replid2 (the history before a promotion)
-  std::uint64_t secondReplOffset = 0;  // replid2 is valid up to this offset
+  std::uint64_t secondReplOffset = 0;  // replid2 positions < this are held (Redis: promotion offset + 1)
   std::uint64_t offset = 0;        // applied replication offset (ROLE)
   std::uint64_t lagBytes = 0;      // primary offset - offset (replicas)
   std::optional<Clock::time_point> freshAsOf;  // replicas, see OffsetHistory

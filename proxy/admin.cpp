@@ -145,6 +145,10 @@ asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) 
     } else if (!topo->primary().up) {
       json(http::status::service_unavailable,
            jsonError("primary_unavailable", "the Redis primary is not reachable: " + topo->primary().lastError));
+    } else if (!shared_.commands.load(std::memory_order_acquire)) {
+      // Until the COMMAND table is loaded, POST /v1/cmd can only answer 503.
+      json(http::status::service_unavailable,
+           jsonError("not_ready", "the Redis command table has not been loaded yet"));
     } else {
       json(http::status::ok, "{\"status\":\"ready\"}");
     }

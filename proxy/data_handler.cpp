@@ -96,6 +96,8 @@ class DataRequest {
   // Runs `commands` (+ extra) on backend `index`; returns the replies or nullopt after
   // recording the failure.
   asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count);
+  // A replica's applied offset from INFO replication, for when ROLE says -1 (link down).
+  asio::awaitable<std::optional<std::uint64_t>> replicaOffsetFromInfo(std::size_t index);
   void appendMainCommand(std::string& out) const;
   void respondWithReply(const RespValue& reply);
 
@@ -335,6 +337,17 @@ asio::awaitable<bool> DataRequest::validateSession() {
     case Status::BeyondPrimary:
       break;
   }
+  // A replica in the primary's history that has applied the position proves the primary
+  // reached it (replicas only apply what the primary produced). This keeps sessions
+  // served while the primary cannot answer the ROLE below (stopped, crashed).
+  for (std::size_t i = 1; i < topology_->backends.size(); ++i) {
+    const auto& b = topology_->backends[i];
+    if (b.role == backends::NodeRole::Replica && !b.replid.empty() && b.replid == primary.replid &&
+        b.offset >= session_.required()) {
+      session_.status = Status::Ok;
+      co_return true;
+    }
+  }
   // The polled offset may be behind: another instance sharing our keys may have issued
   // this token a moment ago. Ask the primary itself.
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
@@ -460,7 +473,11 @@ asio::awaitable<void> DataRequest::write() {
     ++count;
   }
   backends::appendCommand(encoded, kRole);
-  auto result = co_await exec(0, std::move(encoded), count);
+  // WAIT may take the whole quorum timeout: the deadline covers it, or a missed quorum would
+  // surface as backend_timeout (outcome unknown) instead of quorum_not_reached.
+  const auto deadline =
+      config_->redis.commandTimeout + (strong ? config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
+  auto result = co_await worker_.pool().pick(0).execute(std::move(encoded), count, deadline);
   setServed(0, std::chrono::milliseconds{0});
   if (!result.ok()) {
     backendFailure(result.error, 0);
@@ -490,6 +507,41 @@ asio::awaitable<void> DataRequest::write() {
     }
   }
   respondWithReply(reply);
+}
+
+// With its link down (the primary unreachable) a replica's ROLE reports offset -1, yet it
+// still holds exactly the prefix it applied, and INFO's master_repl_offset says which.
+// Asked after the read on the same node, it is at least the read's position, as long as
+// the node is still a replica in the history the token is about (master_replid).
+asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo(std::size_t index) {
+  static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
+  auto result = co_await exec(index, backends::encodeCommand(kInfo), 1);
+  if (!result.ok() || !result.replies[0].isString()) co_return std::nullopt;
+  std::string_view info = result.replies[0].str;
+  bool replica = false;
+  bool sameHistory = false;
+  std::optional<std::uint64_t> offset;
+  while (!info.empty()) {
+    auto eol = info.find('\n');
+    std::string_view line = info.substr(0, eol);
+    info = eol == std::string_view::npos ? std::string_view{} : info.substr(eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    if (key == "role") {
+      replica = value == "slave";
+    } else if (key == "master_replid") {
+      sameHistory = !currentReplid_.empty() && value == currentReplid_;
+    } else if (key == "master_repl_offset") {
+      std::uint64_t v = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec == std::errc{} && end == value.data() + value.size()) offset = v;
+    }
+  }
+  if (!replica || !sameHistory) co_return std::nullopt;
+  co_return offset;
 }
 
 asio::awaitable<void> DataRequest::read() {
@@ -561,6 +613,8 @@ asio::awaitable<void> DataRequest::read() {
     std::uint64_t readOffset = 0;
     if (needRole) {
       auto offset = roleOffset(result.replies[1], target == 0);
+      if (!offset && target != 0) offset = co_await replicaOffsetFromInfo(target);
+      if (offset && target != 0 && *offset < rr.sessionOffset) offset.reset();
       if (!offset) {
         if (target == 0) {
           fail(503, "primary_unavailable",

@@ -45,7 +45,7 @@ std::optional<std::string_view> queryParam(std::string_view query, std::string_v
 }
 
 std::optional<std::uint64_t> parseDecimal(std::string_view text) {
-  if (text.empty() || text.size() > 19) return std::nullopt;
+  if (text.empty()) return std::nullopt;  // from_chars reports overflow itself
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || p != text.data() + text.size()) return std::nullopt;

@@ -323,6 +323,8 @@ void Server::run() {
 
   asio::signal_set signals(s.adminIo, SIGINT, SIGTERM);
   asio::steady_timer drainTimer(s.adminIo);
+  // Lives here, not in the signal handler: the drain timer calls it after the handler returned.
+  std::function<void()> check;
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     log(LogLevel::Info, "shutdown_started",
@@ -337,7 +339,6 @@ void Server::run() {
       });
     }
     auto deadline = backends::Clock::now() + cfg.limits.drainTimeout;
-    std::function<void()> check;
     check = [&, deadline] {
       if (s.openData.load() == 0 || backends::Clock::now() >= deadline) {
         if (s.openData.load() != 0) {

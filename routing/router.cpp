@@ -5,7 +5,7 @@
 //   is down the replicas' links are down too, yet each still holds exactly the prefix it
 //   applied, so the tracker keeps them tracked and the bounds below stay valid (a bounded
 //   read's bound grows with time since the last primary sample).
-// - eventual takes any replica that answers, the primary if none.
+// - eventual takes any replica that answers and is not loading, the primary if none.
 #include "routing/router.h"
 
 namespace cx::routing {
@@ -27,7 +27,8 @@ bool qualifies(const RouteRequest& request, const Topology& topology, std::size_
     case Level::Strong:
       return false;
     case Level::Eventual:
-      return replicaUp(b);
+      // A loading replica answers ROLE but refuses every read with -LOADING.
+      return replicaUp(b) && !b.loading;
     case Level::Prefix:
       return replicaUp(b) && b.tracked;
     case Level::Session:
@@ -122,8 +123,10 @@ SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens,
     if (t.replid == primary.replid) {
       // Same history: fine as long as the primary has got that far.
     } else if (!primary.replid2.empty() && t.replid == primary.replid2 &&
-               highest <= primary.secondReplOffset) {
-      // Positions of the previous history up to the promotion point carry over.
+               highest < primary.secondReplOffset) {
+      // Positions of the previous history up to the promotion point carry over. Redis
+      // sets second_repl_offset to the promotion offset + 1 (shiftReplicationId()), so a
+      // position equal to it includes a byte the new primary never received.
     } else {
       out.status = SessionRequirement::Status::HistoryLost;
       return out;

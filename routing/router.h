@@ -62,7 +62,7 @@ LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested);
 
 // Session tokens to one requirement in the primary's current history (DESIGN §1, §4).
 // Positions from the previous history (master_replid2) carry over up to
-// second_repl_offset; any other history cannot be vouched for.
+// second_repl_offset (exclusive); any other history cannot be vouched for.
 struct SessionRequirement {
   enum class Status : std::uint8_t {
     Ok,

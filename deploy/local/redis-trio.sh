@@ -16,10 +16,10 @@ usage() {
 action=$1
 dir=$2
 base=${3:-6379}
-[[ $base =~ ^[0-9]+$ ]] && [ "$base" -ge 1 ] && [ "$base" -le 65533 ] || {
+if ! [[ $base =~ ^[0-9]+$ ]] || [ "$base" -lt 1 ] || [ "$base" -gt 65533 ]; then
   echo "redis-trio: BASE_PORT must be a port number (got '$base')" >&2
   exit 2
-}
+fi
 
 names=(primary replica-1 replica-2)
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
@@ -28,13 +28,20 @@ WAIT_SECONDS=${WAIT_SECONDS:-20}
 
 port_of() { echo $((base + $1)); }
 
+# A process that exists and is not a zombie (a daemonized redis that exited stays a
+# zombie until init reaps it, and kill -0 still succeeds on it).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # The pid recorded in NAME.pid, if that process is still a running redis-server.
 live_pid() {
   local pidfile="$dir/$1.pid" pid
   [ -f "$pidfile" ] || return 1
   pid=$(<"$pidfile")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null || [ ! -d /proc ] || return 1
   echo "$pid"
 }
@@ -76,10 +83,10 @@ stop_all() {
     if pid=$(live_pid "$name"); then
       kill -TERM "$pid" 2>/dev/null || true
       for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
       done
-      if kill -0 "$pid" 2>/dev/null; then
+      if alive "$pid"; then
         kill -KILL "$pid" 2>/dev/null || true
       fi
       echo "redis-trio: stopped $name (pid $pid)"

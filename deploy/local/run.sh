@@ -27,6 +27,7 @@ admin=${admin:-127.0.0.1:9100}
 primary_port=${primary_port:-6379}
 
 cxproxy_pid=
+# shellcheck disable=SC2317  # called through trap
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$cxproxy_pid" ] && kill -0 "$cxproxy_pid" 2>/dev/null; then
@@ -46,7 +47,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-bash deploy/local/redis-trio.sh start "$TRIO_DIR" "$primary_port"
+if ! bash deploy/local/redis-trio.sh start "$TRIO_DIR" "$primary_port"; then
+  echo "run: could not start the local Redis nodes (ports $primary_port..$((primary_port + 2)))." >&2
+  echo "run: if another Redis holds them, stop it, or run with CXPROXY_CONFIG=<a copy of" >&2
+  echo "run: $CONFIG whose redis addresses use other ports>." >&2
+  exit 1
+fi
 
 if [ -z "${CXPROXY_SESSION_KEYS:-}" ]; then
   echo "run: CXPROXY_SESSION_KEYS is unset: cxproxy will use a random session key" \

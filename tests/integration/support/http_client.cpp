@@ -124,12 +124,15 @@ void HttpClient::close() {
   connected_ = false;
 }
 
-void HttpClient::ensureConnected() {
+void HttpClient::ensureConnected(bool freshRequest) {
   if (connected_ && impl_->buffer.size() == 0) {
-    // A keep-alive connection the server closed while idle: reopen rather than fail.
+    // A keep-alive connection the server closed while idle: reopen rather than fail. For
+    // request(), bytes the server sent unasked on an idle connection (e.g. a 408 before
+    // closing) make it unusable too, as in common HTTP clients; raw mode keeps them.
     char byte;
     ssize_t n = ::recv(impl_->stream->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) close();
+    bool closedByPeer = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    if (closedByPeer || (n > 0 && freshRequest)) close();
   }
   if (connected_) return;
   close();
@@ -154,7 +157,7 @@ void HttpClient::ensureConnected() {
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,
                                  std::string_view body, const HttpHeaders& headers) {
-  ensureConnected();
+  ensureConnected(true);
   http::request<http::string_body> req;
   req.method_string({method.data(), method.size()});
   req.target({target.data(), target.size()});

@@ -97,7 +97,7 @@ class HttpClient {
 
  private:
   struct Impl;
-  void ensureConnected();
+  void ensureConnected(bool freshRequest = false);
   RawResult readResponses(std::size_t count, std::chrono::milliseconds timeout, bool headRequest);
 
   int port_;
