@@ -82,6 +82,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("cxproxy_open_connections")
                       .Help("Open client connections by listener")
                       .Register(r);
+  configReloads_ = &prometheus::BuildCounter()
+                        .Name("cxproxy_config_reload_total")
+                        .Help("Configuration reload attempts by result (success, unchanged, error)")
+                        .Register(r);
 }
 
 std::string Metrics::serialize() const {
@@ -181,6 +185,10 @@ prometheus::Counter& Metrics::sessionTokensRejected(std::string_view reason) {
 
 prometheus::Gauge& Metrics::connections(std::string_view listener) {
   return child(*connections_, gaugeCache_, key({"conn", listener}), {{"listener", std::string(listener)}});
+}
+
+prometheus::Counter& Metrics::configReloads(std::string_view result) {
+  return child(*configReloads_, counterCache_, key({"reload", result}), {{"result", std::string(result)}});
 }
 
 }  // namespace cx::metrics

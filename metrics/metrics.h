@@ -41,6 +41,7 @@ class Metrics {
   prometheus::Counter& backendErrors(std::string_view backend, std::string_view reason);
   prometheus::Counter& sessionTokensRejected(std::string_view reason);
   prometheus::Gauge& connections(std::string_view listener);
+  prometheus::Counter& configReloads(std::string_view result);
   void removeBackendUp(std::string_view backend, std::string_view role);
 
  private:
@@ -65,6 +66,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* backendErrors_;
   prometheus::Family<prometheus::Counter>* tokensRejected_;
   prometheus::Family<prometheus::Gauge>* connections_;
+  prometheus::Family<prometheus::Counter>* configReloads_;
 
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*, std::less<>> counterCache_;

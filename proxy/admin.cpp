@@ -21,7 +21,8 @@ AdminEndpoints::AdminEndpoints(SharedState& shared, asio::any_io_executor execut
     : shared_(shared), executor_(executor), startedAt_(std::chrono::system_clock::now()) {}
 
 void AdminEndpoints::start() {
-  const Config& cfg = *shared_.config;
+  auto configSnapshot = shared_.config.load();
+  const Config& cfg = *configSnapshot;
   auto add = [&](const BackendConfig& b) {
     backends::ConnectionOptions o;
     o.host = b.address.host;
@@ -44,7 +45,8 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
   static constexpr std::array<std::string_view, 1> kCommand{"COMMAND"};
   const std::string request = backends::encodeCommand(kCommand);
   asio::steady_timer timer(executor_);
-  const Config& cfg = *shared_.config;
+  auto configSnapshot = shared_.config.load();
+  const Config& cfg = *configSnapshot;
   for (;;) {
     for (std::size_t i = 0; i < tableConnections_.size(); ++i) {
       auto& conn = tableConnections_[i];
@@ -71,7 +73,8 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
 std::string AdminEndpoints::statusJson() const {
   auto topo = shared_.tracker->snapshot();
   auto now = backends::Clock::now();
-  const Config& cfg = *shared_.config;
+  auto configSnapshot = shared_.config.load();
+  const Config& cfg = *configSnapshot;
   std::string out = "{\"backends\":[";
   for (std::size_t i = 0; i < topo->backends.size(); ++i) {
     const auto& b = topo->backends[i];
@@ -111,6 +114,8 @@ std::string AdminEndpoints::statusJson() const {
   appendJsonString(out, cfg.version);
   out += ",\"source\":";
   appendJsonString(out, cfg.sourceName);
+  out += ",\"loaded_at_ms\":" + std::to_string(shared_.configLoadedAtMs.load());
+  out += ",\"rules\":" + std::to_string(cfg.consistency.rules.size());
   out += "},\"commands_loaded\":";
   out += shared_.commands.load() ? "true" : "false";
   out += ",\"draining\":";

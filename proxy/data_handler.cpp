@@ -75,7 +75,7 @@ int quorumSize(const WriteQuorum& q, std::size_t replicas) {
 class DataRequest {
  public:
   DataRequest(Worker& worker, const Request& req, Response& res)
-      : worker_(worker), shared_(worker.shared()), config_(shared_.config), req_(req), res_(res) {}
+      : worker_(worker), shared_(worker.shared()), config_(shared_.config.load(std::memory_order_acquire)), req_(req), res_(res) {}
 
   asio::awaitable<void> run();
   void recordMetrics(Clock::time_point started);

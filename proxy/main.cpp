@@ -1,6 +1,7 @@
 // cxproxy's composition root: parses the command line, loads the configuration and the
 // session keys, and wires the tracker, metrics and server together.
 #include <csignal>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -60,6 +61,10 @@ int run(const std::string& path) {
 
   cx::proxy::SharedState shared;
   shared.config = config;
+  shared.configPath = path;
+  shared.configLoadedAtMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
   if (!config->redis.passwordEnv.empty()) {
     const char* pw = std::getenv(config->redis.passwordEnv.c_str());
     if (!pw) throw std::runtime_error("redis.password_env: " + config->redis.passwordEnv + " is not set");

@@ -22,6 +22,7 @@
 #include "proxy/admin.h"
 #include "proxy/http_util.h"
 #include "proxy/log.h"
+#include "proxy/reload.h"
 
 namespace cx::proxy {
 
@@ -80,7 +81,7 @@ std::span<const std::uint32_t> BackendPool::inFlight() {
 }
 
 Worker::Worker(SharedState& shared, std::size_t index)
-    : shared_(shared), index_(index), pool_(io_.get_executor(), *shared.config, shared.password) {}
+    : shared_(shared), index_(index), pool_(io_.get_executor(), *shared.config.load(), shared.password) {}
 
 // ---------------------------------------------------------------- HTTP sessions
 
@@ -280,7 +281,8 @@ struct Server::Impl {
   std::unique_ptr<AdminEndpoints> admin;
 
   explicit Impl(SharedState& s) : shared(s) {
-    const Config& cfg = *shared.config;
+    auto configSnapshot = shared.config.load();
+    const Config& cfg = *configSnapshot;
     std::size_t n = cfg.workers > 0 ? static_cast<std::size_t>(cfg.workers)
                                     : std::max(1u, std::thread::hardware_concurrency());
     for (std::size_t i = 0; i < n; ++i) {
@@ -298,7 +300,9 @@ Server::~Server() = default;
 
 void Server::run() {
   auto& s = *impl_;
-  const Config& cfg = *s.shared.config;
+  // Listener settings and limits are read once: they change only with a restart.
+  const auto startConfig = s.shared.config.load();
+  const Config& cfg = *startConfig;
   for (std::size_t i = 0; i < s.workers.size(); ++i) {
     Worker* w = s.workers[i].get();
     w->pool().start();
@@ -316,6 +320,11 @@ void Server::run() {
                             *s.shared.metrics, "admin"),
                  asio::detached);
   s.admin->start();
+  std::unique_ptr<ConfigReloader> reloader;
+  if (!s.shared.configPath.empty()) {
+    reloader = std::make_unique<ConfigReloader>(s.shared, s.adminIo.get_executor(), s.shared.configPath, nullptr);
+    reloader->start();
+  }
 
   for (auto& w : s.workers) {
     s.threads.emplace_back([io = &w->io()] { io->run(); });
@@ -347,6 +356,7 @@ void Server::run() {
         boost::system::error_code ignored;
         s.adminAcceptor.close(ignored);
         closeIdle(s.adminRegistry);
+        if (reloader) reloader->stop();
         s.adminIo.stop();
         return;
       }

@@ -27,11 +27,14 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 struct SharedState {
-  std::shared_ptr<const Config> config;
+  // Swapped whole on a reload; a request keeps the snapshot it started with.
+  std::atomic<std::shared_ptr<const Config>> config;
+  std::atomic<std::int64_t> configLoadedAtMs{0};  // unix ms of the last successful load
   backends::ReplicationTracker* tracker = nullptr;
   const session::KeyRing* keys = nullptr;
   metrics::Metrics* metrics = nullptr;
   std::string password;  // Redis AUTH, from the environment
+  std::string configPath;  // reloaded on SIGHUP or when it changes; empty: no reload
   // Set once the backend's COMMAND table has been fetched; null before.
   std::atomic<std::shared_ptr<const backends::CommandPolicy>> commands;
   std::atomic<bool> draining{false};
