@@ -3,7 +3,10 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <iterator>
 #include <sstream>
+
+#include "metrics/process_metrics.h"
 
 namespace cx::metrics {
 namespace {
@@ -86,11 +89,29 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Name("cxproxy_config_reload_total")
                         .Help("Configuration reload attempts by result (success, unchanged, error)")
                         .Register(r);
+  backendRequests_ = &prometheus::BuildCounter()
+                          .Name("cxproxy_backend_requests_total")
+                          .Help("Calls to each backend by result")
+                          .Register(r);
+  backendRequestDuration_ = &prometheus::BuildHistogram()
+                                 .Name("cxproxy_backend_request_duration_seconds")
+                                 .Help("Backend call duration from command sent to reply received")
+                                 .Register(r);
+  addCollectable(std::make_shared<ProcessMetrics>());
+}
+
+void Metrics::addCollectable(std::shared_ptr<const prometheus::Collectable> collectable) {
+  collectables_.push_back(std::move(collectable));
 }
 
 std::string Metrics::serialize() const {
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  for (const auto& c : collectables_) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  return serializer.Serialize(families);
 }
 
 template <typename T>
@@ -189,6 +210,16 @@ prometheus::Gauge& Metrics::connections(std::string_view listener) {
 
 prometheus::Counter& Metrics::configReloads(std::string_view result) {
   return child(*configReloads_, counterCache_, key({"reload", result}), {{"result", std::string(result)}});
+}
+
+prometheus::Counter& Metrics::backendRequests(std::string_view backend, std::string_view result) {
+  return child(*backendRequests_, counterCache_, key({"breq", backend, result}),
+               {{"backend", std::string(backend)}, {"result", std::string(result)}});
+}
+
+prometheus::Histogram& Metrics::backendRequestDuration(std::string_view backend) {
+  return child(*backendRequestDuration_, histogramCache_, key({"bdur", backend}),
+               {{"backend", std::string(backend)}}, &kDurationBuckets);
 }
 
 }  // namespace cx::metrics

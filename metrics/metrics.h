@@ -3,6 +3,7 @@
 // caches so the hot path does not take the registry's mutex for a known label set.
 #pragma once
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -23,7 +24,10 @@ class Metrics {
   Metrics();
 
   prometheus::Registry& registry() { return *registry_; }
-  std::string serialize() const;  // Prometheus text format 0.0.4
+  std::string serialize() const;  // Prometheus text format 0.0.4, registry then collectables
+  // Adds families computed at scrape time (process metrics are registered by the
+  // constructor). Call during start-up, before serialize() runs on another thread.
+  void addCollectable(std::shared_ptr<const prometheus::Collectable> collectable);
 
   // Thread-safe; children are created on first use and then cached.
   prometheus::Counter& requests(std::string_view op, std::string_view requested,
@@ -42,6 +46,9 @@ class Metrics {
   prometheus::Counter& sessionTokensRejected(std::string_view reason);
   prometheus::Gauge& connections(std::string_view listener);
   prometheus::Counter& configReloads(std::string_view result);
+  // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
+  prometheus::Counter& backendRequests(std::string_view backend, std::string_view result);
+  prometheus::Histogram& backendRequestDuration(std::string_view backend);
   void removeBackendUp(std::string_view backend, std::string_view role);
 
  private:
@@ -67,6 +74,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* tokensRejected_;
   prometheus::Family<prometheus::Gauge>* connections_;
   prometheus::Family<prometheus::Counter>* configReloads_;
+  prometheus::Family<prometheus::Counter>* backendRequests_;
+  prometheus::Family<prometheus::Histogram>* backendRequestDuration_;
+  std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;
 
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*, std::less<>> counterCache_;

@@ -35,10 +35,25 @@ void AdminEndpoints::start() {
   for (const auto& r : cfg.redis.replicas) add(r);
   for (auto& c : tableConnections_) c->start();
   asio::co_spawn(executor_, loadCommandTable(), asio::detached);
+  samplerTimer_ = std::make_shared<asio::steady_timer>(executor_);
+  asio::co_spawn(executor_, sampleStaleness(samplerTimer_), asio::detached);
 }
 
 void AdminEndpoints::stop() {
   for (auto& c : tableConnections_) c->stop();
+  stopped_ = true;
+  if (samplerTimer_) samplerTimer_->cancel();
+}
+
+asio::awaitable<void> AdminEndpoints::sampleStaleness(std::shared_ptr<asio::steady_timer> timer) {
+  auto next = backends::Clock::now();
+  while (!stopped_) {
+    stalenessHistory_.sample(*shared_.tracker->snapshot(), backends::Clock::now());
+    next += stalenessHistory_.interval();
+    timer->expires_at(next);
+    auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted) co_return;
+  }
 }
 
 asio::awaitable<void> AdminEndpoints::loadCommandTable() {
@@ -110,7 +125,13 @@ std::string AdminEndpoints::statusJson() const {
   }
   out += "],\"primary\":{\"offset\":" + std::to_string(topo->primary().offset) + ",\"replid\":";
   appendJsonString(out, topo->primary().replid);
-  out += "},\"load\":{\"state\":\"normal\"},\"config\":{\"version\":";
+  const bool overloaded = shared_.overloaded.load();
+  out += "},\"load\":{\"state\":\"";
+  out += overloaded ? "overloaded" : "normal";
+  out += "\",\"reason\":";
+  appendJsonString(out, overloaded ? shared_.overloadReason.load() : "");
+  out += ",\"primary_in_flight\":" + std::to_string(shared_.primaryInFlight.load());
+  out += "},\"config\":{\"version\":";
   appendJsonString(out, cfg.version);
   out += ",\"source\":";
   appendJsonString(out, cfg.sourceName);
@@ -122,6 +143,18 @@ std::string AdminEndpoints::statusJson() const {
   out += shared_.draining.load() ? "true" : "false";
   out += ",\"version\":\"" CXPROXY_VERSION "\"}";
   return out;
+}
+
+std::string AdminEndpoints::statusHtml() const {
+  auto topo = shared_.tracker->snapshot();
+  auto configSnapshot = shared_.config.load();
+  StatusPageContext context;
+  context.now = backends::Clock::now();
+  context.loadState = "normal";
+  context.configVersion = configSnapshot->version;
+  context.proxyVersion = CXPROXY_VERSION;
+  context.draining = shared_.draining.load();
+  return renderStatusHtml(*topo, stalenessHistory_, context);
 }
 
 asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) {
@@ -158,7 +191,16 @@ asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) 
       json(http::status::ok, "{\"status\":\"ready\"}");
     }
   } else if (target == "/v1/status") {
-    json(http::status::ok, statusJson());
+    // Browsers (Accept: text/html,...) get the HTML page; everything else the JSON.
+    res.set(http::field::vary, "Accept");
+    if (prefersHtml(req[http::field::accept])) {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/html; charset=utf-8");
+      res.set(http::field::cache_control, "no-store");
+      res.body() = statusHtml();
+    } else {
+      json(http::status::ok, statusJson());
+    }
   } else {
     json(http::status::not_found, jsonError("not_found", "admin endpoints: /metrics /healthz /readyz /v1/status"));
   }

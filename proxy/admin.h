@@ -4,10 +4,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 
 #include "backends/connection.h"
+#include "proxy/status_page.h"
 #include "proxy/worker.h"
 
 namespace cx::proxy {
@@ -16,18 +18,27 @@ namespace cx::proxy {
 class AdminEndpoints {
  public:
   AdminEndpoints(SharedState& shared, boost::asio::any_io_executor executor);
-  void start();  // begins loading the command table (retrying until a backend answers)
+  // Begins loading the command table (retrying until a backend answers) and sampling
+  // the staleness history once per second.
+  void start();
   void stop();
   boost::asio::awaitable<void> handle(const Request& request, Response& response);
 
  private:
   boost::asio::awaitable<void> loadCommandTable();
+  boost::asio::awaitable<void> sampleStaleness(std::shared_ptr<boost::asio::steady_timer> timer);
   std::string statusJson() const;
+  std::string statusHtml() const;
 
   SharedState& shared_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<backends::Connection>> tableConnections_;
   std::chrono::system_clock::time_point startedAt_;
+  StalenessHistory stalenessHistory_;  // for the HTML /v1/status; admin thread only
+  // Shared with the sampling coroutine so a frame destroyed with the io_context never
+  // outlives its timer.
+  std::shared_ptr<boost::asio::steady_timer> samplerTimer_;
+  bool stopped_ = false;
 };
 
 }  // namespace cx::proxy

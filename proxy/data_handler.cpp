@@ -19,7 +19,6 @@
 #include "proxy/log.h"
 #include "proxy/reply_json.h"
 #include "proxy/worker.h"
-#include "routing/glob.h"
 #include "routing/router.h"
 
 namespace cx::proxy {
@@ -35,26 +34,6 @@ namespace {
 
 enum class Op : std::uint8_t { Get, Put, Delete, Cmd };
 constexpr std::string_view kOpNames[] = {"get", "put", "delete", "cmd"};
-
-const routing::Rule* matchRule(const ConsistencyConfig& cfg, std::string_view key,
-                               std::string_view method, std::string_view command, bool isWrite) {
-  for (const auto& rule : cfg.rules) {
-    if (!rule.methods.empty()) {
-      bool methodMatches = false;
-      for (const auto& m : rule.methods) {
-        if (m == method || (!command.empty() && (m == command || m == (isWrite ? "PUT" : "GET")))) {
-          methodMatches = true;
-          break;
-        }
-      }
-      if (!methodMatches) continue;
-    }
-    for (const auto& glob : rule.keyGlobs) {
-      if (routing::globMatch(glob, key)) return &rule;
-    }
-  }
-  return nullptr;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -401,7 +380,15 @@ void DataRequest::appendMainCommand(std::string& out) const {
 asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
                                                         std::size_t count) {
   auto& conn = worker_.pool().pick(index);
-  co_return co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
+  if (index != 0) co_return co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
+  // The primary's latency, errors and in-flight count drive the load controller.
+  shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
+  const auto started = Clock::now();
+  auto result = co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
+  shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+                                !result.ok());
+  shared_.primaryInFlight.fetch_sub(1, std::memory_order_relaxed);
+  co_return result;
 }
 
 void DataRequest::respondWithReply(const RespValue& reply) {
@@ -555,6 +542,21 @@ asio::awaitable<void> DataRequest::read() {
   rr.onStale = policy_->onStale;
 
   auto decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+  const bool toPrimary = decision.kind == routing::RouteKind::Primary || decision.kind == routing::RouteKind::Wait;
+  if (toPrimary && policy_->downgradeEnabled && shared_.overloaded.load(std::memory_order_relaxed)) {
+    // Load-driven downgrading (DESIGN §2): relax to the strongest level a replica can
+    // serve now, never below the rule's floor, and say so. If none can, stay as asked.
+    if (auto relaxed = routing::relaxForLoad(rr, policy_->floor, *topology_, Clock::now())) {
+      const auto from = toString(level_);
+      const auto to = toString(*relaxed);
+      res_.set("X-Consistency-Downgraded",
+               std::string(from) + "->" + std::string(to) + "; reason=primary_overloaded");
+      shared_.metrics->downgrades(from, to, "primary_overloaded").Increment();
+      level_ = *relaxed;
+      rr.level = *relaxed;
+      decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+    }
+  }
   if (decision.kind == routing::RouteKind::Wait) {
     // on_stale: wait — look at newer snapshots until one qualifies or the time is up.
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -641,11 +643,16 @@ asio::awaitable<void> DataRequest::run() {
   if (op_ == Op::Cmd && !prepareCommand()) co_return;
   const auto& consistency = config_->consistency;
   std::string_view method = req_.method_string();
-  const routing::Rule* rule = matchRule(consistency, key_, method, commandName_, isWrite_);
+  const routing::Rule* rule = routing::matchRule(consistency.rules, key_, method, commandName_, isWrite_);
   policy_ = rule ? &rule->policy : &consistency.defaultPolicy;
   res_.set("X-Consistency-Rule", rule ? std::string_view(rule->name) : std::string_view("default"));
   auto choice = routing::chooseLevel(*policy_, requested_);
   level_ = choice.level;
+  if (choice.headerOverridden) {
+    // override: stronger/none kept the rule's level: say so rather than serve silently.
+    res_.set("X-Consistency-Overridden", std::string(toString(*requested_)) + "->" + std::string(toString(level_)) +
+                                             "; rule=" + (rule ? rule->name : std::string("default")));
+  }
 
   topology_ = shared_.tracker->snapshot();
   currentReplid_ = topology_->primary().replid;

@@ -21,6 +21,7 @@
 
 #include "proxy/admin.h"
 #include "proxy/http_util.h"
+#include "proxy/load_monitor.h"
 #include "proxy/log.h"
 #include "proxy/reload.h"
 
@@ -320,6 +321,8 @@ void Server::run() {
                             *s.shared.metrics, "admin"),
                  asio::detached);
   s.admin->start();
+  LoadMonitor loadMonitor(s.shared, s.adminIo.get_executor());
+  loadMonitor.start();
   std::unique_ptr<ConfigReloader> reloader;
   if (!s.shared.configPath.empty()) {
     reloader = std::make_unique<ConfigReloader>(s.shared, s.adminIo.get_executor(), s.shared.configPath, nullptr);
@@ -357,6 +360,7 @@ void Server::run() {
         s.adminAcceptor.close(ignored);
         closeIdle(s.adminRegistry);
         if (reloader) reloader->stop();
+        loadMonitor.stop();
         s.adminIo.stop();
         return;
       }

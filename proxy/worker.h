@@ -18,6 +18,7 @@
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
 #include "proxy/config.h"
+#include "routing/latency_window.h"
 #include "session/token.h"
 
 namespace cx::proxy {
@@ -38,6 +39,11 @@ struct SharedState {
   // Set once the backend's COMMAND table has been fetched; null before.
   std::atomic<std::shared_ptr<const backends::CommandPolicy>> commands;
   std::atomic<bool> draining{false};
+  // Load signals of the primary (recorded by workers) and the controller's verdict.
+  routing::LatencyWindow primaryLatency;
+  std::atomic<std::uint32_t> primaryInFlight{0};
+  std::atomic<bool> overloaded{false};
+  std::atomic<const char*> overloadReason{""};
 };
 
 // Per-backend connections of one worker. Call on the worker's thread only.

@@ -96,6 +96,19 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
   return decision;
 }
 
+std::optional<Level> relaxForLoad(const RouteRequest& request, Level floor, const Topology& topology,
+                                  Clock::time_point now) {
+  if (request.isWrite) return std::nullopt;  // writes are never downgraded
+  RouteRequest candidate = request;
+  for (int l = static_cast<int>(request.level) + 1; l <= static_cast<int>(floor); ++l) {
+    candidate.level = static_cast<Level>(l);
+    for (std::size_t i = 1; i < topology.backends.size(); ++i) {
+      if (qualifies(candidate, topology, i, now)) return candidate.level;
+    }
+  }
+  return std::nullopt;
+}
+
 LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested) {
   if (!requested) return {policy.level, false};
   switch (policy.override) {

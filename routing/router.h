@@ -53,6 +53,13 @@ RouteDecision route(const RouteRequest& request, const backends::Topology& topol
 bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,
                Clock::time_point now);
 
+// Load-driven downgrading (DESIGN §2): for a read that would go to the primary while it
+// is overloaded, the strongest level weaker than request.level, and not weaker than
+// `floor`, that some replica can serve right now. nullopt when none can: the read then
+// stays on the primary at its level (never an unannounced weaker read).
+std::optional<Level> relaxForLoad(const RouteRequest& request, Level floor, const backends::Topology& topology,
+                                  Clock::time_point now);
+
 // The level a request is served at, from the rule's policy and the client's header.
 struct LevelChoice {
   Level level;
