@@ -20,6 +20,7 @@
 #include "proxy/reply_json.h"
 #include "proxy/worker.h"
 #include "routing/router.h"
+#include "routing/rules.h"
 
 namespace cx::proxy {
 
