@@ -97,6 +97,7 @@ class DataRequest {
   std::optional<Level> requested_;
   std::optional<std::chrono::milliseconds> maxStaleness_;
   std::vector<session::SessionToken> tokens_;
+  std::string_view tokenHeader_;  // the client's X-Session-Token value, trimmed
   routing::SessionRequirement session_;
   const routing::Policy* policy_ = nullptr;
   Level level_ = Level::Session;
@@ -141,6 +142,14 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
   t.replid = currentReplid_;
   t.writeOffset = std::max(session_.writeOffset, writeOffset);
   t.readOffset = std::max(session_.readOffset, readOffset);
+  // Nothing new to remember: hand the client's own token back instead of signing again
+  // (an HMAC per response is a large share of a read's cost), or none if it sent none.
+  if (tokens_.size() == 1 && tokens_[0].replid == t.replid && tokens_[0].writeOffset == t.writeOffset &&
+      tokens_[0].readOffset == t.readOffset) {
+    res_.set("X-Session-Token", tokenHeader_);
+    return;
+  }
+  if (tokens_.empty() && t.writeOffset == 0 && t.readOffset == 0) return;
   t.issuedAt = std::chrono::system_clock::now();
   res_.set("X-Session-Token", shared_.keys->encode(t));
 }
@@ -268,6 +277,11 @@ bool DataRequest::parseHeaders() {
       return false;
     }
     tokens_ = std::move(decoded.tokens);
+    tokenHeader_ = it->value();
+    while (!tokenHeader_.empty() && (tokenHeader_.front() == ' ' || tokenHeader_.front() == '\t'))
+      tokenHeader_.remove_prefix(1);
+    while (!tokenHeader_.empty() && (tokenHeader_.back() == ' ' || tokenHeader_.back() == '\t'))
+      tokenHeader_.remove_suffix(1);
   }
   return true;
 }
