@@ -124,7 +124,7 @@ std::string sparkline(std::string_view name, const SampleRing* ring, const Stale
   if (visible == 0) {
     out += "<text x=\"4\" y=\"" + std::to_string(kSparkHeight / 2 + 4) + "\">no samples yet</text>";
   }
-  out += "</svg><span class=\"spark-scale\">now " + formatBound(latest) + ", max " +
+  out += "</svg><span class=\"spark-scale\">latest " + formatBound(latest) + ", max " +
          formatBound(milliseconds{maxMs}) + "</span>";
   return out;
 }

@@ -1002,6 +1002,53 @@ TEST(ConsistencyTest, BadTokensAreRefusedAndTokensFromAnotherHistoryAreReported)
   EXPECT_EQ(cluster.command(0, {"GET", "t"}), "v");
 }
 
+// A primary that restarts empty (no persistence) starts a new replication history: the
+// writes a session saw are gone. A token from before must get 409 session_history_lost,
+// never a silent answer from the new, empty history — also in the first moments after the
+// restart, before the tracker has polled the new primary.
+TEST(ConsistencyTest, TokensFromBeforeAPrimaryRestartGetSessionHistoryLost) {
+  RedisCluster cluster(2);
+  auto proxy = startProxy(cluster);
+  Session session(proxy->dataPort());
+  ASSERT_EQ(session.request("PUT", "/v1/kv/h", "lost-soon").status, 204);
+  waitReplicasSynced(cluster);
+  const std::string token = session.token();
+  const double before = metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
+                                    "type=\"session_history_lost\"");
+
+  cluster.kill(0);
+  cluster.restart(0);
+  HttpClient client(proxy->dataPort(), 10s);
+  int served = 0;
+  int lost = 0;
+  std::vector<std::string> silent;
+  const auto deadline = Clock::now() + 20s;
+  // Read with the old token until the new history has reached the replicas too.
+  while (Clock::now() < deadline && lost < 20) {
+    HttpResponse r = client.get("/v1/kv/h", {{"X-Session-Token", token}});
+    if (r.status == 409) {
+      EXPECT_EQ(errorCode(r), "session_history_lost") << describe(r);
+      ++lost;
+    } else if (r.status == 200 || r.status == 404) {
+      // 200 "lost-soon" from a replica still in the old history is honest; anything from
+      // the new history (404 here) is the lost history served silently.
+      ++served;
+      if (r.status == 404 || r.body != "lost-soon") silent.push_back(describe(r) + " by " + r.header("x-served-by"));
+    }
+  }
+  EXPECT_GE(lost, 20);
+  EXPECT_TRUE(silent.empty()) << silent.size() << " reads with a token from the lost history were answered from "
+                              << "the new one, e.g. " << silent.front();
+  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
+                        "type=\"session_history_lost\""),
+            before + 20);
+  std::cout << "[ restart  ] " << served << " reads served from the old history, " << lost << " got 409\n";
+  // A write with the old token is refused too, and a new session works.
+  HttpResponse w = client.put("/v1/kv/h", "x", {{"X-Session-Token", token}});
+  EXPECT_EQ(w.status, 409) << describe(w);
+  EXPECT_EQ(client.put("/v1/kv/h", "fresh").status, 204);
+}
+
 TEST(ConsistencyTest, TokensSurviveACxproxyRestart) {
   RedisCluster cluster(2);
   auto proxy = startProxy(cluster);

@@ -642,8 +642,31 @@ TEST(DeployConfigTest, ManifestsAgreeWithTheConfigAndEachOther) {
   // The plain-Prometheus rules file holds exactly the PrometheusRule's groups.
   YAML::Node rule = findDoc(loadYamlDocs(deployDir() / "k8s" / "prometheusrule.yaml"), "PrometheusRule");
   YAML::Node local = YAML::LoadFile((deployDir() / "prometheus" / "cxproxy-rules.yml").string());
-  EXPECT_EQ(YAML::Dump(local["groups"]), YAML::Dump(rule["spec"]["groups"]))
-      << "deploy/prometheus/cxproxy-rules.yml differs from deploy/k8s/prometheusrule.yaml";
+  auto rulesByName = [](const YAML::Node& groups) {
+    std::map<std::string, std::string> out;  // "group/alert" → the rule, normalised
+    for (const auto& g : groups) {
+      for (const auto& r : g["rules"]) {
+        const std::string name = r["alert"] ? r["alert"].as<std::string>() : r["record"].as<std::string>();
+        out[g["name"].as<std::string>() + "/" + name] = YAML::Dump(r);
+      }
+    }
+    return out;
+  };
+  const auto operatorRules = rulesByName(rule["spec"]["groups"]);
+  const auto localRules = rulesByName(local["groups"]);
+  for (const auto& [name, text] : operatorRules) {
+    auto it = localRules.find(name);
+    if (it == localRules.end()) {
+      ADD_FAILURE() << "deploy/prometheus/cxproxy-rules.yml lacks " << name;
+    } else {
+      EXPECT_EQ(it->second, text) << name << " differs between deploy/prometheus/cxproxy-rules.yml and "
+                                  << "deploy/k8s/prometheusrule.yaml";
+    }
+  }
+  for (const auto& [name, text] : localRules) {
+    EXPECT_TRUE(operatorRules.count(name)) << "deploy/prometheus/cxproxy-rules.yml has " << name
+                                           << ", which prometheusrule.yaml lacks";
+  }
   YAML::Node prom = YAML::LoadFile((deployDir() / "prometheus" / "prometheus.yml").string());
   bool loadsRules = false;
   for (const auto& f : prom["rule_files"]) loadsRules |= f.as<std::string>() == "cxproxy-rules.yml";
