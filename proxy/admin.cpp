@@ -50,6 +50,7 @@ asio::awaitable<void> AdminEndpoints::sampleStaleness(std::shared_ptr<asio::stea
   while (!stopped_) {
     stalenessHistory_.sample(*shared_.tracker->snapshot(), backends::Clock::now());
     next += stalenessHistory_.interval();
+    if (next < backends::Clock::now()) next = backends::Clock::now();  // fell behind: no burst
     timer->expires_at(next);
     auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted) co_return;

@@ -75,7 +75,10 @@ class DataRequest {
   asio::awaitable<void> read();
   // Runs `commands` (+ extra) on backend `index`; returns the replies or nullopt after
   // recording the failure.
-  asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count);
+  // `timeout` 0 means redis.command_timeout. Calls on the primary count towards its load
+  // signals; `countLatency` false keeps a deliberately slow call (WAIT) out of the p99.
+  asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count,
+                                             std::chrono::milliseconds timeout = {}, bool countLatency = true);
   // A replica's applied offset from INFO replication, for when ROLE says -1 (link down).
   asio::awaitable<std::optional<std::uint64_t>> replicaOffsetFromInfo(std::size_t index);
   void appendMainCommand(std::string& out) const;
@@ -393,15 +396,19 @@ void DataRequest::appendMainCommand(std::string& out) const {
 }
 
 asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
-                                                        std::size_t count) {
+                                                        std::size_t count, std::chrono::milliseconds timeout,
+                                                        bool countLatency) {
   auto& conn = worker_.pool().pick(index);
-  if (index != 0) co_return co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
+  if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
+  if (index != 0) co_return co_await conn.execute(std::move(encoded), count, timeout);
   // The primary's latency, errors and in-flight count drive the load controller.
   shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
   const auto started = Clock::now();
-  auto result = co_await conn.execute(std::move(encoded), count, config_->redis.commandTimeout);
-  shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
-                                !result.ok());
+  auto result = co_await conn.execute(std::move(encoded), count, timeout);
+  if (countLatency || !result.ok()) {
+    shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+                                  !result.ok());
+  }
   shared_.primaryInFlight.fetch_sub(1, std::memory_order_relaxed);
   co_return result;
 }
@@ -479,7 +486,7 @@ asio::awaitable<void> DataRequest::write() {
   // surface as backend_timeout (outcome unknown) instead of quorum_not_reached.
   const auto deadline =
       config_->redis.commandTimeout + (strong ? config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
-  auto result = co_await worker_.pool().pick(0).execute(std::move(encoded), count, deadline);
+  auto result = co_await exec(0, std::move(encoded), count, deadline, /*countLatency=*/!strong);
   setServed(0, std::chrono::milliseconds{0});
   if (!result.ok()) {
     backendFailure(result.error, 0);
@@ -561,15 +568,21 @@ asio::awaitable<void> DataRequest::read() {
   if (toPrimary && policy_->downgradeEnabled && shared_.overloaded.load(std::memory_order_relaxed)) {
     // Load-driven downgrading (DESIGN §2): relax to the strongest level a replica can
     // serve now, never below the rule's floor, and say so. If none can, stay as asked.
-    if (auto relaxed = routing::relaxForLoad(rr, policy_->floor, *topology_, Clock::now())) {
-      const auto from = toString(level_);
-      const auto to = toString(*relaxed);
-      res_.set("X-Consistency-Downgraded",
-               std::string(from) + "->" + std::string(to) + "; reason=primary_overloaded");
-      shared_.metrics->downgrades(from, to, "primary_overloaded").Increment();
-      level_ = *relaxed;
-      rr.level = *relaxed;
-      decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+    const auto now = Clock::now();
+    if (auto relaxed = routing::relaxForLoad(rr, policy_->floor, *topology_, now)) {
+      routing::RouteRequest relaxedRequest = rr;
+      relaxedRequest.level = *relaxed;
+      auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().inFlight(), now);
+      if (relaxedDecision.kind == routing::RouteKind::Replica) {
+        const auto from = toString(level_);
+        const auto to = toString(*relaxed);
+        res_.set("X-Consistency-Downgraded",
+                 std::string(from) + "->" + std::string(to) + "; reason=primary_overloaded");
+        shared_.metrics->downgrades(from, to, "primary_overloaded").Increment();
+        level_ = *relaxed;
+        rr = relaxedRequest;
+        decision = relaxedDecision;
+      }
     }
   }
   if (decision.kind == routing::RouteKind::Wait) {

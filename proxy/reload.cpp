@@ -114,6 +114,10 @@ asio::awaitable<void> ConfigReloader::watchFile() {
 }
 
 std::string ConfigReloader::reload(std::string_view trigger) {
+  // Remember what was loaded, so the file watcher does not load it again after a SIGHUP.
+  std::error_code fec;
+  lastWrite_ = std::filesystem::last_write_time(path_, fec);
+  lastSize_ = fec ? 0 : std::filesystem::file_size(path_, fec);
   auto running = shared_.config.load();
   Config loaded;
   try {
