@@ -10,6 +10,7 @@ JOBS ?= $(shell nproc)
 deps:
 	@bash scripts/install-deps.sh
 	@bash scripts/fetch-prometheus-cpp.sh $(DEPS_PREFIX)
+	@bash scripts/fetch-promtool.sh $(DEPS_PREFIX)
 
 build: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON) >/dev/null
@@ -21,7 +22,7 @@ build-test: deps
 	@cmake --build build/test -j$(JOBS)
 
 test: build-test
-	@cd build/test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	@cd build/test && CXPROXY_PROMTOOL=$(DEPS_PREFIX)/usr/bin/promtool ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
 
 run: build

@@ -177,11 +177,12 @@ class Violations {
 
 // Makes replicas lag at random until stopped: mostly CLIENT PAUSE WRITE on one replica
 // for 50–400 ms (it keeps serving its old data), sometimes on both, sometimes a short
-// SIGSTOP. Replicas are healthy more than half of the time. Owns the cluster's
-// lifecycle calls while it runs.
+// SIGSTOP; with `everyReplica`, always CLIENT PAUSE WRITE on all of them at once. Replicas
+// are healthy more than half of the time. Owns the cluster's lifecycle calls while it runs.
 class ReplicaLagger {
  public:
-  ReplicaLagger(RedisCluster& cluster, std::uint32_t seed) : cluster_(cluster), rng_(seed) {
+  ReplicaLagger(RedisCluster& cluster, std::uint32_t seed, bool everyReplica = false)
+      : cluster_(cluster), rng_(seed), everyReplica_(everyReplica) {
     thread_ = std::thread([this] { run(); });
   }
   ~ReplicaLagger() { stop(); }
@@ -210,7 +211,7 @@ class ReplicaLagger {
   void run() {
     const auto replicas = cluster_.replicaIndices();
     while (!stop_) {
-      const int kind = uniform(0, 9);
+      const int kind = everyReplica_ ? 6 : uniform(0, 9);
       const std::size_t replica = replicas[static_cast<std::size_t>(uniform(0, 1)) % replicas.size()];
       try {
         if (kind < 6) {
@@ -235,6 +236,7 @@ class ReplicaLagger {
 
   RedisCluster& cluster_;
   std::mt19937 rng_;
+  bool everyReplica_;
   std::atomic<bool> stop_{false};
   std::atomic<int> writePauses_{0};
   std::atomic<int> stops_{0};
@@ -811,7 +813,9 @@ TEST(ConsistencyTest, StrongReadsAlwaysSeeTheLatestAcknowledgedWrite) {
   Violations violations;
   std::atomic<long> staleEventual{0};
 
-  ReplicaLagger lagger(cluster, seed);
+  // Eventual reads prefer the fresher replica: lag them all at once so that the
+  // eventual reads below can show what a wrongly served strong read would return.
+  ReplicaLagger lagger(cluster, seed, /*everyReplica=*/true);
   std::thread writer([&] {
     HttpClient client(proxy->dataPort());
     for (long seq = 1; !done; ++seq) {

@@ -150,8 +150,8 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
 TEST(MetricsExpositionTest, LiveScrapePassesPromtoolCheck) {
   const std::string promtool = locateTool("CXPROXY_PROMTOOL", "promtool");
   if (promtool.empty()) {
-    GTEST_SKIP() << "promtool is not installed (Debian ships it in the `prometheus` package, ~96 MB, which "
-                    "scripts/install-deps.sh does not install); set CXPROXY_PROMTOOL to a promtool binary";
+    GTEST_SKIP() << "promtool not found: `make test` unpacks it with scripts/fetch-promtool.sh and sets "
+                    "CXPROXY_PROMTOOL; run it that way or point CXPROXY_PROMTOOL at a promtool binary";
   }
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster);
