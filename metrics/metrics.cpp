@@ -4,7 +4,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <iterator>
+#include <atomic>
+#include <charconv>
 #include <sstream>
+#include <unordered_map>
 
 #include "metrics/process_metrics.h"
 
@@ -15,18 +18,13 @@ const std::vector<double> kDurationBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.002
                                            0.025,  0.05,    0.1,    0.25,  0.5,    1,    2.5};
 const std::vector<double> kStalenessBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10};  // DESIGN §5
 
-std::string key(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto p : parts) {
-    out.append(p);
-    out.push_back('\x1f');
-  }
-  return out;
-}
-
 }  // namespace
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+namespace {
+std::atomic<std::uint64_t> gNextInstanceId{1};
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instanceId_(gNextInstanceId++) {
   auto& r = *registry_;
   requests_ = &prometheus::BuildCounter()
                    .Name("cxproxy_requests_total")
@@ -115,111 +113,112 @@ std::string Metrics::serialize() const {
 }
 
 template <typename T>
-T& Metrics::child(prometheus::Family<T>& family, std::map<std::string, T*, std::less<>>& cache,
-                  const std::string& cacheKey, const std::map<std::string, std::string>& labels,
-                  const std::vector<double>* buckets) {
-  std::lock_guard lock(mutex_);
-  auto it = cache.find(cacheKey);
-  if (it != cache.end()) return *it->second;
-  T* created;
-  if constexpr (std::is_same_v<T, prometheus::Histogram>) {
-    created = &family.Add(labels, *buckets);
-  } else {
-    (void)buckets;
-    created = &family.Add(labels);
+T& Metrics::child(prometheus::Family<T>& family, std::initializer_list<std::string_view> values,
+                  std::initializer_list<std::string_view> names, const std::vector<double>* buckets) {
+  // Fast path: a per-thread map from (this registry, family, label values) to the child.
+  // No lock and, once the key buffer has grown, no allocation. The instance id (not the
+  // address) keys it, so a Metrics destroyed in a test never answers for a new one.
+  struct ThreadCache {
+    std::string key;
+    std::unordered_map<std::string, void*> children;
+  };
+  thread_local ThreadCache cache;
+  cache.key.clear();
+  cache.key.append(reinterpret_cast<const char*>(&instanceId_), sizeof instanceId_);
+  const void* familyAddress = &family;
+  cache.key.append(reinterpret_cast<const char*>(&familyAddress), sizeof familyAddress);
+  for (auto v : values) {
+    cache.key.append(v);
+    cache.key.push_back('\x1f');
   }
-  cache.emplace(cacheKey, created);
+  if (auto it = cache.children.find(cache.key); it != cache.children.end()) return *static_cast<T*>(it->second);
+
+  std::map<std::string, std::string> labels;
+  auto name = names.begin();
+  for (auto v : values) labels.emplace(std::string(*name++), std::string(v));
+  T* created;
+  {
+    std::lock_guard lock(mutex_);  // Family::Add returns the existing child for equal labels
+    if constexpr (std::is_same_v<T, prometheus::Histogram>) {
+      created = &family.Add(labels, *buckets);
+    } else {
+      (void)buckets;
+      created = &family.Add(labels);
+    }
+  }
+  cache.children.emplace(cache.key, created);
   return *created;
 }
 
 prometheus::Counter& Metrics::requests(std::string_view op, std::string_view requested,
                                        std::string_view served, std::string_view role, int code) {
-  auto codeText = std::to_string(code);
-  return child(*requests_, counterCache_, key({"req", op, requested, served, role, codeText}),
-               {{"op", std::string(op)},
-                {"requested", std::string(requested)},
-                {"served", std::string(served)},
-                {"role", std::string(role)},
-                {"code", codeText}});
+  char codeBuf[12];
+  auto [codeEnd, codeErr] = std::to_chars(codeBuf, codeBuf + sizeof codeBuf, code);
+  (void)codeErr;
+  const std::string_view codeText(codeBuf, static_cast<std::size_t>(codeEnd - codeBuf));
+  return child(*requests_, {op, requested, served, role, codeText}, {"op", "requested", "served", "role", "code"});
 }
 
 prometheus::Histogram& Metrics::requestDuration(std::string_view op, std::string_view role) {
-  return child(*requestDuration_, histogramCache_, key({"dur", op, role}),
-               {{"op", std::string(op)}, {"role", std::string(role)}}, &kDurationBuckets);
+  return child(*requestDuration_, {op, role}, {"op", "role"}, &kDurationBuckets);
 }
 
 prometheus::Histogram& Metrics::readStaleness(std::string_view level) {
-  return child(*readStaleness_, histogramCache_, key({"stale", level}),
-               {{"level", std::string(level)}}, &kStalenessBuckets);
+  return child(*readStaleness_, {level}, {"level"}, &kStalenessBuckets);
 }
 
 prometheus::Gauge& Metrics::replicaLagBytes(std::string_view backend) {
-  return child(*replicaLagBytes_, gaugeCache_, key({"lag", backend}), {{"backend", std::string(backend)}});
+  return child(*replicaLagBytes_, {backend}, {"backend"});
 }
 
 prometheus::Gauge& Metrics::replicaStaleness(std::string_view backend) {
-  return child(*replicaStaleness_, gaugeCache_, key({"rstale", backend}),
-               {{"backend", std::string(backend)}});
+  return child(*replicaStaleness_, {backend}, {"backend"});
 }
 
 prometheus::Gauge& Metrics::backendUp(std::string_view backend, std::string_view role) {
-  return child(*backendUp_, gaugeCache_, key({"up", backend, role}),
-               {{"backend", std::string(backend)}, {"role", std::string(role)}});
-}
-
-void Metrics::removeBackendUp(std::string_view backend, std::string_view role) {
-  std::lock_guard lock(mutex_);
-  auto it = gaugeCache_.find(key({"up", backend, role}));
-  if (it == gaugeCache_.end()) return;
-  backendUp_->Remove(it->second);
-  gaugeCache_.erase(it);
+  return child(*backendUp_, {backend, role}, {"backend", "role"});
 }
 
 prometheus::Counter& Metrics::violations(std::string_view type) {
-  return child(*violations_, counterCache_, key({"viol", type}), {{"type", std::string(type)}});
+  return child(*violations_, {type}, {"type"});
 }
 
 prometheus::Counter& Metrics::quorumFailures(std::string_view op) {
-  return child(*quorumFailures_, counterCache_, key({"quorum", op}), {{"op", std::string(op)}});
+  return child(*quorumFailures_, {op}, {"op"});
 }
 
 prometheus::Counter& Metrics::downgrades(std::string_view from, std::string_view to,
                                          std::string_view reason) {
-  return child(*downgrades_, counterCache_, key({"down", from, to, reason}),
-               {{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}});
+  return child(*downgrades_, {from, to, reason}, {"from", "to", "reason"});
 }
 
 prometheus::Counter& Metrics::fallbacks(std::string_view from, std::string_view to,
                                         std::string_view reason) {
-  return child(*fallbacks_, counterCache_, key({"fb", from, to, reason}),
-               {{"from", std::string(from)}, {"to", std::string(to)}, {"reason", std::string(reason)}});
+  return child(*fallbacks_, {from, to, reason}, {"from", "to", "reason"});
 }
 
 prometheus::Counter& Metrics::backendErrors(std::string_view backend, std::string_view reason) {
-  return child(*backendErrors_, counterCache_, key({"berr", backend, reason}),
-               {{"backend", std::string(backend)}, {"reason", std::string(reason)}});
+  return child(*backendErrors_, {backend, reason}, {"backend", "reason"});
 }
 
 prometheus::Counter& Metrics::sessionTokensRejected(std::string_view reason) {
-  return child(*tokensRejected_, counterCache_, key({"tok", reason}), {{"reason", std::string(reason)}});
+  return child(*tokensRejected_, {reason}, {"reason"});
 }
 
 prometheus::Gauge& Metrics::connections(std::string_view listener) {
-  return child(*connections_, gaugeCache_, key({"conn", listener}), {{"listener", std::string(listener)}});
+  return child(*connections_, {listener}, {"listener"});
 }
 
 prometheus::Counter& Metrics::configReloads(std::string_view result) {
-  return child(*configReloads_, counterCache_, key({"reload", result}), {{"result", std::string(result)}});
+  return child(*configReloads_, {result}, {"result"});
 }
 
 prometheus::Counter& Metrics::backendRequests(std::string_view backend, std::string_view result) {
-  return child(*backendRequests_, counterCache_, key({"breq", backend, result}),
-               {{"backend", std::string(backend)}, {"result", std::string(result)}});
+  return child(*backendRequests_, {backend, result}, {"backend", "result"});
 }
 
 prometheus::Histogram& Metrics::backendRequestDuration(std::string_view backend) {
-  return child(*backendRequestDuration_, histogramCache_, key({"bdur", backend}),
-               {{"backend", std::string(backend)}}, &kDurationBuckets);
+  return child(*backendRequestDuration_, {backend}, {"backend"}, &kDurationBuckets);
 }
 
 }  // namespace cx::metrics

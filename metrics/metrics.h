@@ -49,13 +49,12 @@ class Metrics {
   // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
   prometheus::Counter& backendRequests(std::string_view backend, std::string_view result);
   prometheus::Histogram& backendRequestDuration(std::string_view backend);
-  void removeBackendUp(std::string_view backend, std::string_view role);
 
  private:
+  // The child of `family` with labels names[i]=values[i].
   template <typename T>
-  T& child(prometheus::Family<T>& family, std::map<std::string, T*, std::less<>>& cache,
-           const std::string& cacheKey, const std::map<std::string, std::string>& labels,
-           const std::vector<double>* buckets = nullptr);
+  T& child(prometheus::Family<T>& family, std::initializer_list<std::string_view> values,
+           std::initializer_list<std::string_view> names, const std::vector<double>* buckets = nullptr);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
@@ -78,10 +77,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* backendRequestDuration_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;
 
-  std::mutex mutex_;
-  std::map<std::string, prometheus::Counter*, std::less<>> counterCache_;
-  std::map<std::string, prometheus::Gauge*, std::less<>> gaugeCache_;
-  std::map<std::string, prometheus::Histogram*, std::less<>> histogramCache_;
+  std::mutex mutex_;  // guards Family::Add on a cache miss
+  std::uint64_t instanceId_;
 };
 
 }  // namespace cx::metrics

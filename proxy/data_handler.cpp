@@ -400,13 +400,19 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
                                                         bool countLatency) {
   auto& conn = worker_.pool().pick(index);
   if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
-  if (index != 0) co_return co_await conn.execute(std::move(encoded), count, timeout);
+  const bool primary = index == 0;
   // The primary's latency, errors and in-flight count drive the load controller.
-  shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
+  if (primary) shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
   const auto started = Clock::now();
   auto result = co_await conn.execute(std::move(encoded), count, timeout);
+  const auto elapsed = Clock::now() - started;
+  const auto& name = topology_->backends[index].name;
+  shared_.metrics->backendRequests(name, result.ok() ? std::string_view("ok") : backends::toString(result.error))
+      .Increment();
+  shared_.metrics->backendRequestDuration(name).Observe(std::chrono::duration<double>(elapsed).count());
+  if (!primary) co_return result;
   if (countLatency || !result.ok()) {
-    shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+    shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed),
                                   !result.ok());
   }
   shared_.primaryInFlight.fetch_sub(1, std::memory_order_relaxed);
