@@ -157,32 +157,69 @@ asio::awaitable<bool> Connection::connectOnce() {
 
   if (!options_.password.empty()) {
     const std::array<std::string_view, 2> argv{"AUTH", options_.password};
-    std::string auth = encodeCommand(argv);
-    auto [werr, n] = co_await asio::async_write(socket_, asio::buffer(auth), kUseTuple);
-    (void)n;
-    RespValue reply;
-    std::array<char, 512> buf;
-    while (!werr) {
-      auto status = reader_->next(reply);
-      if (status == RespReader::Status::Reply) break;
-      if (status == RespReader::Status::ProtocolError) {
-        werr = asio::error::invalid_argument;
-        break;
-      }
-      auto [rerr2, got] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
-      if (rerr2) {
-        werr = rerr2;
-        break;
-      }
-      reader_->feed(buf.data(), got);
-    }
-    if (werr || reply.isError()) {
-      lastError_ = werr ? "auth: " + werr.message() : "auth refused: " + reply.str;
+    auto reply = co_await handshake(encodeCommand(argv));
+    if (!reply || reply->isError()) {
+      lastError_ = reply ? "auth refused: " + reply->str : "auth: " + lastError_;
       socket_.close();
       co_return false;
     }
   }
+  if (options_.trackReplid) {
+    // The replication history this server is in, paired with every offset read on this
+    // connection: a restarted primary comes back with a new one on a new connection.
+    static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
+    auto reply = co_await handshake(encodeCommand(kInfo));
+    if (!reply || !reply->isString()) {
+      lastError_ = reply ? "INFO replication refused: " + reply->str : "INFO replication: " + lastError_;
+      socket_.close();
+      co_return false;
+    }
+    replid_.clear();
+    constexpr std::string_view kKey = "master_replid:";
+    if (auto at = reply->str.find(kKey); at != std::string::npos) {
+      auto begin = at + kKey.size();
+      auto end = reply->str.find_first_of("\r\n", begin);
+      replid_ = reply->str.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    }
+  }
   co_return true;
+}
+
+asio::awaitable<std::optional<RespValue>> Connection::handshake(std::string request) {
+  // One command before the pipeline starts, bounded by the connect timeout so a server
+  // that accepts but never answers (SIGSTOP) cannot hold the connection forever.
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(options_.connectTimeout);
+  auto exchange = [&]() -> asio::awaitable<std::optional<RespValue>> {
+    auto [werr, n] = co_await asio::async_write(socket_, asio::buffer(request), kUseTuple);
+    (void)n;
+    if (werr) {
+      lastError_ = werr.message();
+      co_return std::nullopt;
+    }
+    RespValue reply;
+    std::array<char, 4096> buf;
+    for (;;) {
+      auto status = reader_->next(reply);
+      if (status == RespReader::Status::Reply) co_return reply;
+      if (status == RespReader::Status::ProtocolError) {
+        lastError_ = "protocol error";
+        co_return std::nullopt;
+      }
+      auto [rerr, got] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
+      if (rerr) {
+        lastError_ = rerr.message();
+        co_return std::nullopt;
+      }
+      reader_->feed(buf.data(), got);
+    }
+  };
+  auto outcome = co_await (exchange() || deadline.async_wait(kUseTuple));
+  if (outcome.index() == 1) {
+    lastError_ = "no answer within the connect timeout";
+    co_return std::nullopt;
+  }
+  co_return std::get<0>(std::move(outcome));
 }
 
 asio::awaitable<void> Connection::writeLoop() {

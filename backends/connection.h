@@ -35,6 +35,7 @@ struct ConnectionOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
   std::string password;  // AUTH on connect when non-empty
+  bool trackReplid = false;  // ask INFO replication on connect; see replid()
   std::chrono::milliseconds connectTimeout{1000};
   std::chrono::milliseconds backoffMin{50};
   std::chrono::milliseconds backoffMax{2000};
@@ -65,6 +66,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool connected() const { return connected_; }
   std::size_t inFlight() const { return pending_.size(); }
   const std::string& lastError() const { return lastError_; }
+  // master_replid of the server as of this connection's handshake (trackReplid only).
+  const std::string& replid() const { return replid_; }
   // Completes when connected, stopped, or after `timeout`. Returns connected().
   boost::asio::awaitable<bool> waitConnected(std::chrono::milliseconds timeout);
 
@@ -72,6 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Pending;
   boost::asio::awaitable<void> runLoop();
   boost::asio::awaitable<bool> connectOnce();
+  boost::asio::awaitable<std::optional<RespValue>> handshake(std::string request);
   boost::asio::awaitable<void> writeLoop();
   boost::asio::awaitable<void> readLoop();
   void failAll(BackendError error);
@@ -92,6 +96,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool started_ = false;
   std::uint64_t generation_ = 0;  // bumped on every disconnect
   std::string lastError_ = "not connected yet";
+  std::string replid_;
 };
 
 }  // namespace cx::backends

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 
 #include "proxy/http_util.h"
 #include "proxy/log.h"
@@ -64,13 +65,17 @@ class DataRequest {
   // --- response helpers
   void fail(int status, std::string_view code, std::string_view message, std::string_view extra = {});
   void setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound);
-  void issueToken(std::uint64_t writeOffset, std::uint64_t readOffset);
+  // fromPrimary: the positions were read on the primary, so they belong to the history of
+  // that connection's server, which may be newer than the snapshot's.
+  void issueToken(std::uint64_t writeOffset, std::uint64_t readOffset, bool fromPrimary = false);
   void backendFailure(BackendError error, std::size_t backend);
 
   bool parseTarget();
   bool parseHeaders();
   bool prepareCommand();
   asio::awaitable<bool> validateSession();
+  // ROLE + INFO replication on the primary now; nullopt when it does not answer as primary.
+  asio::awaitable<std::optional<backends::BackendStatus>> livePrimaryStatus();
   asio::awaitable<void> write();
   asio::awaitable<void> read();
   // Runs `commands` (+ extra) on backend `index`; returns the replies or nullopt after
@@ -106,6 +111,7 @@ class DataRequest {
   Level level_ = Level::Session;
   std::shared_ptr<const backends::Topology> topology_;
   std::string currentReplid_;
+  std::string primaryReplid_;  // history of the primary connection that served us (handshake)
 
   // for metrics
   std::string_view roleLabel_ = "none";
@@ -139,12 +145,19 @@ void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::mill
   }
 }
 
-void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset) {
-  if (currentReplid_.empty()) return;
+void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset, bool fromPrimary) {
   session::SessionToken t;
   t.replid = currentReplid_;
   t.writeOffset = std::max(session_.writeOffset, writeOffset);
   t.readOffset = std::max(session_.readOffset, readOffset);
+  if (fromPrimary && !primaryReplid_.empty() && primaryReplid_ != currentReplid_) {
+    // The primary restarted or changed history since the snapshot: this position is in its
+    // new history, and positions of the old one mean nothing there.
+    t.replid = primaryReplid_;
+    t.writeOffset = writeOffset;
+    t.readOffset = readOffset;
+  }
+  if (t.replid.empty()) return;
   // Nothing new to remember: hand the client's own token back instead of signing again
   // (an HMAC per response is a large share of a read's cost), or none if it sent none.
   if (tokens_.size() == 1 && tokens_[0].replid == t.replid && tokens_[0].writeOffset == t.writeOffset &&
@@ -152,7 +165,9 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
     res_.set("X-Session-Token", tokenHeader_);
     return;
   }
-  if (tokens_.empty() && t.writeOffset == 0 && t.readOffset == 0) return;
+  // A write always gets a token: a primary without replicas yet reports offset 0, and the
+  // token's history still matters.
+  if (tokens_.empty() && t.writeOffset == 0 && t.readOffset == 0 && !isWrite_) return;
   t.issuedAt = std::chrono::system_clock::now();
   res_.set("X-Session-Token", shared_.keys->encode(t));
 }
@@ -312,11 +327,34 @@ bool DataRequest::prepareCommand() {
   return true;
 }
 
+asio::awaitable<std::optional<backends::BackendStatus>> DataRequest::livePrimaryStatus() {
+  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+  static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
+  std::string request = backends::encodeCommand(kRole);
+  backends::appendCommand(request, kInfo);
+  auto result = co_await exec(0, std::move(request), 2);
+  backends::BackendStatus status;
+  if (!result.ok() || !backends::parsePollReplies(result.replies[0], result.replies[1], status) ||
+      status.role != backends::NodeRole::Primary) {
+    co_return std::nullopt;
+  }
+  co_return status;
+}
+
 asio::awaitable<bool> DataRequest::validateSession() {
   if (tokens_.empty()) co_return true;
   const auto& primary = topology_->primary();
   session_ = routing::mergeTokens(tokens_, primary);
   using Status = routing::SessionRequirement::Status;
+  if (session_.status == Status::HistoryLost || session_.status == Status::NoPrimaryState) {
+    // The snapshot may predate a primary restart or promotion the token already knows
+    // about (another instance, or our own write a moment ago): before refusing, ask the
+    // primary which history it is in now.
+    if (auto live = co_await livePrimaryStatus()) {
+      session_ = routing::mergeTokens(tokens_, *live);
+      if (session_.status != Status::HistoryLost) currentReplid_ = live->replid;
+    }
+  }
   switch (session_.status) {
     case Status::Ok:
       co_return true;
@@ -401,6 +439,7 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   auto& conn = worker_.pool().pick(index);
   if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
   const bool primary = index == 0;
+  if (primary && !conn.replid().empty()) primaryReplid_ = conn.replid();
   // The primary's latency, errors and in-flight count drive the load controller.
   if (primary) shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
   const auto started = Clock::now();
@@ -507,7 +546,7 @@ asio::awaitable<void> DataRequest::write() {
          "unknown: read it back before retrying");
     co_return;
   }
-  if (!reply.isError()) issueToken(*offset, 0);
+  if (!reply.isError()) issueToken(*offset, 0, /*fromPrimary=*/true);
   if (strong && !reply.isError()) {
     const RespValue& acks = result.replies[1];
     long long acked = acks.type == RespType::Integer ? acks.integer : 0;
@@ -567,6 +606,11 @@ asio::awaitable<void> DataRequest::read() {
   rr.maxStaleness = maxStaleness_ ? *maxStaleness_
                                   : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
   rr.sessionOffset = session_.required();
+  if (!tokens_.empty() && currentReplid_ != topology_->primary().replid) {
+    // The session is in a history the snapshot's replicas are not known to be in (the
+    // primary changed history since the last poll): no replica can prove its position.
+    rr.sessionOffset = std::numeric_limits<std::uint64_t>::max();
+  }
   rr.onStale = policy_->onStale;
 
   auto decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
@@ -666,7 +710,7 @@ asio::awaitable<void> DataRequest::read() {
       }
       readOffset = *offset;
     }
-    issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0);
+    issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target == 0);
     respondWithReply(result.replies[0]);
     co_return;
   }

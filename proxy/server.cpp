@@ -44,6 +44,7 @@ BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, c
       o.port = b.address.port;
       o.password = password;
       o.connectTimeout = config.redis.connectTimeout;
+      o.trackReplid = &b == &config.redis.primary;  // tokens pair primary offsets with it
       conns.push_back(std::make_shared<backends::Connection>(executor, o));
     }
     connections_.push_back(std::move(conns));

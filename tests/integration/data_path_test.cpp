@@ -1015,16 +1015,10 @@ TEST(DataPathFailoverTest, PrimaryKilledMidRunWritesFailCleanlyThenRecoverAfterR
 // token back must work. A slow tracker makes the window in which the proxy still holds the
 // old replication id (from its last poll) wide.
 TEST(DataPathFailoverTest, TokenFromTheFirstWriteAfterAPrimaryRestartIsHonoured) {
-  // BUG (data_handler.cpp, issueToken): the token's replid comes from the tracker's polled
-  // snapshot while its offset comes from the ROLE pipelined after the write. Until the
-  // tracker has polled the restarted primary, the write's 204 carries no X-Session-Token
-  // (snapshot replid empty) or one stamped with the old replid (→ 409 session_history_lost
-  // on every later request). The client then reads "before" or 404 from a replica at level
-  // session, right after its own successful write: read-your-writes is lost silently. The
-  // offset must be paired with the replid of the server that produced it (e.g. INFO
-  // replication instead of ROLE), or no write may succeed on a primary the snapshot does
-  // not describe. Remove this skip once fixed.
-  GTEST_SKIP() << "known bug: session token replid taken from a stale snapshot after a primary restart";
+  // The token's offset comes from the ROLE after the write and its replid from the primary
+  // connection's handshake (a restarted primary is reached on a new connection), not from
+  // the tracker's possibly older snapshot; a token the snapshot does not know is checked
+  // against the primary's live INFO before any 409.
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster, "tracking: {interval: 5s, down_after: 10s}\n");
   SessionClient c(proxy.dataPort());
