@@ -78,6 +78,9 @@ class DataRequest {
   asio::awaitable<std::optional<backends::BackendStatus>> livePrimaryStatus();
   asio::awaitable<void> write();
   asio::awaitable<void> read();
+  // A session read no replica is *known* to qualify for: the polled offsets lag the
+  // replicas by up to one tracking interval, so ask one. True when it was served.
+  asio::awaitable<bool> trySessionOnLaggingReplica(const routing::RouteRequest& request);
   // Runs `commands` (+ extra) on backend `index`; returns the replies or nullopt after
   // recording the failure.
   // `timeout` 0 means redis.command_timeout. Calls on the primary count towards its load
@@ -598,6 +601,32 @@ asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo
   co_return offset;
 }
 
+// ROLE, the read, ROLE — pipelined on one connection, so Redis runs them back to back. The
+// first ROLE proves the replica had applied the session's position *before* the read (a
+// replica's offset only grows), the second gives the position the read may have seen,
+// for the token. A ROLE after the read alone could not prove the first.
+asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::RouteRequest& request) {
+  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+  routing::RouteRequest anyTracked = request;
+  anyTracked.level = Level::Prefix;
+  auto candidate = routing::route(anyTracked, *topology_, worker_.pool().inFlight(), Clock::now());
+  if (candidate.kind != routing::RouteKind::Replica) co_return false;
+  const std::size_t target = candidate.backend;
+  std::string encoded;
+  backends::appendCommand(encoded, kRole);
+  appendMainCommand(encoded);
+  backends::appendCommand(encoded, kRole);
+  auto result = co_await exec(target, std::move(encoded), 3);
+  if (!result.ok()) co_return false;
+  auto before = roleOffset(result.replies[0], false);
+  auto after = roleOffset(result.replies[2], false);
+  if (!before || !after || *before < request.sessionOffset) co_return false;  // counted as no_fresh_replica
+  setServed(target, topology_->stalenessBound(target, Clock::now()));
+  issueToken(0, *after);
+  respondWithReply(result.replies[1]);
+  co_return true;
+}
+
 asio::awaitable<void> DataRequest::read() {
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   routing::RouteRequest rr;
@@ -614,6 +643,10 @@ asio::awaitable<void> DataRequest::read() {
   rr.onStale = policy_->onStale;
 
   auto decision = routing::route(rr, *topology_, worker_.pool().inFlight(), Clock::now());
+  if (level_ == Level::Session && decision.kind != routing::RouteKind::Replica &&
+      decision.fallbackReason == "no_fresh_replica" && rr.sessionOffset != std::numeric_limits<std::uint64_t>::max()) {
+    if (co_await trySessionOnLaggingReplica(rr)) co_return;
+  }
   const bool toPrimary = decision.kind == routing::RouteKind::Primary || decision.kind == routing::RouteKind::Wait;
   if (toPrimary && policy_->downgradeEnabled && shared_.overloaded.load(std::memory_order_relaxed)) {
     // Load-driven downgrading (DESIGN §2): relax to the strongest level a replica can
