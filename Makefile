@@ -32,7 +32,7 @@ stop:
 	@bash deploy/local/redis-trio.sh stop build/local
 
 bench: build
-	@bash bench/run.sh
+	@bash bench/compare.sh
 
 clean:
 	rm -rf build

@@ -53,7 +53,6 @@ Connection::Connection(asio::any_io_executor executor, ConnectionOptions options
       options_(std::move(options)),
       socket_(executor),
       writeSignal_(executor),
-      connectedSignal_(executor),
       backoffTimer_(executor) {}
 
 Connection::~Connection() = default;
@@ -70,19 +69,33 @@ void Connection::stop() {
   stopped_ = true;
   disconnect("stopped");
   backoffTimer_.cancel();
-  connectedSignal_.cancel();
+  wakeConnectWaiters();
 }
 
 asio::awaitable<bool> Connection::waitConnected(std::chrono::milliseconds timeout) {
   if (connected_ || stopped_) co_return connected_;
-  connectedSignal_.expires_after(timeout);
-  co_await connectedSignal_.async_wait(kUseTuple);
+  // Each waiter has its own timer (one shared timer re-armed by a second waiter would
+  // wake the first); connecting or stopping cancels them all.
+  asio::steady_timer timer(executor_);
+  timer.expires_after(timeout);
+  connectWaiters_.push_back(&timer);
+  co_await timer.async_wait(kUseTuple);
+  std::erase(connectWaiters_, &timer);
   co_return connected_;
+}
+
+void Connection::wakeConnectWaiters() {
+  for (auto* timer : connectWaiters_) timer->cancel();
 }
 
 asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
                                                 std::chrono::milliseconds timeout) {
   ExecResult result;
+  if (!connected_ && connecting_ && !stopped_) {
+    // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
+    // refusing. While backing off after a failed attempt, refuse at once.
+    co_await waitConnected(std::min(timeout, options_.connectTimeout));
+  }
   if (!connected_) {
     result.error = BackendError::Unavailable;
     co_return result;
@@ -112,14 +125,18 @@ asio::awaitable<void> Connection::runLoop() {
   auto self = shared_from_this();  // keep alive while the loop runs
   auto backoff = options_.backoffMin;
   while (!stopped_) {
-    if (co_await connectOnce()) {
+    connecting_ = true;
+    const bool ok = co_await connectOnce();
+    connecting_ = false;
+    if (ok) {
       connected_ = true;
       backoff = options_.backoffMin;
-      connectedSignal_.cancel();
+      wakeConnectWaiters();
       co_await (readLoop() || writeLoop());
       disconnect(lastError_);
       continue;
     }
+    wakeConnectWaiters();  // the attempt failed: waiters get Unavailable now
     if (stopped_) break;
     backoffTimer_.expires_after(backoff);
     co_await backoffTimer_.async_wait(kUseTuple);

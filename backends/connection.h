@@ -79,13 +79,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> writeLoop();
   boost::asio::awaitable<void> readLoop();
   void failAll(BackendError error);
+  void wakeConnectWaiters();
   void disconnect(const std::string& reason);
 
   boost::asio::any_io_executor executor_;
   ConnectionOptions options_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer writeSignal_;
-  boost::asio::steady_timer connectedSignal_;
+  std::vector<boost::asio::steady_timer*> connectWaiters_;  // see waitConnected()
+  bool connecting_ = false;  // a connect attempt is in progress
   std::deque<std::shared_ptr<Pending>> pending_;  // sent or queued, in reply order
   std::string outBuffer_;                         // encoded, not yet handed to a write
   std::string writingBuffer_;
