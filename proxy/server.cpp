@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include <array>
+#include <charconv>
 #include <list>
 
 #include "proxy/admin.h"
@@ -100,34 +101,52 @@ struct SessionRegistry {
   bool draining = false;
 };
 
-Response errorResponse(unsigned version, http::status status, std::string_view code, std::string_view message) {
-  Response res{status, version};
+Response errorResponse(http::status status, std::string_view code, std::string_view message) {
+  Response res;
+  res.result(status);
   res.set(http::field::content_type, "application/json");
   res.body() = jsonError(code, message);
-  res.keep_alive(false);
-  res.prepare_payload();
   return res;
 }
 
 // Serializes the status line and header fields into `out` (reused across requests on a
-// connection). Beast's own serializer walks a generic buffer sequence per field, which
-// costs more instructions than the whole request handling; the body is written from its
-// own buffer, so nothing is copied twice.
-void serializeHead(const Response& res, std::string& out) {
+// connection); the body is written from its own buffer, so nothing is copied twice.
+// Content-Length and Connection are the server's to set, never a handler's.
+void serializeHead(const Response& res, unsigned version, bool keepAlive, bool headRequest, std::string& out) {
   out.clear();
-  out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  char code[4] = {static_cast<char>('0' + res.result_int() / 100), static_cast<char>('0' + res.result_int() / 10 % 10),
-                  static_cast<char>('0' + res.result_int() % 10), ' '};
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  const unsigned status = res.result_int();
+  char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
+                  static_cast<char>('0' + status % 10), ' '};
   out.append(code, 4);
   out.append(http::obsolete_reason(res.result()));
   out.append("\r\n");
-  for (const auto& field : res) {
-    out.append(field.name_string());
-    out.append(": ");
-    out.append(field.value());
+  res.appendFields(out);
+  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6).
+  if (status >= 200 && status != 204 && status != 304) {
+    char length[32];
+    auto [end, ec] = std::to_chars(length, length + sizeof length, res.body().size());
+    (void)ec;
+    out.append("Content-Length: ");
+    out.append(length, static_cast<std::size_t>(end - length));
     out.append("\r\n");
   }
+  (void)headRequest;
+  if (!keepAlive && version != 10) out.append("Connection: close\r\n");
+  if (keepAlive && version == 10) out.append("Connection: keep-alive\r\n");
   out.append("\r\n");
+}
+
+// Writes a complete response; false on a socket error.
+asio::awaitable<bool> writeResponse(beast::tcp_stream& stream, const Response& res, unsigned version, bool keepAlive,
+                                    bool headRequest, std::string& head) {
+  serializeHead(res, version, keepAlive, headRequest, head);
+  const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
+  const std::array<asio::const_buffer, 2> out{asio::buffer(head),
+                                              withBody ? asio::buffer(res.body()) : asio::const_buffer{}};
+  auto [ec, n] = co_await asio::async_write(stream, out, kUseTuple);
+  (void)n;
+  co_return !ec;
 }
 
 using Handler = std::function<asio::awaitable<void>(const Request&, Response&)>;
@@ -138,6 +157,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   std::string head;  // serialized status line + fields of the current response
+  Response res;      // reused: its buffers keep their capacity between requests
   registry.sessions.push_back({&stream});
   auto self = std::prev(registry.sessions.end());
   metrics.connections(listener).Increment();
@@ -163,28 +183,28 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     if (hec) {
       Response res;
       if (hec == http::error::header_limit) {
-        res = errorResponse(11, http::status::request_header_fields_too_large, "header_too_large",
+        res = errorResponse(http::status::request_header_fields_too_large, "header_too_large",
                             "the request header exceeds " + std::to_string(limits.maxHeaderBytes) + " bytes");
       } else if (hec == http::error::body_limit) {
-        res = errorResponse(11, http::status::payload_too_large, "body_too_large",
+        res = errorResponse(http::status::payload_too_large, "body_too_large",
                             "the body exceeds " + std::to_string(limits.maxBodyBytes) + " bytes (limits.max_body_bytes)");
       } else if (hec == beast::error::timeout || hec == http::error::end_of_stream || hec == asio::error::eof ||
                  hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
         break;
       } else {
-        res = errorResponse(11, http::status::bad_request, "bad_request",
+        res = errorResponse(http::status::bad_request, "bad_request",
                             "malformed HTTP request: " + hec.message());
       }
       stream.expires_after(limits.headerTimeout);
-      co_await http::async_write(stream, res, kUseTuple);
+      co_await writeResponse(stream, res, 11, false, false, head);
       break;
     }
     auto& header = parser.get();
     if (header.count(http::field::content_length) && header.count(http::field::transfer_encoding)) {
-      auto res = errorResponse(header.version(), http::status::bad_request, "bad_request",
+      auto res = errorResponse(http::status::bad_request, "bad_request",
                                "a request must not carry both Content-Length and Transfer-Encoding");
       stream.expires_after(limits.headerTimeout);
-      co_await http::async_write(stream, res, kUseTuple);
+      co_await writeResponse(stream, res, header.version(), false, false, head);
       break;
     }
     if (auto expect = header.find(http::field::expect);
@@ -197,28 +217,24 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     (void)bn;
     if (bec) {
       if (bec == http::error::body_limit) {
-        auto res = errorResponse(header.version(), http::status::payload_too_large, "body_too_large",
+        auto res = errorResponse(http::status::payload_too_large, "body_too_large",
                                  "the body exceeds " + std::to_string(limits.maxBodyBytes) +
                                      " bytes (limits.max_body_bytes)");
         stream.expires_after(limits.headerTimeout);
-        co_await http::async_write(stream, res, kUseTuple);
+        co_await writeResponse(stream, res, header.version(), false, false, head);
       }
       break;
     }
     Request req = parser.release();
-    Response res{http::status::ok, req.version()};
+    res.clear();
     stream.expires_never();
     co_await handler(req, res);
     const bool keepAlive = req.keep_alive() && !registry.draining;
-    res.keep_alive(keepAlive);
-    res.prepare_payload();
     stream.expires_after(limits.bodyTimeout);
-    serializeHead(res, head);
-    const std::array<asio::const_buffer, 2> out{asio::buffer(head),
-                                                 req.method() == http::verb::head ? asio::const_buffer{} : asio::buffer(res.body())};
-    auto [wec, wn] = co_await asio::async_write(stream, out, kUseTuple);
-    (void)wn;
-    if (wec || !keepAlive) break;
+    if (!co_await writeResponse(stream, res, req.version(), keepAlive, req.method() == http::verb::head, head) ||
+        !keepAlive) {
+      break;
+    }
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -18,6 +18,7 @@
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
 #include "proxy/config.h"
+#include "proxy/http_response.h"
 #include "routing/latency_window.h"
 #include "session/token.h"
 
@@ -25,7 +26,6 @@ namespace cx::proxy {
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
 struct SharedState {
   // Swapped whole on a reload; a request keeps the snapshot it started with.
