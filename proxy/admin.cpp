@@ -120,6 +120,7 @@ std::string AdminEndpoints::statusJson() const {
     out += ",\"staleness_bound_ms\":";
     auto bound = topo->stalenessBound(i, now);
     out += bound ? std::to_string(bound->count()) : "null";
+    out += ",\"in_flight\":" + std::to_string(shared_.backendInFlight ? shared_.backendInFlight[i].load() : 0);
     out += ",\"last_error\":";
     appendJsonString(out, b.lastError);
     out += "}";

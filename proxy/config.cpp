@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
@@ -781,14 +782,25 @@ void ConfigParser::parseLoad(const Section& root, Config& config) const {
   struct Given {
     std::optional<Entry> inflight;
     std::optional<Entry> p99;
+    std::optional<Entry> errorRate;
   };
   auto readWatermark = [&](std::string_view key, LoadWatermark& mark, bool high) {
     Given given;
     const auto watermark = load.get(key);
     if (!watermark) return given;
-    const Section section(*this, *watermark, {"inflight", "p99"});
+    const Section section(*this, *watermark, {"inflight", "p99", "error_rate"});
     given.inflight = section.get("inflight");
     given.p99 = section.get("p99");
+    given.errorRate = section.get("error_rate");
+    if (given.errorRate) {
+      const std::string& text = scalar(*given.errorRate, "a fraction");
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+        fail(*given.errorRate, "expected a fraction between 0 and 1 (e.g. 0.05), got " + inQuotes(text));
+      }
+      mark.errorRate = value;
+    }
     if (given.inflight) {
       mark.inflight = static_cast<int>(readInt(*given.inflight, high ? 1 : 0, kMaxInflight));
     }
@@ -813,6 +825,10 @@ void ConfigParser::parseLoad(const Section& root, Config& config) const {
   };
   check("inflight", out.low.inflight, out.high.inflight, low.inflight, high.inflight, "");
   check("p99", out.low.p99.count(), out.high.p99.count(), low.p99, high.p99, "ms");
+  if (out.high.errorRate > 0 && out.low.errorRate > out.high.errorRate) {
+    fail(low.errorRate ? *low.errorRate : *entry,
+         "load.low.error_rate is above load.high.error_rate; the low watermark must not exceed the high one");
+  }
 }
 
 void ConfigParser::parseLimits(const Section& root, Config& config) const {
@@ -869,7 +885,8 @@ void ConfigParser::parseCommands(const Section& root, Config& config) const {
 void ConfigParser::parseLog(const Section& root, Config& config) const {
   const auto entry = root.get("log");
   if (!entry) return;
-  const Section log(*this, *entry, {"level"});
+  const Section log(*this, *entry, {"level", "access"});
+  if (auto access = log.get("access")) config.log.access = readBool(*access);
   if (auto level = log.get("level")) {
     const std::string text = toLower(readString(*level));
     if (text == "debug" || text == "info" || text == "warn" || text == "error") {

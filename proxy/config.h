@@ -65,6 +65,7 @@ struct ConsistencyConfig {
 struct LoadWatermark {
   int inflight = 0;
   milliseconds p99{0};
+  double errorRate = 0;                         // error_rate: failed share of primary calls; 0 = not used
 };
 
 struct LoadConfig {
@@ -93,6 +94,7 @@ struct CommandsConfig {                         // commands.* (extension) for PO
 
 struct LogConfig {                              // log.* (extension)
   std::string level = "info";                   // debug | info | warn | error
+  bool access = false;                          // log.access: one line per data request
 };
 
 struct Config {

@@ -12,6 +12,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include <array>
 #include <charconv>
 #include <limits>
@@ -51,6 +54,30 @@ int quorumSize(const WriteQuorum& q, std::size_t replicas) {
     case WriteQuorum::Kind::All: return static_cast<int>(replicas);
   }
   return q.replicas;
+}
+
+// First 16 hex digits of SHA-256(salt || key), the salt random per process.
+std::string accessKeyHash(std::string_view key) {
+  static const std::array<unsigned char, 16> salt = [] {
+    std::array<unsigned char, 16> s{};
+    RAND_bytes(s.data(), static_cast<int>(s.size()));
+    return s;
+  }();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, salt.data(), salt.size());
+  EVP_DigestUpdate(ctx, key.data(), key.size());
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 8 && i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
 }
 
 class DataRequest {
@@ -119,6 +146,7 @@ class DataRequest {
   // for metrics
   std::string_view roleLabel_ = "none";
   bool served_ = false;
+  std::size_t servedBackend_ = 0;
 };
 
 void DataRequest::fail(int status, std::string_view code, std::string_view message, std::string_view extra) {
@@ -131,6 +159,7 @@ void DataRequest::fail(int status, std::string_view code, std::string_view messa
 void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound) {
   const auto& b = topology_->backends[backend];
   served_ = true;
+  servedBackend_ = backend;
   roleLabel_ = backend == 0 ? "primary" : "replica";
   res_.set("X-Consistency", toString(level_));
   res_.set("X-Served-By", b.name);
@@ -443,11 +472,13 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
   const bool primary = index == 0;
   if (primary && !conn.replid().empty()) primaryReplid_ = conn.replid();
+  shared_.backendInFlight[index].fetch_add(1, std::memory_order_relaxed);
   // The primary's latency, errors and in-flight count drive the load controller.
   if (primary) shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
   const auto started = Clock::now();
   auto result = co_await conn.execute(std::move(encoded), count, timeout);
   const auto elapsed = Clock::now() - started;
+  shared_.backendInFlight[index].fetch_sub(1, std::memory_order_relaxed);
   const auto& name = topology_->backends[index].name;
   shared_.metrics->backendRequests(name, result.ok() ? std::string_view("ok") : backends::toString(result.error))
       .Increment();
@@ -789,7 +820,24 @@ void DataRequest::recordMetrics(Clock::time_point started) {
   std::string_view requested = requested_ ? toString(*requested_) : std::string_view("default");
   std::string_view served = served_ ? toString(level_) : std::string_view("none");
   m.requests(op, requested, served, roleLabel_, static_cast<int>(res_.result_int())).Increment();
-  m.requestDuration(op, roleLabel_).Observe(std::chrono::duration<double>(Clock::now() - started).count());
+  const auto elapsed = Clock::now() - started;
+  m.requestDuration(op, roleLabel_).Observe(std::chrono::duration<double>(elapsed).count());
+  if (!config_->log.access) return;
+  // Access log (log.access): never the key itself, only a salted hash of it, so lines can
+  // be correlated within one process's life without exposing keys.
+  const std::string_view backend =
+      served_ && servedBackend_ < topology_->backends.size() ? std::string_view(topology_->backends[servedBackend_].name)
+                                                             : std::string_view("-");
+  log(LogLevel::Info, "access",
+      {{"method", req_.method_string()},
+       {"op", op},
+       {"key_hash", key_.empty() ? std::string("-") : accessKeyHash(key_)},
+       {"requested", requested},
+       {"served", served},
+       {"backend", backend},
+       {"role", roleLabel_},
+       {"status", std::to_string(res_.result_int())},
+       {"duration_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())}});
 }
 
 }  // namespace

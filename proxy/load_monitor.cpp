@@ -22,6 +22,8 @@ routing::LoadControllerOptions loadOptions(const LoadConfig& config) {
   o.high.p99 = std::chrono::duration_cast<std::chrono::microseconds>(config.high.p99);
   o.low.inFlight = static_cast<std::uint32_t>(std::max(0, config.low.inflight));
   o.low.p99 = std::chrono::duration_cast<std::chrono::microseconds>(config.low.p99);
+  o.high.errorRate = config.high.errorRate;
+  o.low.errorRate = config.low.errorRate;
   o.holdFor = config.holdFor;
   return o;
 }

@@ -44,6 +44,8 @@ struct SharedState {
   std::atomic<std::uint32_t> primaryInFlight{0};
   std::atomic<bool> overloaded{false};
   std::atomic<const char*> overloadReason{""};
+  // Calls in flight per backend (config order: primary first), summed over workers.
+  std::unique_ptr<std::atomic<std::uint32_t>[]> backendInFlight;
 };
 
 // Per-backend connections of one worker. Call on the worker's thread only.
