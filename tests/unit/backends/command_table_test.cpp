@@ -8,36 +8,15 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/unit/support/resp_values.h"
+
 namespace cx::backends {
 namespace {
 
-RespValue bulk(std::string_view s) {
-  RespValue v;
-  v.type = RespType::Bulk;
-  v.str = std::string(s);
-  return v;
-}
-
-RespValue status(std::string_view s) {
-  RespValue v;
-  v.type = RespType::Status;
-  v.str = std::string(s);
-  return v;
-}
-
-RespValue integer(long long n) {
-  RespValue v;
-  v.type = RespType::Integer;
-  v.integer = n;
-  return v;
-}
-
-RespValue array(std::vector<RespValue> elements) {
-  RespValue v;
-  v.type = RespType::Array;
-  v.elements = std::move(elements);
-  return v;
-}
+using testing::array;
+using testing::bulk;
+using testing::integer;
+using testing::status;
 
 // GET exactly as redis-server 7.0 answers `COMMAND INFO get` (RESP2: name and map keys
 // are bulk strings, flags and categories status strings).

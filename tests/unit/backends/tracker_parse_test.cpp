@@ -11,30 +11,14 @@
 #include <vector>
 
 #include "backends/resp.h"
+#include "tests/unit/support/resp_values.h"
 
 namespace cx::backends {
 namespace {
 
-RespValue bulk(std::string_view s) {
-  RespValue v;
-  v.type = RespType::Bulk;
-  v.str = std::string(s);
-  return v;
-}
-
-RespValue integer(long long n) {
-  RespValue v;
-  v.type = RespType::Integer;
-  v.integer = n;
-  return v;
-}
-
-RespValue array(std::vector<RespValue> elements) {
-  RespValue v;
-  v.type = RespType::Array;
-  v.elements = std::move(elements);
-  return v;
-}
+using testing::array;
+using testing::bulk;
+using testing::integer;
 
 // INFO separates lines with CRLF; the literals below use '\n' for readability.
 RespValue info(std::string_view text) {

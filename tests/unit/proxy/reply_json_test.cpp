@@ -10,40 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/support/resp_values.h"
+
 namespace cx::proxy {
 namespace {
 
-using cx::backends::RespType;
 using cx::backends::RespValue;
+using testing::array;
+using testing::bulk;
+using testing::integer;
+using testing::status;
 using namespace std::string_literals;
-
-RespValue bulk(std::string s) {
-  RespValue v;
-  v.type = RespType::Bulk;
-  v.str = std::move(s);
-  return v;
-}
-
-RespValue status(std::string s) {
-  RespValue v;
-  v.type = RespType::Status;
-  v.str = std::move(s);
-  return v;
-}
-
-RespValue integer(long long n) {
-  RespValue v;
-  v.type = RespType::Integer;
-  v.integer = n;
-  return v;
-}
-
-RespValue array(std::vector<RespValue> elements) {
-  RespValue v;
-  v.type = RespType::Array;
-  v.elements = std::move(elements);
-  return v;
-}
 
 std::string render(const RespValue& value) {
   std::string out;

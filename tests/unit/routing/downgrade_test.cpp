@@ -12,82 +12,31 @@
 #include <vector>
 
 #include "routing/router.h"
+#include "tests/unit/support/topology_builders.h"
 
 namespace cx::routing {
 namespace {
 
 using backends::BackendStatus;
-using backends::NodeRole;
 using backends::Topology;
 using std::chrono::milliseconds;
+using testing::down;
+using testing::kNow;
+using testing::loading;
+using testing::policy;
+using testing::primary;
+using testing::read;
+using testing::replica;
+using testing::topology;
 
-const Clock::time_point kNow = Clock::time_point{} + std::chrono::hours{1};
-const std::string kReplid = "98746368f34485b39506dc6d5fb06935188b86ed";
 constexpr Level kLevels[] = {Level::Strong, Level::Bounded, Level::Session, Level::Prefix, Level::Eventual};
-
-BackendStatus primary(std::uint64_t offset = 1000) {
-  BackendStatus b;
-  b.name = "primary";
-  b.configuredPrimary = true;
-  b.up = true;
-  b.role = NodeRole::Primary;
-  b.linkUp = true;
-  b.replid = kReplid;
-  b.offset = offset;
-  return b;
-}
-
-// A healthy, tracked replica holding everything acknowledged `staleness` before kNow.
-BackendStatus replica(std::string name, std::uint64_t offset, milliseconds staleness) {
-  BackendStatus b;
-  b.name = std::move(name);
-  b.up = true;
-  b.role = NodeRole::Replica;
-  b.linkUp = true;
-  b.replid = kReplid;
-  b.offset = offset;
-  b.lagBytes = 1000 - offset;
-  b.tracked = true;
-  b.freshAsOf = kNow - staleness;
-  return b;
-}
 
 // Answers and serves reads, but is not tracked (e.g. its link is down while the primary
 // is up): only good for eventual reads.
 BackendStatus untracked(BackendStatus b) {
-  b.tracked = false;
+  b = testing::untracked(std::move(b));
   b.linkUp = false;
-  b.freshAsOf.reset();
   return b;
-}
-
-BackendStatus loading(BackendStatus b) {
-  b.loading = true;
-  b.tracked = false;
-  b.freshAsOf.reset();
-  return b;
-}
-
-BackendStatus down(BackendStatus b) {
-  b.up = false;
-  b.tracked = false;
-  return b;
-}
-
-Topology topology(std::vector<BackendStatus> backends) {
-  Topology t;
-  t.generation = 3;
-  t.takenAt = kNow;
-  t.backends = std::move(backends);
-  return t;
-}
-
-RouteRequest read(Level level, milliseconds maxStaleness = milliseconds{1000}, std::uint64_t sessionOffset = 0) {
-  RouteRequest r;
-  r.level = level;
-  r.maxStaleness = maxStaleness;
-  r.sessionOffset = sessionOffset;
-  return r;
 }
 
 std::string name(std::optional<Level> level) {
@@ -254,13 +203,6 @@ TEST(Downgrade, NoReplicaCanServeEvenTheFloorGivesNullopt) {
 
 // ---------------------------------------------------------------------------------------
 // chooseLevel: the level from the rule's policy and the client's header
-
-Policy policy(Level level, Override override) {
-  Policy p;
-  p.level = level;
-  p.override = override;
-  return p;
-}
 
 TEST(DowngradeChooseLevel, NoHeaderAlwaysGivesTheRulesLevel) {
   for (Override o : {Override::Any, Override::Stronger, Override::None}) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/support/topology_builders.h"
+
 namespace cx::routing {
 namespace {
 
@@ -18,65 +20,19 @@ using backends::BackendStatus;
 using backends::NodeRole;
 using backends::Topology;
 using std::chrono::milliseconds;
+using testing::down;
+using testing::kNow;
+using testing::kReplidA;
+using testing::policy;
+using testing::primary;
+using testing::read;
+using testing::replica;
+using testing::topology;
+using testing::untracked;
 using namespace std::string_view_literals;
 
-const Clock::time_point kNow = Clock::time_point{} + std::chrono::hours{1};
-const std::string kReplidA = "98746368f34485b39506dc6d5fb06935188b86ed";
 const std::string kReplidB = "425e65b2c5b86a93fd6257fc168f2372d3b54633";
 const std::string kReplidC = "1ba8de85f9624209846659953414409cab16cd24";
-
-BackendStatus primary(std::uint64_t offset = 1000, bool up = true) {
-  BackendStatus b;
-  b.name = "primary";
-  b.configuredPrimary = true;
-  b.up = up;
-  b.role = NodeRole::Primary;
-  b.linkUp = true;
-  b.replid = kReplidA;
-  b.offset = offset;
-  return b;
-}
-
-// A healthy, tracked replica, fresh as of `staleness` before kNow.
-BackendStatus replica(std::string name, std::uint64_t offset, milliseconds staleness = milliseconds{100}) {
-  BackendStatus b;
-  b.name = std::move(name);
-  b.up = true;
-  b.role = NodeRole::Replica;
-  b.linkUp = true;
-  b.replid = kReplidA;
-  b.offset = offset;
-  b.lagBytes = 1000 - offset;
-  b.tracked = true;
-  b.freshAsOf = kNow - staleness;
-  return b;
-}
-
-BackendStatus untracked(BackendStatus b) {
-  b.tracked = false;
-  b.freshAsOf.reset();
-  return b;
-}
-
-BackendStatus down(BackendStatus b) {
-  b.up = false;
-  b.tracked = false;
-  return b;
-}
-
-Topology topology(std::vector<BackendStatus> backends) {
-  Topology t;
-  t.generation = 7;
-  t.takenAt = kNow;
-  t.backends = std::move(backends);
-  return t;
-}
-
-RouteRequest read(Level level) {
-  RouteRequest r;
-  r.level = level;
-  return r;
-}
 
 RouteDecision routeAt(const RouteRequest& r, const Topology& t, std::vector<std::uint32_t> inFlight = {}) {
   return route(r, t, inFlight, kNow);
@@ -397,13 +353,6 @@ TEST(Route, PrimaryAlwaysQualifiesAndStrongNeverUsesAReplica) {
 
 // ---------------------------------------------------------------------------------------
 // chooseLevel
-
-Policy policy(Level level, Override override) {
-  Policy p;
-  p.level = level;
-  p.override = override;
-  return p;
-}
 
 TEST(ChooseLevel, WithoutAHeaderTheRuleDecides) {
   for (Override o : {Override::Any, Override::Stronger, Override::None}) {
