@@ -1109,9 +1109,12 @@ std::string describe(const Config& config) {
   const LoadConfig& load = config.load;
   if (load.enabled) {
     out << "load: overloaded when inflight >= " << load.high.inflight << " or p99 >= "
-        << formatMs(load.high.p99) << " for " << formatMs(load.holdFor)
-        << "; back to normal when inflight <= " << load.low.inflight << " and p99 <= "
-        << formatMs(load.low.p99) << " for " << formatMs(load.holdFor) << "\n";
+        << formatMs(load.high.p99);
+    if (load.high.errorRate > 0) out << " or error rate >= " << load.high.errorRate;
+    out << " for " << formatMs(load.holdFor) << "; back to normal when inflight <= " << load.low.inflight
+        << " and p99 <= " << formatMs(load.low.p99);
+    if (load.high.errorRate > 0) out << " and error rate <= " << load.low.errorRate;
+    out << " for " << formatMs(load.holdFor) << "\n";
   } else {
     out << "load: downgrading disabled\n";
   }
@@ -1129,7 +1132,7 @@ std::string describe(const Config& config) {
   out << "commands: scripts " << (config.commands.allowScripts ? "allowed" : "refused")
       << ", also allowed " << join(config.commands.allow) << ", also refused "
       << join(config.commands.deny) << "\n";
-  out << "log level: " << config.log.level << "\n";
+  out << "log level: " << config.log.level << ", access log " << (config.log.access ? "on" : "off") << "\n";
   return out.str();
 }
 
