@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,8 +64,12 @@ class KeyRing {
 
   const std::string& signingKeyId() const { return keys_.front().id; }
 
+  // Precomputed HMAC-SHA256 state of one key (defined in token.cpp).
+  struct MacState;
+
  private:
   std::vector<Key> keys_;
+  std::vector<std::shared_ptr<const MacState>> macs_;  // parallel to keys_
 };
 
 }  // namespace cx::session
