@@ -5,6 +5,8 @@
 // error every pending call fails before the socket is reused.
 #include "backends/connection.h"
 
+#include "backends/info.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -191,13 +193,7 @@ asio::awaitable<bool> Connection::connectOnce() {
       socket_.close();
       co_return false;
     }
-    replid_.clear();
-    constexpr std::string_view kKey = "master_replid:";
-    if (auto at = reply->str.find(kKey); at != std::string::npos) {
-      auto begin = at + kKey.size();
-      auto end = reply->str.find_first_of("\r\n", begin);
-      replid_ = reply->str.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-    }
+    replid_ = std::string(infoField(reply->str, "master_replid").value_or(""));
   }
   co_return true;
 }

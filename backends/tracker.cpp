@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "backends/connection.h"
+#include "backends/info.h"
 #include "backends/resp.h"
 #include "metrics/metrics.h"
 
@@ -33,21 +34,6 @@ std::uint64_t parseU64(std::string_view text) {
   std::uint64_t v = 0;
   std::from_chars(text.data(), text.data() + text.size(), v);
   return v;
-}
-
-// Calls fn(key, value) for each "key:value" line of an INFO reply.
-template <typename Fn>
-void forEachInfoField(std::string_view info, Fn&& fn) {
-  while (!info.empty()) {
-    auto eol = info.find('\n');
-    std::string_view line = info.substr(0, eol);
-    info = eol == std::string_view::npos ? std::string_view{} : info.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#') continue;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    fn(line.substr(0, colon), line.substr(colon + 1));
-  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <charconv>
 #include <limits>
 
+#include "backends/info.h"
 #include "proxy/http_util.h"
 #include "proxy/log.h"
 #include "proxy/reply_json.h"
@@ -78,6 +79,22 @@ std::string accessKeyHash(std::string_view key) {
     out.push_back(kHex[digest[i] & 15]);
   }
   return out;
+}
+
+// The replication offset in a ROLE reply, when the node has the role wanted (a replica
+// whose link is down reports -1: nullopt).
+std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary) {
+  if (role.type != RespType::Array || role.elements.empty() || !role.elements[0].isString()) return std::nullopt;
+  const auto& kind = role.elements[0].str;
+  if (kind == "master") {
+    if (!wantPrimary || role.elements.size() < 2 || role.elements[1].type != RespType::Integer) return std::nullopt;
+    return static_cast<std::uint64_t>(std::max(0LL, role.elements[1].integer));
+  }
+  if (kind == "slave" && !wantPrimary && role.elements.size() >= 5 &&
+      role.elements[4].type == RespType::Integer && role.elements[4].integer >= 0) {
+    return static_cast<std::uint64_t>(role.elements[4].integer);
+  }
+  return std::nullopt;
 }
 
 class DataRequest {
@@ -418,15 +435,13 @@ asio::awaitable<bool> DataRequest::validateSession() {
   // The polled offset may be behind: another instance sharing our keys may have issued
   // this token a moment ago. Ask the primary itself.
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
-  auto result = co_await worker_.pool().pick(0).execute(backends::encodeCommand(kRole), 1,
-                                                        config_->redis.commandTimeout);
-  if (!result.ok() || result.replies[0].type != RespType::Array || result.replies[0].elements.size() < 2 ||
-      result.replies[0].elements[1].type != RespType::Integer) {
+  auto result = co_await exec(0, backends::encodeCommand(kRole), 1);
+  const auto offset = result.ok() ? roleOffset(result.replies[0], /*wantPrimary=*/true) : std::nullopt;
+  if (!offset) {
     fail(503, "primary_unavailable", "the Redis primary could not confirm the session token's position; retry later");
     co_return false;
   }
-  auto offset = static_cast<std::uint64_t>(std::max(0LL, result.replies[0].elements[1].integer));
-  if (offset < session_.required()) {
+  if (*offset < session_.required()) {
     shared_.metrics->sessionTokensRejected("beyond_primary").Increment();
     fail(400, "invalid_session_token",
          "the session token names a position the primary has not reached; it is forged or from a lost "
@@ -531,20 +546,6 @@ void DataRequest::respondWithReply(const RespValue& reply) {
   }
 }
 
-std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary) {
-  if (role.type != RespType::Array || role.elements.empty() || !role.elements[0].isString()) return std::nullopt;
-  const auto& kind = role.elements[0].str;
-  if (kind == "master") {
-    if (!wantPrimary || role.elements.size() < 2 || role.elements[1].type != RespType::Integer) return std::nullopt;
-    return static_cast<std::uint64_t>(std::max(0LL, role.elements[1].integer));
-  }
-  if (kind == "slave" && !wantPrimary && role.elements.size() >= 5 &&
-      role.elements[4].type == RespType::Integer && role.elements[4].integer >= 0) {
-    return static_cast<std::uint64_t>(role.elements[4].integer);
-  }
-  return std::nullopt;
-}
-
 asio::awaitable<void> DataRequest::write() {
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   std::string encoded;
@@ -605,19 +606,10 @@ asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo
   static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
   auto result = co_await exec(index, backends::encodeCommand(kInfo), 1);
   if (!result.ok() || !result.replies[0].isString()) co_return std::nullopt;
-  std::string_view info = result.replies[0].str;
   bool replica = false;
   bool sameHistory = false;
   std::optional<std::uint64_t> offset;
-  while (!info.empty()) {
-    auto eol = info.find('\n');
-    std::string_view line = info.substr(0, eol);
-    info = eol == std::string_view::npos ? std::string_view{} : info.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view key = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
+  backends::forEachInfoField(result.replies[0].str, [&](std::string_view key, std::string_view value) {
     if (key == "role") {
       replica = value == "slave";
     } else if (key == "master_replid") {
@@ -627,7 +619,7 @@ asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
       if (ec == std::errc{} && end == value.data() + value.size()) offset = v;
     }
-  }
+  });
   if (!replica || !sameHistory) co_return std::nullopt;
   co_return offset;
 }

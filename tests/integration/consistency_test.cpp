@@ -105,25 +105,6 @@ std::optional<std::vector<std::string>> listResult(const HttpResponse& response)
   return out;
 }
 
-// Sum of every sample of metric `name` whose label set contains `labels` (e.g.
-// `type="session_history_lost"`); 0 when there is none.
-double metricValue(int adminPort, const std::string& name, const std::string& labels = "") {
-  HttpClient admin(adminPort, 10s);
-  HttpResponse response = admin.get("/metrics");
-  if (response.status != 200) throw std::runtime_error("GET /metrics: " + describe(response));
-  double sum = 0;
-  std::istringstream lines(response.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line.rfind(name, 0) != 0) continue;
-    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
-    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 // One client session: its own connection and the latest token it was given.
 class Session {
  public:

@@ -2,27 +2,13 @@
 // before and after the event.
 #include <gtest/gtest.h>
 
-#include <sstream>
-
 #include "tests/integration/support/support.h"
 
 namespace cx::testing {
 namespace {
 
-// Sum of the samples of `name` whose label text contains `labels`; nullopt if none.
-std::optional<double> scrape(int adminPort, const std::string& name, const std::string& labels = "") {
-  HttpClient admin(adminPort, 10s);
-  const HttpResponse response = admin.get("/metrics");
-  std::optional<double> sum;
-  std::istringstream lines(response.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#' || line.rfind(name, 0) != 0) continue;
-    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
-    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
-    sum = sum.value_or(0) + std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
+std::optional<double> scrape(int adminPort, const std::string& name, const std::string& label = "") {
+  return scrapeMetric(adminPort, name, label.empty() ? std::vector<std::string>{} : std::vector<std::string>{label});
 }
 
 TEST(MetricsEventsTest, ReplicaGaugesFollowLagAndOutages) {

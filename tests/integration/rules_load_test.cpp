@@ -44,25 +44,6 @@ std::string describe(const HttpResponse& r) {
   return out.str();
 }
 
-// Sum of every sample of metric `name` whose line contains each of `labels` (e.g.
-// `from="strong"`); 0 when there is none.
-double metricValue(int adminPort, const std::string& name, const std::vector<std::string>& labels = {}) {
-  HttpClient admin(adminPort, 10s);
-  HttpResponse response = admin.get("/metrics");
-  if (response.status != 200) throw std::runtime_error("GET /metrics: " + describe(response));
-  double sum = 0;
-  std::istringstream lines(response.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#' || line.rfind(name, 0) != 0) continue;
-    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
-    bool all = true;
-    for (const auto& label : labels) all = all && line.find(label) != std::string::npos;
-    if (all) sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 json::object statusJson(int adminPort) {
   HttpClient admin(adminPort, 10s);
   HttpResponse response = admin.get("/v1/status");

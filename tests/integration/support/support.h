@@ -4,6 +4,7 @@
 
 #include "tests/integration/support/cxproxy_process.h"
 #include "tests/integration/support/http_client.h"
+#include "tests/integration/support/metrics_scrape.h"
 #include "tests/integration/support/process.h"
 #include "tests/integration/support/redis_cluster.h"
 #include "tests/integration/support/resp_client.h"
