@@ -104,6 +104,7 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
   }
   auto call = std::make_shared<Pending>(executor_, replyCount);
   pending_.push_back(call);
+  ++queued_;
   if (outBuffer_.empty()) {
     outBuffer_ = std::move(encoded);
   } else {
@@ -249,6 +250,7 @@ asio::awaitable<void> Connection::writeLoop() {
     writingBuffer_.clear();
     std::swap(outBuffer_, writingBuffer_);
     for (auto it = pending_.rbegin(); it != pending_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
+    queued_ = 0;
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writingBuffer_), kUseTuple);
     (void)n;
     if (ec) {
@@ -290,6 +292,7 @@ asio::awaitable<void> Connection::readLoop() {
 void Connection::failAll(BackendError error) {
   auto calls = std::move(pending_);
   pending_.clear();
+  queued_ = 0;
   for (auto& call : calls) {
     call->error = call->sent ? error : BackendError::Unavailable;
     call->done = true;

@@ -65,6 +65,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool connected() const { return connected_; }
   std::size_t inFlight() const { return pending_.size(); }
+  // Calls sent and not yet fully answered / queued for the next write.
+  std::size_t waiting() const { return pending_.size() - queued_; }
+  std::size_t queued() const { return queued_; }
   const std::string& lastError() const { return lastError_; }
   // master_replid of the server as of this connection's handshake (trackReplid only).
   const std::string& replid() const { return replid_; }
@@ -90,6 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool connecting_ = false;  // a connect attempt is in progress
   std::deque<std::shared_ptr<Pending>> pending_;  // sent or queued, in reply order
   std::string outBuffer_;                         // encoded, not yet handed to a write
+  std::size_t queued_ = 0;                        // calls in outBuffer_ (the newest in pending_)
   std::string writingBuffer_;
   std::optional<RespReader> reader_;  // re-created on every connect
   boost::asio::steady_timer backoffTimer_;

@@ -52,7 +52,7 @@ BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, c
   };
   add(config.redis.primary);
   for (const auto& r : config.redis.replicas) add(r);
-  inFlight_.resize(connections_.size());
+  loads_.resize(connections_.size());
 }
 
 void BackendPool::start() {
@@ -69,18 +69,26 @@ backends::Connection& BackendPool::pick(std::size_t index) {
   auto& conns = connections_[index];
   backends::Connection* best = conns.front().get();
   for (auto& c : conns) {
-    if (c->connected() && (!best->connected() || c->inFlight() < best->inFlight())) best = c.get();
+    if (!c->connected()) continue;
+    // Same order as the router's replica choice: fewest waiting, then a forming write.
+    if (!best->connected() || c->waiting() < best->waiting() ||
+        (c->waiting() == best->waiting() && c->queued() > 0 && best->queued() == 0)) {
+      best = c.get();
+    }
   }
   return *best;
 }
 
-std::span<const std::uint32_t> BackendPool::inFlight() {
+std::span<const routing::BackendLoad> BackendPool::loads() {
   for (std::size_t i = 0; i < connections_.size(); ++i) {
-    std::uint32_t n = 0;
-    for (auto& c : connections_[i]) n += static_cast<std::uint32_t>(c->inFlight());
-    inFlight_[i] = n;
+    routing::BackendLoad load;
+    for (auto& c : connections_[i]) {
+      load.waiting += static_cast<std::uint32_t>(c->waiting());
+      load.batchOpen = load.batchOpen || c->queued() > 0;
+    }
+    loads_[i] = load;
   }
-  return inFlight_;
+  return loads_;
 }
 
 Worker::Worker(SharedState& shared, std::size_t index)

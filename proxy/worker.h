@@ -20,6 +20,7 @@
 #include "proxy/config.h"
 #include "proxy/http_response.h"
 #include "routing/latency_window.h"
+#include "routing/router.h"
 #include "session/token.h"
 
 namespace cx::proxy {
@@ -56,12 +57,14 @@ class BackendPool {
   void stop();
   // The least-busy connection to backends[index].
   backends::Connection& pick(std::size_t index);
-  std::span<const std::uint32_t> inFlight();  // per backend, refreshed by each call
+  std::span<const routing::BackendLoad> loads();  // per backend, refreshed by each call
+  std::size_t rotation() { return rotation_++; }  // for routing::route: spreads ties
   std::size_t size() const { return connections_.size(); }
 
  private:
   std::vector<std::vector<std::shared_ptr<backends::Connection>>> connections_;
-  std::vector<std::uint32_t> inFlight_;
+  std::vector<routing::BackendLoad> loads_;
+  std::size_t rotation_ = 0;
 };
 
 class Worker {

@@ -43,7 +43,8 @@ bool qualifies(const RouteRequest& request, const Topology& topology, std::size_
 }
 
 RouteDecision route(const RouteRequest& request, const Topology& topology,
-                    std::span<const std::uint32_t> inFlight, Clock::time_point now) {
+                    std::span<const BackendLoad> loads, Clock::time_point now,
+                    std::size_t rotation) {
   RouteDecision decision;
   const bool primaryUp = topology.primary().up;
   if (request.isWrite || request.level == Level::Strong) {
@@ -55,15 +56,22 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
   }
 
   std::optional<std::size_t> best;
-  for (std::size_t i = 1; i < topology.backends.size(); ++i) {
+  auto load = [&](std::size_t k) { return k < loads.size() ? loads[k] : BackendLoad{}; };
+  const std::size_t replicas = topology.backends.size() - 1;
+  for (std::size_t n = 0; n < replicas; ++n) {
+    const std::size_t i = 1 + (n + rotation) % replicas;
     if (!qualifies(request, topology, i, now)) continue;
     if (!best) {
       best = i;
       continue;
     }
-    auto load = [&](std::size_t k) { return k < inFlight.size() ? inFlight[k] : 0u; };
-    if (load(i) < load(*best) ||
-        (load(i) == load(*best) && topology.backends[i].offset > topology.backends[*best].offset)) {
+    const BackendLoad a = load(i);
+    const BackendLoad b = load(*best);
+    if (a.waiting != b.waiting) {
+      if (a.waiting < b.waiting) best = i;
+    } else if (a.batchOpen != b.batchOpen) {
+      if (a.batchOpen) best = i;
+    } else if (topology.backends[i].offset > topology.backends[*best].offset) {
       best = i;
     }
   }

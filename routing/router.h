@@ -1,5 +1,5 @@
 // The router: pure decisions from values (DESIGN §6). Given what a request needs, the
-// current topology snapshot, this worker's in-flight counts and a time, it picks the
+// current topology snapshot, this worker's backend loads and a time, it picks the
 // backend that can provably serve it, or says why none can.
 #pragma once
 
@@ -34,6 +34,12 @@ enum class RouteKind : std::uint8_t {
   PrimaryUnavailable,  // the level needs the primary and the tracker says it is down
 };
 
+// What this worker has outstanding on one backend, for choosing among replicas.
+struct BackendLoad {
+  std::uint32_t waiting = 0;  // calls sent to it whose replies have not all arrived
+  bool batchOpen = false;     // calls queued for its next write, not sent yet
+};
+
 struct RouteDecision {
   RouteKind kind = RouteKind::Primary;
   std::size_t backend = 0;
@@ -45,9 +51,15 @@ struct RouteDecision {
   std::string_view fallbackReason;
 };
 
-// inFlight[i] is this worker's number of pending calls on backends[i] (may be empty).
+// loads[i] is this worker's load on backends[i] (may be short or empty: idle). Among
+// the replicas that qualify, the one with the fewest calls waiting wins; on a tie, one
+// with a write already forming (the read joins it: one more command in a write that
+// leaves anyway, instead of a write and a server wake-up of its own), then the highest
+// offset; on a full tie, the first from replica number `rotation` (mod the count) on,
+// so a caller that varies it spreads ties instead of always picking the first replica.
 RouteDecision route(const RouteRequest& request, const backends::Topology& topology,
-                    std::span<const std::uint32_t> inFlight, Clock::time_point now);
+                    std::span<const BackendLoad> loads, Clock::time_point now,
+                    std::size_t rotation = 0);
 
 // Can backends[i] serve `request` at its level right now? (The primary always can.)
 bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,

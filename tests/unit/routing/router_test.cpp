@@ -34,8 +34,12 @@ using namespace std::string_view_literals;
 const std::string kReplidB = "425e65b2c5b86a93fd6257fc168f2372d3b54633";
 const std::string kReplidC = "1ba8de85f9624209846659953414409cab16cd24";
 
-RouteDecision routeAt(const RouteRequest& r, const Topology& t, std::vector<std::uint32_t> inFlight = {}) {
-  return route(r, t, inFlight, kNow);
+RouteDecision routeAt(const RouteRequest& r, const Topology& t, std::vector<std::uint32_t> waiting = {},
+                      std::vector<bool> batchOpen = {}) {
+  std::vector<BackendLoad> loads(waiting.size());
+  for (std::size_t i = 0; i < waiting.size(); ++i) loads[i].waiting = waiting[i];
+  for (std::size_t i = 0; i < batchOpen.size() && i < loads.size(); ++i) loads[i].batchOpen = batchOpen[i];
+  return route(r, t, loads, kNow);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -85,6 +89,34 @@ TEST(Route, EqualLoadPrefersTheReplicaWithTheHighestOffset) {
   RouteDecision d = routeAt(read(Level::Eventual), t, {5, 2, 2, 2});
   EXPECT_EQ(d.kind, RouteKind::Replica);
   EXPECT_EQ(d.backend, 2u);
+}
+
+TEST(Route, EqualLoadPrefersAReplicaWithAWriteForming) {
+  // r2 has the highest offset, but r3 has a write about to leave: the read joins it.
+  Topology t = topology({primary(), replica("r1", 900), replica("r2", 990), replica("r3", 950)});
+  RouteDecision d = routeAt(read(Level::Eventual), t, {0, 2, 2, 2}, {false, false, false, true});
+  EXPECT_EQ(d.backend, 3u);
+  // A forming write does not outweigh fewer calls waiting.
+  d = routeAt(read(Level::Eventual), t, {0, 1, 2, 2}, {false, false, false, true});
+  EXPECT_EQ(d.backend, 1u);
+  // Nor does it make a replica qualify: a session read skips one behind its position.
+  RouteRequest r = read(Level::Session);
+  r.sessionOffset = 960;
+  d = routeAt(r, t, {0, 2, 2, 2}, {false, false, false, true});
+  EXPECT_EQ(d.backend, 2u);
+}
+
+TEST(Route, AFullTieGoesToTheFirstReplicaFromTheRotation) {
+  Topology t = topology({primary(), replica("r1", 900), replica("r2", 900), replica("r3", 900)});
+  for (std::size_t rotation = 0; rotation < 6; ++rotation) {
+    RouteDecision d = route(read(Level::Eventual), t, {}, kNow, rotation);
+    EXPECT_EQ(d.backend, 1 + rotation % 3) << rotation;
+  }
+  // Not a tie: the rotation changes nothing.
+  t.backends[2].offset = 950;
+  for (std::size_t rotation = 0; rotation < 3; ++rotation) {
+    EXPECT_EQ(route(read(Level::Eventual), t, {}, kNow, rotation).backend, 2u);
+  }
 }
 
 TEST(Route, MissingInFlightCountsCountAsIdle) {
