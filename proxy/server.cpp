@@ -98,14 +98,44 @@ Worker::Worker(SharedState& shared, std::size_t index)
 
 namespace {
 
-struct LiveSession {
-  beast::tcp_stream* stream;
-  bool busy = false;
+// One client connection: its socket and one watchdog timer. beast::tcp_stream arms and
+// cancels a timer for every read and write; here a phase only moves `deadline`, and the
+// watchdog, which never sleeps longer than the shortest timeout, wakes, sees whether the
+// deadline passed, and if so cancels the socket's operations (which then fail).
+struct ClientConnection {
+  ClientConnection(tcp::socket s, std::chrono::milliseconds shortestTimeout)
+      : socket(std::move(s)), timer(socket.get_executor()), tick(shortestTimeout) {}
+
+  void expiresAfter(std::chrono::milliseconds timeout) { deadline = Clock::now() + timeout; }
+  void expiresNever() { deadline = Clock::time_point::max(); }
+
+  using Clock = std::chrono::steady_clock;
+  tcp::socket socket;
+  asio::steady_timer timer;
+  Clock::duration tick;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool closed = false;
+  bool busy = false;  // between the first byte of a request and the end of its response
 };
 
-// Per worker (or the admin thread): open sessions, so a drain can close idle ones.
+// Runs until the connection is closed. A deadline moved later needs no timer operation;
+// one moved earlier is never earlier than the next wake-up, which is at most `tick` away.
+asio::awaitable<void> watchdog(std::shared_ptr<ClientConnection> conn) {
+  while (!conn->closed) {
+    const auto now = ClientConnection::Clock::now();
+    if (now >= conn->deadline) {
+      boost::system::error_code ignored;
+      conn->socket.cancel(ignored);
+      conn->deadline = ClientConnection::Clock::time_point::max();
+    }
+    conn->timer.expires_at(conn->deadline - now < conn->tick ? conn->deadline : now + conn->tick);
+    co_await conn->timer.async_wait(kUseTuple);
+  }
+}
+
+// Per worker (or the admin thread): open connections, so a drain can close idle ones.
 struct SessionRegistry {
-  std::list<LiveSession> sessions;
+  std::list<ClientConnection*> sessions;
   bool draining = false;
 };
 
@@ -146,7 +176,7 @@ void serializeHead(const Response& res, unsigned version, bool keepAlive, bool h
 }
 
 // Writes a complete response; false on a socket error.
-asio::awaitable<bool> writeResponse(beast::tcp_stream& stream, const Response& res, unsigned version, bool keepAlive,
+asio::awaitable<bool> writeResponse(tcp::socket& stream, const Response& res, unsigned version, bool keepAlive,
                                     bool headRequest, std::string& head) {
   serializeHead(res, version, keepAlive, headRequest, head);
   const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
@@ -162,16 +192,19 @@ using Handler = std::function<asio::awaitable<void>(const Request&, Response&)>;
 asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig limits, Handler handler,
                                       SessionRegistry& registry, std::atomic<std::size_t>& open,
                                       metrics::Metrics& metrics, std::string_view listener) {
-  beast::tcp_stream stream(std::move(socket));
+  const auto shortest = std::min({limits.headerTimeout, limits.bodyTimeout, limits.idleTimeout});
+  auto conn = std::make_shared<ClientConnection>(std::move(socket), std::max(shortest, std::chrono::milliseconds{1}));
+  auto& stream = conn->socket;
+  asio::co_spawn(stream.get_executor(), watchdog(conn), asio::detached);
   beast::flat_buffer buffer;
   std::string head;  // serialized status line + fields of the current response
   Response res;      // reused: its buffers keep their capacity between requests
-  registry.sessions.push_back({&stream});
+  registry.sessions.push_back(conn.get());
   auto self = std::prev(registry.sessions.end());
   metrics.connections(listener).Increment();
 
   for (;;) {
-    self->busy = false;
+    conn->busy = false;
     if (registry.draining) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.maxHeaderBytes));
@@ -179,13 +212,13 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
 
     if (buffer.size() == 0) {
       // Idle keep-alive connection: wait for the first byte of the next request.
-      stream.expires_after(limits.idleTimeout);
+      conn->expiresAfter(limits.idleTimeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
       if (ec) break;
       buffer.commit(n);
     }
-    self->busy = true;
-    stream.expires_after(limits.headerTimeout);
+    conn->busy = true;
+    conn->expiresAfter(limits.headerTimeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
     (void)hn;
     if (hec) {
@@ -196,14 +229,14 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
       } else if (hec == http::error::body_limit) {
         res = errorResponse(http::status::payload_too_large, "body_too_large",
                             "the body exceeds " + std::to_string(limits.maxBodyBytes) + " bytes (limits.max_body_bytes)");
-      } else if (hec == beast::error::timeout || hec == http::error::end_of_stream || hec == asio::error::eof ||
+      } else if (hec == http::error::end_of_stream || hec == asio::error::eof ||
                  hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
         break;
       } else {
         res = errorResponse(http::status::bad_request, "bad_request",
                             "malformed HTTP request: " + hec.message());
       }
-      stream.expires_after(limits.headerTimeout);
+      conn->expiresAfter(limits.headerTimeout);
       co_await writeResponse(stream, res, 11, false, false, head);
       break;
     }
@@ -211,7 +244,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     if (header.count(http::field::content_length) && header.count(http::field::transfer_encoding)) {
       auto res = errorResponse(http::status::bad_request, "bad_request",
                                "a request must not carry both Content-Length and Transfer-Encoding");
-      stream.expires_after(limits.headerTimeout);
+      conn->expiresAfter(limits.headerTimeout);
       co_await writeResponse(stream, res, header.version(), false, false, head);
       break;
     }
@@ -220,7 +253,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
     }
-    stream.expires_after(limits.bodyTimeout);
+    conn->expiresAfter(limits.bodyTimeout);
     auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
     (void)bn;
     if (bec) {
@@ -228,25 +261,27 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
         auto res = errorResponse(http::status::payload_too_large, "body_too_large",
                                  "the body exceeds " + std::to_string(limits.maxBodyBytes) +
                                      " bytes (limits.max_body_bytes)");
-        stream.expires_after(limits.headerTimeout);
+        conn->expiresAfter(limits.headerTimeout);
         co_await writeResponse(stream, res, header.version(), false, false, head);
       }
       break;
     }
     Request req = parser.release();
     res.clear();
-    stream.expires_never();
+    conn->expiresNever();
     co_await handler(req, res);
     const bool keepAlive = req.keep_alive() && !registry.draining;
-    stream.expires_after(limits.bodyTimeout);
+    conn->expiresAfter(limits.bodyTimeout);
     if (!co_await writeResponse(stream, res, req.version(), keepAlive, req.method() == http::verb::head, head) ||
         !keepAlive) {
       break;
     }
   }
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
+  stream.shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close(ignored);
+  conn->closed = true;
+  conn->timer.cancel();
   registry.sessions.erase(self);
   open.fetch_sub(1);
   metrics.connections(listener).Decrement();
@@ -305,10 +340,10 @@ asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, LimitsConfig limits, H
 
 void closeIdle(SessionRegistry& registry) {
   registry.draining = true;
-  for (auto& s : registry.sessions) {
-    if (!s.busy) {
+  for (auto* s : registry.sessions) {
+    if (!s->busy) {
       boost::system::error_code ignored;
-      s.stream->socket().cancel(ignored);
+      s->socket.cancel(ignored);
     }
   }
 }
