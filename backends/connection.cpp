@@ -7,7 +7,10 @@
 
 #include "backends/info.h"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -38,14 +41,18 @@ std::string_view toString(BackendError error) {
 }
 
 struct Connection::Pending {
-  explicit Pending(asio::any_io_executor ex, std::size_t count) : timer(ex), remaining(count) {
+  explicit Pending(std::size_t count, std::chrono::steady_clock::time_point due) : remaining(count), deadline(due) {
     replies.reserve(count);
   }
-  asio::steady_timer timer;  // the caller waits on it; cancelled when the call completes
   std::size_t remaining;
+  std::chrono::steady_clock::time_point deadline;
   std::vector<RespValue> replies;
+  // The suspended caller, resumed (posted) exactly once by finish(). In an optional:
+  // Boost 1.81's any_completion_handler move-assignment wraps the handler in itself
+  // endlessly, so it is only ever constructed in place and reset.
+  std::optional<asio::any_completion_handler<void()>> waiter;
   BackendError error = BackendError::None;
-  bool done = false;
+  bool completed = false;  // the caller has been resumed, or is about to be
   bool sent = false;       // handed to a socket write
   bool abandoned = false;  // the caller gave up (deadline); replies are dropped
 };
@@ -55,9 +62,13 @@ Connection::Connection(asio::any_io_executor executor, ConnectionOptions options
       options_(std::move(options)),
       socket_(executor),
       writeSignal_(executor),
-      backoffTimer_(executor) {}
+      backoffTimer_(executor),
+      sweeper_(executor) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  // Callers still suspended here are destroyed, not resumed: the io_context is going away.
+  for (auto& call : pending_) call->waiter.reset();
+}
 
 void Connection::start() {
   if (started_) return;
@@ -71,6 +82,7 @@ void Connection::stop() {
   stopped_ = true;
   disconnect("stopped");
   backoffTimer_.cancel();
+  sweeper_.cancel();
   wakeConnectWaiters();
 }
 
@@ -102,7 +114,7 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
     result.error = BackendError::Unavailable;
     co_return result;
   }
-  auto call = std::make_shared<Pending>(executor_, replyCount);
+  auto call = std::make_shared<Pending>(replyCount, std::chrono::steady_clock::now() + timeout);
   pending_.push_back(call);
   ++queued_;
   if (outBuffer_.empty()) {
@@ -111,17 +123,53 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
     outBuffer_.append(encoded);
   }
   writeSignal_.cancel();
+  armSweeper(call->deadline);
 
-  call->timer.expires_after(timeout);
-  co_await call->timer.async_wait(kUseTuple);
-  if (!call->done) {
-    call->abandoned = true;
-    result.error = BackendError::Timeout;
-    co_return result;
-  }
+  // Suspend until finish() posts the stored handler: a reply, a failure or the deadline.
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&call](auto handler) { call->waiter.emplace(std::move(handler)); }, asio::use_awaitable);
   result.error = call->error;
   if (call->error == BackendError::None) result.replies = std::move(call->replies);
   co_return result;
+}
+
+void Connection::finish(Pending& call, BackendError error) {
+  if (call.completed) return;
+  call.completed = true;
+  call.error = error;
+  if (!call.waiter) return;
+  asio::post(executor_, [waiter = std::move(*call.waiter)]() mutable { std::move(waiter)(); });
+  call.waiter.reset();
+}
+
+// One timer per connection instead of one per call: it is armed for the earliest
+// deadline it knows of, and re-armed only for an earlier one. Calls usually share one
+// timeout, so deadlines arrive in order and most calls touch no timer at all.
+void Connection::armSweeper(std::chrono::steady_clock::time_point deadline) {
+  if (sweeperArmed_ && deadline >= sweeperAt_) return;
+  sweeperArmed_ = true;
+  sweeperAt_ = deadline;
+  const std::uint64_t generation = ++sweeperGeneration_;
+  sweeper_.expires_at(deadline);
+  sweeper_.async_wait([self = shared_from_this(), generation](boost::system::error_code) {
+    if (generation == self->sweeperGeneration_) self->sweep();
+  });
+}
+
+void Connection::sweep() {
+  sweeperArmed_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (auto& call : pending_) {
+    if (call->completed) continue;
+    if (call->deadline <= now) {
+      call->abandoned = true;  // its replies, if they come, are consumed and dropped
+      finish(*call, BackendError::Timeout);
+    } else if (!next || call->deadline < *next) {
+      next = call->deadline;
+    }
+  }
+  if (next) armSweeper(*next);
 }
 
 asio::awaitable<void> Connection::runLoop() {
@@ -281,8 +329,7 @@ asio::awaitable<void> Connection::readLoop() {
       auto& call = pending_.front();
       if (!call->abandoned) call->replies.push_back(std::move(reply));
       if (--call->remaining == 0) {
-        call->done = true;
-        call->timer.cancel();
+        finish(*call, BackendError::None);
         pending_.pop_front();
       }
     }
@@ -293,11 +340,7 @@ void Connection::failAll(BackendError error) {
   auto calls = std::move(pending_);
   pending_.clear();
   queued_ = 0;
-  for (auto& call : calls) {
-    call->error = call->sent ? error : BackendError::Unavailable;
-    call->done = true;
-    call->timer.cancel();
-  }
+  for (auto& call : calls) finish(*call, call->sent ? error : BackendError::Unavailable);
 }
 
 void Connection::disconnect(const std::string& reason) {

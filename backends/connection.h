@@ -82,6 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> writeLoop();
   boost::asio::awaitable<void> readLoop();
   void failAll(BackendError error);
+  void finish(Pending& call, BackendError error);
+  void armSweeper(std::chrono::steady_clock::time_point deadline);
+  void sweep();
   void wakeConnectWaiters();
   void disconnect(const std::string& reason);
 
@@ -97,6 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string writingBuffer_;
   std::optional<RespReader> reader_;  // re-created on every connect
   boost::asio::steady_timer backoffTimer_;
+  boost::asio::steady_timer sweeper_;  // call deadlines; see armSweeper()
+  std::chrono::steady_clock::time_point sweeperAt_{};
+  std::uint64_t sweeperGeneration_ = 0;
+  bool sweeperArmed_ = false;
   bool connected_ = false;
   bool stopped_ = false;
   bool started_ = false;
