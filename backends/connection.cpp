@@ -52,9 +52,19 @@ struct Connection::Pending {
   // endlessly, so it is only ever constructed in place and reset.
   std::optional<asio::any_completion_handler<void()>> waiter;
   BackendError error = BackendError::None;
+  std::shared_ptr<Trailer> trailer;  // shared trailer this call waits for (its own replies come first)
+  std::shared_ptr<const RespValue> trailerReply;
+  // For the Pending of a shared trailer itself: the calls that receive its reply.
+  std::vector<std::shared_ptr<Pending>> followers;
   bool completed = false;  // the caller has been resumed, or is about to be
   bool sent = false;       // handed to a socket write
   bool abandoned = false;  // the caller gave up (deadline); replies are dropped
+};
+
+struct Connection::Trailer {
+  std::string command;
+  std::vector<std::shared_ptr<Pending>> followers;
+  std::chrono::steady_clock::time_point deadline{};  // the latest of the followers'
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
@@ -104,6 +114,11 @@ void Connection::wakeConnectWaiters() {
 
 asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
                                                 std::chrono::milliseconds timeout) {
+  return execute(std::move(encoded), replyCount, timeout, {});
+}
+
+asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
+                                                std::chrono::milliseconds timeout, std::string_view trailer) {
   ExecResult result;
   if (!connected_ && connecting_ && !stopped_) {
     // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
@@ -114,7 +129,23 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
     result.error = BackendError::Unavailable;
     co_return result;
   }
-  auto call = std::make_shared<Pending>(replyCount, std::chrono::steady_clock::now() + timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool ownTrailer = !trailer.empty() && openTrailer_ && openTrailer_->command != trailer;
+  if (ownTrailer) {
+    // Another trailer is already open for this write: this call sends its own.
+    encoded.append(trailer);
+    ++replyCount;
+  }
+  auto call = std::make_shared<Pending>(replyCount, deadline);
+  if (!trailer.empty() && !ownTrailer) {
+    if (!openTrailer_) {
+      openTrailer_ = std::make_shared<Trailer>();
+      openTrailer_->command = trailer;
+    }
+    openTrailer_->followers.push_back(call);
+    openTrailer_->deadline = std::max(openTrailer_->deadline, deadline);
+    call->trailer = openTrailer_;
+  }
   pending_.push_back(call);
   ++queued_;
   if (outBuffer_.empty()) {
@@ -123,13 +154,21 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
     outBuffer_.append(encoded);
   }
   writeSignal_.cancel();
-  armSweeper(call->deadline);
+  armSweeper(deadline);
 
   // Suspend until finish() posts the stored handler: a reply, a failure or the deadline.
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
       [&call](auto handler) { call->waiter.emplace(std::move(handler)); }, asio::use_awaitable);
   result.error = call->error;
-  if (call->error == BackendError::None) result.replies = std::move(call->replies);
+  if (call->error == BackendError::None) {
+    if (ownTrailer) {
+      result.trailer = std::make_shared<const RespValue>(std::move(call->replies.back()));
+      call->replies.pop_back();
+    } else {
+      result.trailer = std::move(call->trailerReply);
+    }
+    result.replies = std::move(call->replies);
+  }
   co_return result;
 }
 
@@ -137,6 +176,19 @@ void Connection::finish(Pending& call, BackendError error) {
   if (call.completed) return;
   call.completed = true;
   call.error = error;
+  if (!call.followers.empty()) {
+    // A shared trailer: its reply (or failure) completes every call waiting for it.
+    std::shared_ptr<const RespValue> reply;
+    if (error == BackendError::None && !call.replies.empty()) {
+      reply = std::make_shared<const RespValue>(std::move(call.replies.front()));
+    }
+    for (auto& follower : call.followers) {
+      follower->trailerReply = reply;
+      finish(*follower, reply ? BackendError::None : (error == BackendError::None ? BackendError::Protocol : error));
+    }
+    call.followers.clear();
+    return;
+  }
   if (!call.waiter) return;
   asio::post(executor_, [waiter = std::move(*call.waiter)]() mutable { std::move(waiter)(); });
   call.waiter.reset();
@@ -295,6 +347,14 @@ asio::awaitable<void> Connection::writeLoop() {
         continue;
       }
     }
+    if (openTrailer_) {
+      // The shared trailer leaves after every call that asked for it.
+      auto trailer = std::move(openTrailer_);
+      auto call = std::make_shared<Pending>(1, trailer->deadline);
+      call->followers = std::move(trailer->followers);
+      outBuffer_.append(trailer->command);
+      pending_.push_back(std::move(call));
+    }
     writingBuffer_.clear();
     std::swap(outBuffer_, writingBuffer_);
     for (auto it = pending_.rbegin(); it != pending_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
@@ -329,7 +389,9 @@ asio::awaitable<void> Connection::readLoop() {
       auto& call = pending_.front();
       if (!call->abandoned) call->replies.push_back(std::move(reply));
       if (--call->remaining == 0) {
-        finish(*call, BackendError::None);
+        // A call with a shared trailer completes when the trailer's reply arrives.
+        if (!call->trailer) finish(*call, BackendError::None);
+        call->trailer.reset();
         pending_.pop_front();
       }
     }
@@ -340,6 +402,7 @@ void Connection::failAll(BackendError error) {
   auto calls = std::move(pending_);
   pending_.clear();
   queued_ = 0;
+  openTrailer_.reset();  // its followers are in `calls`, none of it was sent
   for (auto& call : calls) finish(*call, call->sent ? error : BackendError::Unavailable);
 }
 

@@ -44,6 +44,8 @@ struct ConnectionOptions {
 struct ExecResult {
   BackendError error = BackendError::None;
   std::vector<RespValue> replies;  // one per command when error == None
+  // The reply to the call's trailer (see execute()), when it asked for one and error == None.
+  std::shared_ptr<const RespValue> trailer;
   bool ok() const { return error == BackendError::None; }
 };
 
@@ -62,6 +64,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // every reply or the deadline. Never throws.
   boost::asio::awaitable<ExecResult> execute(std::string encoded, std::size_t replyCount,
                                              std::chrono::milliseconds timeout);
+  // The same, followed by `trailer` (one encoded command, e.g. ROLE) after this call's
+  // commands. Calls that leave in the same write with the same trailer share one: it is
+  // sent once, after all of them, so its reply reflects a moment after every one of
+  // their commands ran (Redis runs one connection's commands in order).
+  boost::asio::awaitable<ExecResult> execute(std::string encoded, std::size_t replyCount,
+                                             std::chrono::milliseconds timeout, std::string_view trailer);
 
   bool connected() const { return connected_; }
   std::size_t inFlight() const { return pending_.size(); }
@@ -76,6 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   struct Pending;
+  struct Trailer;
   boost::asio::awaitable<void> runLoop();
   boost::asio::awaitable<bool> connectOnce();
   boost::asio::awaitable<std::optional<RespValue>> handshake(std::string request);
@@ -97,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::shared_ptr<Pending>> pending_;  // sent or queued, in reply order
   std::string outBuffer_;                         // encoded, not yet handed to a write
   std::size_t queued_ = 0;                        // calls in outBuffer_ (the newest in pending_)
+  std::shared_ptr<Trailer> openTrailer_;          // shared by calls in outBuffer_, sent after them
   std::string writingBuffer_;
   std::optional<RespReader> reader_;  // re-created on every connect
   boost::asio::steady_timer backoffTimer_;

@@ -83,6 +83,9 @@ std::string accessKeyHash(std::string_view key) {
 
 // The replication offset in a ROLE reply, when the node has the role wanted (a replica
 // whose link is down reports -1: nullopt).
+// ROLE, encoded: sent as a shared trailer after reads and writes that need a position.
+constexpr std::string_view kRoleTrailer = "*1\r\n$4\r\nROLE\r\n";
+
 std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary) {
   if (role.type != RespType::Array || role.elements.empty() || !role.elements[0].isString()) return std::nullopt;
   const auto& kind = role.elements[0].str;
@@ -129,8 +132,10 @@ class DataRequest {
   // recording the failure.
   // `timeout` 0 means redis.command_timeout. Calls on the primary count towards its load
   // signals; `countLatency` false keeps a deliberately slow call (WAIT) out of the p99.
+  // `trailer`: see Connection::execute; its reply comes back in ExecResult::trailer.
   asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count,
-                                             std::chrono::milliseconds timeout = {}, bool countLatency = true);
+                                             std::chrono::milliseconds timeout = {}, bool countLatency = true,
+                                             std::string_view trailer = {});
   // A replica's applied offset from INFO replication, for when ROLE says -1 (link down).
   asio::awaitable<std::optional<std::uint64_t>> replicaOffsetFromInfo(std::size_t index);
   void appendMainCommand(std::string& out) const;
@@ -335,15 +340,21 @@ bool DataRequest::parseHeaders() {
     }
   }
   if (auto it = req_.find("X-Session-Token"); it != req_.end()) {
-    auto decoded = shared_.keys->decodeList(it->value());
-    if (decoded.error) {
-      shared_.metrics->sessionTokensRejected(session::toString(*decoded.error)).Increment();
-      fail(400, "invalid_session_token",
-           std::string("the session token was refused (") + std::string(session::toString(*decoded.error)) +
-               "); send back a token this service issued, or none to start a new session");
-      return false;
+    auto& verified = worker_.verifiedTokens();
+    if (const auto* known = verified.find(it->value())) {
+      tokens_ = *known;  // these exact bytes verified before: same result, no HMAC
+    } else {
+      auto decoded = shared_.keys->decodeList(it->value());
+      if (decoded.error) {
+        shared_.metrics->sessionTokensRejected(session::toString(*decoded.error)).Increment();
+        fail(400, "invalid_session_token",
+             std::string("the session token was refused (") + std::string(session::toString(*decoded.error)) +
+                 "); send back a token this service issued, or none to start a new session");
+        return false;
+      }
+      verified.remember(it->value(), decoded.tokens);
+      tokens_ = std::move(decoded.tokens);
     }
-    tokens_ = std::move(decoded.tokens);
     tokenHeader_ = it->value();
     while (!tokenHeader_.empty() && (tokenHeader_.front() == ' ' || tokenHeader_.front() == '\t'))
       tokenHeader_.remove_prefix(1);
@@ -482,7 +493,7 @@ void DataRequest::appendMainCommand(std::string& out) const {
 
 asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
                                                         std::size_t count, std::chrono::milliseconds timeout,
-                                                        bool countLatency) {
+                                                        bool countLatency, std::string_view trailer) {
   auto& conn = worker_.pool().pick(index);
   if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
   const bool primary = index == 0;
@@ -491,7 +502,7 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   // The primary's latency, errors and in-flight count drive the load controller.
   if (primary) shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
   const auto started = Clock::now();
-  auto result = co_await conn.execute(std::move(encoded), count, timeout);
+  auto result = co_await conn.execute(std::move(encoded), count, timeout, trailer);
   const auto elapsed = Clock::now() - started;
   shared_.backendInFlight[index].fetch_sub(1, std::memory_order_relaxed);
   const auto& name = topology_->backends[index].name;
@@ -547,10 +558,9 @@ void DataRequest::respondWithReply(const RespValue& reply) {
 }
 
 asio::awaitable<void> DataRequest::write() {
-  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   std::string encoded;
   appendMainCommand(encoded);
-  std::size_t count = 2;
+  std::size_t count = 1;
   int required = 0;
   const bool strong = level_ == Level::Strong;
   if (strong) {
@@ -561,20 +571,19 @@ asio::awaitable<void> DataRequest::write() {
     backends::appendCommand(encoded, wait);
     ++count;
   }
-  backends::appendCommand(encoded, kRole);
   // WAIT may take the whole quorum timeout: the deadline covers it, or a missed quorum would
   // surface as backend_timeout (outcome unknown) instead of quorum_not_reached.
   const auto deadline =
       config_->redis.commandTimeout + (strong ? config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
-  auto result = co_await exec(0, std::move(encoded), count, deadline, /*countLatency=*/!strong);
+  // ROLE after the write (and WAIT) gives a position at or after it: the token's.
+  auto result = co_await exec(0, std::move(encoded), count, deadline, /*countLatency=*/!strong, kRoleTrailer);
   setServed(0, std::chrono::milliseconds{0});
   if (!result.ok()) {
     backendFailure(result.error, 0);
     co_return;
   }
   const RespValue& reply = result.replies[0];
-  const RespValue& role = result.replies[count - 1];
-  auto offset = roleOffset(role, true);
+  auto offset = roleOffset(*result.trailer, true);
   if (!offset) {
     fail(503, "primary_unavailable",
          "'" + topology_->primary().name + "' is no longer the primary; the write was refused or its outcome is "
@@ -651,7 +660,6 @@ asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::Rou
 }
 
 asio::awaitable<void> DataRequest::read() {
-  static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   routing::RouteRequest rr;
   rr.isWrite = false;
   rr.level = level_;
@@ -730,9 +738,8 @@ asio::awaitable<void> DataRequest::read() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::string encoded;
     appendMainCommand(encoded);
-    if (needRole) backends::appendCommand(encoded, kRole);
-    const std::size_t count = needRole ? 2 : 1;
-    auto result = co_await exec(target, std::move(encoded), count);
+    // ROLE after the read gives a position at or after what the read saw: the token's.
+    auto result = co_await exec(target, std::move(encoded), 1, {}, true, needRole ? kRoleTrailer : std::string_view{});
     setServed(target, bound);
     if (!result.ok()) {
       if (target != 0 && level_ != Level::Strong) {
@@ -748,7 +755,7 @@ asio::awaitable<void> DataRequest::read() {
     }
     std::uint64_t readOffset = 0;
     if (needRole) {
-      auto offset = roleOffset(result.replies[1], target == 0);
+      auto offset = roleOffset(*result.trailer, target == 0);
       if (!offset && target != 0) offset = co_await replicaOffsetFromInfo(target);
       if (offset && target != 0 && *offset < rr.sessionOffset) offset.reset();
       if (!offset) {

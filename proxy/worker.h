@@ -22,6 +22,7 @@
 #include "routing/latency_window.h"
 #include "routing/router.h"
 #include "session/token.h"
+#include "session/token_cache.h"
 
 namespace cx::proxy {
 
@@ -73,6 +74,7 @@ class Worker {
   boost::asio::io_context& io() { return io_; }
   SharedState& shared() { return shared_; }
   BackendPool& pool() { return pool_; }
+  session::VerifiedTokenCache& verifiedTokens() { return verifiedTokens_; }
   std::size_t index() const { return index_; }
 
   // Serves one data request (DESIGN §3). Never throws.
@@ -83,6 +85,7 @@ class Worker {
   std::size_t index_;
   boost::asio::io_context io_{1};
   BackendPool pool_;
+  session::VerifiedTokenCache verifiedTokens_;
 };
 
 }  // namespace cx::proxy

@@ -1,0 +1,185 @@
+// The pipelined backend connection against a real redis-server: calls that leave in one
+// write share one trailer command (ROLE), each gets its own replies, and a server that
+// stops answering or goes away fails every waiting call, trailer followers included.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/connection.h"
+#include "tests/integration/support/support.h"
+
+namespace cx::testing {
+namespace {
+
+namespace asio = boost::asio;
+using backends::BackendError;
+using backends::Connection;
+using backends::ExecResult;
+using backends::RespType;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kRole = "*1\r\n$4\r\nROLE\r\n";
+constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
+
+std::string setCommand(const std::string& key) {
+  const std::array<std::string_view, 3> argv{"SET", key, "value"};
+  return backends::encodeCommand(argv);
+}
+
+long long roleCalls(RedisCluster& cluster) {
+  const auto stats = cluster.node(0).info("commandstats");
+  auto it = stats.find("cmdstat_role");
+  if (it == stats.end()) return 0;
+  // calls=N,usec=...
+  return std::stoll(it->second.substr(it->second.find('=') + 1));
+}
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  ConnectionTest() : cluster_(0) {
+    backends::ConnectionOptions options;
+    options.port = static_cast<std::uint16_t>(cluster_.primaryPort());
+    connection_ = std::make_shared<Connection>(io_.get_executor(), options);
+    connection_->start();
+    bool done = false;
+    bool connected = false;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          connected = co_await connection_->waitConnected(10s);
+          done = true;
+        },
+        asio::detached);
+    while (!done) io_.run_one();
+    EXPECT_TRUE(connected) << connection_->lastError();
+  }
+
+  ~ConnectionTest() override {
+    connection_->stop();
+    io_.poll();
+  }
+
+  // Starts one call per command, all before the connection's writer runs (so they leave
+  // in one write), and runs the io_context until every call has returned.
+  std::vector<ExecResult> runTogether(const std::vector<std::pair<std::string, std::string_view>>& calls,
+                                      std::chrono::milliseconds timeout = 5s) {
+    std::vector<std::optional<ExecResult>> results(calls.size());
+    std::size_t finished = 0;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      asio::co_spawn(
+          io_,
+          [&, i]() -> asio::awaitable<void> {
+            results[i] = co_await connection_->execute(calls[i].first, 1, timeout, calls[i].second);
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < calls.size()) io_.run_one();
+    std::vector<ExecResult> out;
+    for (auto& r : results) out.push_back(std::move(*r));
+    return out;
+  }
+
+  RedisCluster cluster_;
+  asio::io_context io_;
+  std::shared_ptr<Connection> connection_;
+};
+
+TEST_F(ConnectionTest, CallsInOneWriteShareOneTrailer) {
+  cluster_.command(0, {"CONFIG", "RESETSTAT"});
+  std::vector<std::pair<std::string, std::string_view>> calls;
+  for (int i = 0; i < 20; ++i) calls.emplace_back(setCommand("shared:" + std::to_string(i)), kRole);
+  auto results = runTogether(calls);
+  const long long roleRuns = roleCalls(cluster_);
+  const long long offsetAfter = cluster_.node(0).replOffset();  // a ROLE of its own
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    ASSERT_TRUE(r.ok()) << i << ": " << backends::toString(r.error);
+    ASSERT_EQ(r.replies.size(), 1u) << i;
+    EXPECT_EQ(r.replies[0].str, "OK") << i;
+    ASSERT_NE(r.trailer, nullptr) << i;
+    EXPECT_EQ(r.trailer.get(), results[0].trailer.get()) << i << ": one reply, shared";
+  }
+  // ROLE ran once, after every SET: its offset covers all twenty writes.
+  EXPECT_EQ(roleRuns, 1);
+  const auto& role = *results[0].trailer;
+  ASSERT_EQ(role.type, RespType::Array);
+  ASSERT_GE(role.elements.size(), 2u);
+  EXPECT_EQ(role.elements[0].str, "master");
+  EXPECT_EQ(role.elements[1].integer, offsetAfter);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(cluster_.command(0, {"GET", "shared:" + std::to_string(i)}), "value");
+}
+
+TEST_F(ConnectionTest, CallsWithoutATrailerGetNone) {
+  cluster_.command(0, {"CONFIG", "RESETSTAT"});
+  auto results = runTogether({{setCommand("plain:1"), {}}, {setCommand("plain:2"), kRole}, {setCommand("plain:3"), {}}});
+  ASSERT_TRUE(results[0].ok() && results[1].ok() && results[2].ok());
+  EXPECT_EQ(results[0].trailer, nullptr);
+  EXPECT_NE(results[1].trailer, nullptr);
+  EXPECT_EQ(results[2].trailer, nullptr);
+  for (const auto& r : results) {
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.replies[0].str, "OK");
+  }
+  EXPECT_EQ(roleCalls(cluster_), 1);
+}
+
+TEST_F(ConnectionTest, ADifferentTrailerTravelsWithItsOwnCall) {
+  cluster_.command(0, {"CONFIG", "RESETSTAT"});
+  auto results =
+      runTogether({{setCommand("mixed:1"), kRole}, {setCommand("mixed:2"), kPing}, {setCommand("mixed:3"), kRole}});
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << backends::toString(r.error);
+    ASSERT_EQ(r.replies.size(), 1u);
+    EXPECT_EQ(r.replies[0].str, "OK");
+    ASSERT_NE(r.trailer, nullptr);
+  }
+  EXPECT_EQ(results[1].trailer->str, "PONG");
+  EXPECT_EQ(results[0].trailer.get(), results[2].trailer.get());
+  EXPECT_EQ(results[0].trailer->type, RespType::Array);
+  EXPECT_EQ(roleCalls(cluster_), 1);
+}
+
+TEST_F(ConnectionTest, AServerThatStopsAnsweringTimesOutEveryFollower) {
+  cluster_.pause(0);
+  std::vector<std::pair<std::string, std::string_view>> calls;
+  for (int i = 0; i < 5; ++i) calls.emplace_back(setCommand("paused:" + std::to_string(i)), kRole);
+  calls.emplace_back(setCommand("paused:plain"), std::string_view{});
+  auto results = runTogether(calls, 300ms);
+  cluster_.resume(0);
+  for (const auto& r : results) EXPECT_EQ(r.error, BackendError::Timeout);
+}
+
+TEST_F(ConnectionTest, AServerThatGoesAwayFailsEveryFollower) {
+  cluster_.pause(0);
+  std::vector<std::optional<ExecResult>> results(4);
+  std::size_t finished = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    asio::co_spawn(
+        io_,
+        [&, i]() -> asio::awaitable<void> {
+          results[i] = co_await connection_->execute(setCommand("gone:" + std::to_string(i)), 1, 30s, kRole);
+          ++finished;
+        },
+        asio::detached);
+  }
+  // Let the calls leave in one write, then take the server away.
+  for (int i = 0; i < 100 && connection_->waiting() < results.size(); ++i) io_.run_one_for(10ms);
+  ASSERT_GE(connection_->waiting(), results.size());
+  cluster_.node(0).kill();
+  while (finished < results.size()) io_.run_one();
+  for (const auto& r : results) EXPECT_EQ(r->error, BackendError::ConnectionLost);
+}
+
+}  // namespace
+}  // namespace cx::testing
