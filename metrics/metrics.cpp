@@ -26,18 +26,14 @@ std::atomic<std::uint64_t> gNextInstanceId{1};
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instanceId_(gNextInstanceId++) {
   auto& r = *registry_;
-  requests_ = &prometheus::BuildCounter()
-                   .Name("cxproxy_requests_total")
-                   .Help("Data requests by operation, requested and served level, role and status")
-                   .Register(r);
-  requestDuration_ = &prometheus::BuildHistogram()
-                          .Name("cxproxy_request_duration_seconds")
-                          .Help("Data request duration from request parsed to response queued")
-                          .Register(r);
-  readStaleness_ = &prometheus::BuildHistogram()
-                        .Name("cxproxy_read_staleness_seconds")
-                        .Help("Staleness bound of what each read served, by served level")
-                        .Register(r);
+  requests_ = std::make_shared<ShardedFamily<ShardedCounter>>(
+      "cxproxy_requests_total", "Data requests by operation, requested and served level, role and status");
+  requestDuration_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "cxproxy_request_duration_seconds", "Data request duration from request parsed to response queued",
+      kDurationBuckets);
+  readStaleness_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "cxproxy_read_staleness_seconds", "Staleness bound of what each read served, by served level",
+      kStalenessBuckets);
   replicaLagBytes_ = &prometheus::BuildGauge()
                           .Name("cxproxy_replica_lag_bytes")
                           .Help("Primary offset minus the replica's applied offset")
@@ -87,14 +83,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                         .Name("cxproxy_config_reload_total")
                         .Help("Configuration reload attempts by result (success, unchanged, error)")
                         .Register(r);
-  backendRequests_ = &prometheus::BuildCounter()
-                          .Name("cxproxy_backend_requests_total")
-                          .Help("Calls to each backend by result")
-                          .Register(r);
-  backendRequestDuration_ = &prometheus::BuildHistogram()
-                                 .Name("cxproxy_backend_request_duration_seconds")
-                                 .Help("Backend call duration from command sent to reply received")
-                                 .Register(r);
+  backendRequests_ = std::make_shared<ShardedFamily<ShardedCounter>>("cxproxy_backend_requests_total",
+                                                                     "Calls to each backend by result");
+  backendRequestDuration_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
+      "cxproxy_backend_request_duration_seconds", "Backend call duration from command sent to reply received",
+      kDurationBuckets);
+  for (const auto& family : {requests_, backendRequests_}) addCollectable(family);
+  for (const auto& family : {requestDuration_, readStaleness_, backendRequestDuration_}) addCollectable(family);
   addCollectable(std::make_shared<ProcessMetrics>());
 }
 
@@ -112,9 +107,11 @@ std::string Metrics::serialize() const {
   return serializer.Serialize(families);
 }
 
-template <typename T>
-T& Metrics::child(prometheus::Family<T>& family, std::initializer_list<std::string_view> values,
-                  std::initializer_list<std::string_view> names, const std::vector<double>* buckets) {
+template <typename F>
+typename ChildOf<F>::type& Metrics::child(F& family, std::initializer_list<std::string_view> values,
+                                          std::initializer_list<std::string_view> names,
+                                          const std::vector<double>* buckets) {
+  using T = typename ChildOf<F>::type;
   // Fast path: a per-thread map from (this registry, family, label values) to the child.
   // No lock and, once the key buffer has grown, no allocation. The instance id (not the
   // address) keys it, so a Metrics destroyed in a test never answers for a new one.
@@ -139,7 +136,7 @@ T& Metrics::child(prometheus::Family<T>& family, std::initializer_list<std::stri
   T* created;
   {
     std::lock_guard lock(mutex_);  // Family::Add returns the existing child for equal labels
-    if constexpr (std::is_same_v<T, prometheus::Histogram>) {
+    if constexpr (std::is_same_v<F, prometheus::Family<prometheus::Histogram>>) {
       created = &family.Add(labels, *buckets);
     } else {
       (void)buckets;
@@ -150,7 +147,7 @@ T& Metrics::child(prometheus::Family<T>& family, std::initializer_list<std::stri
   return *created;
 }
 
-prometheus::Counter& Metrics::requests(std::string_view op, std::string_view requested,
+ShardedCounter& Metrics::requests(std::string_view op, std::string_view requested,
                                        std::string_view served, std::string_view role, int code) {
   char codeBuf[12];
   auto [codeEnd, codeErr] = std::to_chars(codeBuf, codeBuf + sizeof codeBuf, code);
@@ -159,12 +156,12 @@ prometheus::Counter& Metrics::requests(std::string_view op, std::string_view req
   return child(*requests_, {op, requested, served, role, codeText}, {"op", "requested", "served", "role", "code"});
 }
 
-prometheus::Histogram& Metrics::requestDuration(std::string_view op, std::string_view role) {
-  return child(*requestDuration_, {op, role}, {"op", "role"}, &kDurationBuckets);
+ShardedHistogram& Metrics::requestDuration(std::string_view op, std::string_view role) {
+  return child(*requestDuration_, {op, role}, {"op", "role"});
 }
 
-prometheus::Histogram& Metrics::readStaleness(std::string_view level) {
-  return child(*readStaleness_, {level}, {"level"}, &kStalenessBuckets);
+ShardedHistogram& Metrics::readStaleness(std::string_view level) {
+  return child(*readStaleness_, {level}, {"level"});
 }
 
 prometheus::Gauge& Metrics::replicaLagBytes(std::string_view backend) {
@@ -213,12 +210,12 @@ prometheus::Counter& Metrics::configReloads(std::string_view result) {
   return child(*configReloads_, {result}, {"result"});
 }
 
-prometheus::Counter& Metrics::backendRequests(std::string_view backend, std::string_view result) {
+ShardedCounter& Metrics::backendRequests(std::string_view backend, std::string_view result) {
   return child(*backendRequests_, {backend, result}, {"backend", "result"});
 }
 
-prometheus::Histogram& Metrics::backendRequestDuration(std::string_view backend) {
-  return child(*backendRequestDuration_, {backend}, {"backend"}, &kDurationBuckets);
+ShardedHistogram& Metrics::backendRequestDuration(std::string_view backend) {
+  return child(*backendRequestDuration_, {backend}, {"backend"});
 }
 
 }  // namespace cx::metrics

@@ -1,6 +1,8 @@
 // Every Prometheus metric family cxproxy exports (DESIGN §5), defined in one place.
 // Families are created once at start-up; label children are looked up through small
-// caches so the hot path does not take the registry's mutex for a known label set.
+// caches so the hot path does not take the registry's mutex for a known label set. The
+// families every request records (requests, durations, served staleness, backend calls)
+// are sharded per thread (metrics/sharded.h) and exported next to the registry's.
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -17,7 +19,20 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/sharded.h"
+
 namespace cx::metrics {
+
+template <typename F>
+struct ChildOf;
+template <typename T>
+struct ChildOf<prometheus::Family<T>> {
+  using type = T;
+};
+template <typename T>
+struct ChildOf<ShardedFamily<T>> {
+  using type = T;
+};
 
 class Metrics {
  public:
@@ -30,10 +45,10 @@ class Metrics {
   void addCollectable(std::shared_ptr<const prometheus::Collectable> collectable);
 
   // Thread-safe; children are created on first use and then cached.
-  prometheus::Counter& requests(std::string_view op, std::string_view requested,
+  ShardedCounter& requests(std::string_view op, std::string_view requested,
                                 std::string_view served, std::string_view role, int code);
-  prometheus::Histogram& requestDuration(std::string_view op, std::string_view role);
-  prometheus::Histogram& readStaleness(std::string_view level);
+  ShardedHistogram& requestDuration(std::string_view op, std::string_view role);
+  ShardedHistogram& readStaleness(std::string_view level);
   prometheus::Gauge& replicaLagBytes(std::string_view backend);
   prometheus::Gauge& replicaStaleness(std::string_view backend);
   prometheus::Gauge& backendUp(std::string_view backend, std::string_view role);
@@ -47,19 +62,20 @@ class Metrics {
   prometheus::Gauge& connections(std::string_view listener);
   prometheus::Counter& configReloads(std::string_view result);
   // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
-  prometheus::Counter& backendRequests(std::string_view backend, std::string_view result);
-  prometheus::Histogram& backendRequestDuration(std::string_view backend);
+  ShardedCounter& backendRequests(std::string_view backend, std::string_view result);
+  ShardedHistogram& backendRequestDuration(std::string_view backend);
 
  private:
   // The child of `family` with labels names[i]=values[i].
-  template <typename T>
-  T& child(prometheus::Family<T>& family, std::initializer_list<std::string_view> values,
-           std::initializer_list<std::string_view> names, const std::vector<double>* buckets = nullptr);
+  template <typename F>
+  typename ChildOf<F>::type& child(F& family, std::initializer_list<std::string_view> values,
+                                   std::initializer_list<std::string_view> names,
+                                   const std::vector<double>* buckets = nullptr);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>* requests_;
-  prometheus::Family<prometheus::Histogram>* requestDuration_;
-  prometheus::Family<prometheus::Histogram>* readStaleness_;
+  std::shared_ptr<ShardedFamily<ShardedCounter>> requests_;
+  std::shared_ptr<ShardedFamily<ShardedHistogram>> requestDuration_;
+  std::shared_ptr<ShardedFamily<ShardedHistogram>> readStaleness_;
   prometheus::Family<prometheus::Gauge>* replicaLagBytes_;
   prometheus::Family<prometheus::Gauge>* replicaStaleness_;
   prometheus::Family<prometheus::Gauge>* backendUp_;
@@ -73,8 +89,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* tokensRejected_;
   prometheus::Family<prometheus::Gauge>* connections_;
   prometheus::Family<prometheus::Counter>* configReloads_;
-  prometheus::Family<prometheus::Counter>* backendRequests_;
-  prometheus::Family<prometheus::Histogram>* backendRequestDuration_;
+  std::shared_ptr<ShardedFamily<ShardedCounter>> backendRequests_;
+  std::shared_ptr<ShardedFamily<ShardedHistogram>> backendRequestDuration_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;
 
   std::mutex mutex_;  // guards Family::Add on a cache miss
