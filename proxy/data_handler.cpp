@@ -41,6 +41,19 @@ namespace {
 enum class Op : std::uint8_t { Get, Put, Delete, Cmd };
 constexpr std::string_view kOpNames[] = {"get", "put", "delete", "cmd"};
 
+// Keys of Worker::MetricCache: a kind tag in the top byte, then small ids.
+enum class CachedMetric : std::uint64_t { Requests = 1, RequestDuration, ReadStaleness, BackendOk, BackendDuration };
+constexpr std::uint64_t metricKey(CachedMetric kind, std::uint64_t ids) {
+  return static_cast<std::uint64_t>(kind) << 56 | ids;
+}
+// The child under `key`, made by `make` (a Metrics lookup) the first time.
+template <typename T, typename Make>
+T& cachedMetric(std::unordered_map<std::uint64_t, T*>& cache, std::uint64_t key, Make&& make) {
+  auto [it, added] = cache.try_emplace(key, nullptr);
+  if (added) it->second = &make();
+  return *it->second;
+}
+
 std::string upper(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -192,7 +205,10 @@ void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::mill
     (void)ec;
     res_.set("X-Staleness-Bound-Ms", std::string_view(buf, static_cast<std::size_t>(end - buf)));
     if (!isWrite_) {
-      shared_.metrics->readStaleness(toString(level_)).Observe(std::chrono::duration<double>(*bound).count());
+      cachedMetric(worker_.metricCache().histograms,
+                   metricKey(CachedMetric::ReadStaleness, static_cast<std::uint64_t>(level_)),
+                   [&]() -> auto& { return shared_.metrics->readStaleness(toString(level_)); })
+          .Observe(std::chrono::duration<double>(*bound).count());
     }
   } else {
     res_.set("X-Staleness-Bound-Ms", "unknown");
@@ -506,9 +522,17 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   const auto elapsed = Clock::now() - started;
   shared_.backendInFlight[index].fetch_sub(1, std::memory_order_relaxed);
   const auto& name = topology_->backends[index].name;
-  shared_.metrics->backendRequests(name, result.ok() ? std::string_view("ok") : backends::toString(result.error))
-      .Increment();
-  shared_.metrics->backendRequestDuration(name).Observe(std::chrono::duration<double>(elapsed).count());
+  auto& cache = worker_.metricCache();
+  if (result.ok()) {
+    cachedMetric(cache.counters, metricKey(CachedMetric::BackendOk, index),
+                 [&]() -> auto& { return shared_.metrics->backendRequests(name, "ok"); })
+        .Increment();
+  } else {
+    shared_.metrics->backendRequests(name, backends::toString(result.error)).Increment();
+  }
+  cachedMetric(cache.histograms, metricKey(CachedMetric::BackendDuration, index),
+               [&]() -> auto& { return shared_.metrics->backendRequestDuration(name); })
+      .Observe(std::chrono::duration<double>(elapsed).count());
   if (!primary) co_return result;
   if (countLatency || !result.ok()) {
     shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed),
@@ -818,9 +842,21 @@ void DataRequest::recordMetrics(Clock::time_point started) {
   std::string_view op = kOpNames[static_cast<int>(op_)];
   std::string_view requested = requested_ ? toString(*requested_) : std::string_view("default");
   std::string_view served = served_ ? toString(level_) : std::string_view("none");
-  m.requests(op, requested, served, roleLabel_, static_cast<int>(res_.result_int())).Increment();
+  // Small ids for the cache key: op, requested (+1, 0 = default), served (+1, 0 = none),
+  // role (0 none, 1 primary, 2 replica) and the status code.
+  const std::uint64_t opId = static_cast<std::uint64_t>(op_);
+  const std::uint64_t roleId = roleLabel_ == "primary" ? 1 : roleLabel_ == "replica" ? 2 : 0;
+  const std::uint64_t requestedId = requested_ ? static_cast<std::uint64_t>(*requested_) + 1 : 0;
+  const std::uint64_t servedId = served_ ? static_cast<std::uint64_t>(level_) + 1 : 0;
+  auto& cache = worker_.metricCache();
+  const std::uint64_t ids = opId << 40 | requestedId << 32 | servedId << 24 | roleId << 16 | res_.result_int();
+  cachedMetric(cache.counters, metricKey(CachedMetric::Requests, ids),
+               [&]() -> auto& { return m.requests(op, requested, served, roleLabel_, static_cast<int>(res_.result_int())); })
+      .Increment();
   const auto elapsed = Clock::now() - started;
-  m.requestDuration(op, roleLabel_).Observe(std::chrono::duration<double>(elapsed).count());
+  cachedMetric(cache.histograms, metricKey(CachedMetric::RequestDuration, opId << 8 | roleId),
+               [&]() -> auto& { return m.requestDuration(op, roleLabel_); })
+      .Observe(std::chrono::duration<double>(elapsed).count());
   if (!config_->log.access) return;
   // Access log (log.access): never the key itself, only a salted hash of it, so lines can
   // be correlated within one process's life without exposing keys.

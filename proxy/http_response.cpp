@@ -3,43 +3,54 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <cstring>
+
 namespace cx::proxy {
 
+std::size_t Response::find(std::string_view name) const {
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    const Field& f = fields_[i];
+    if (!f.removed && f.nameLen == name.size() && boost::beast::iequals(this->name(f), name)) return i;
+  }
+  return npos;
+}
+
 void Response::set(std::string_view name, std::string_view value) {
-  for (auto& f : fields_) {
-    if (!f.removed && boost::beast::iequals(this->name(f), name)) f.removed = true;
+  if (const std::size_t old = find(name); old != npos) {
+    fields_[old].removed = true;  // names are unique among live fields
+    anyRemoved_ = true;
   }
   Field f{};
-  f.nameAt = static_cast<std::uint32_t>(buffer_.size());
+  f.at = static_cast<std::uint32_t>(buffer_.size());
   f.nameLen = static_cast<std::uint32_t>(name.size());
-  buffer_.append(name);
-  f.valueAt = static_cast<std::uint32_t>(buffer_.size());
   f.valueLen = static_cast<std::uint32_t>(value.size());
-  buffer_.append(value);
+  buffer_.resize(buffer_.size() + name.size() + value.size() + 4);  // one capacity check
+  char* out = buffer_.data() + f.at;
+  std::memcpy(out, name.data(), name.size());
+  out += name.size();
+  *out++ = ':';
+  *out++ = ' ';
+  std::memcpy(out, value.data(), value.size());
+  out += value.size();
+  *out++ = '\r';
+  *out = '\n';
   fields_.push_back(f);
 }
 
 std::string_view Response::operator[](std::string_view name) const {
-  for (const auto& f : fields_) {
-    if (!f.removed && boost::beast::iequals(this->name(f), name)) return value(f);
-  }
-  return {};
+  const std::size_t i = find(name);
+  return i == npos ? std::string_view{} : value(fields_[i]);
 }
 
-bool Response::has(std::string_view name) const {
-  for (const auto& f : fields_) {
-    if (!f.removed && boost::beast::iequals(this->name(f), name)) return true;
-  }
-  return false;
-}
+bool Response::has(std::string_view name) const { return find(name) != npos; }
 
 void Response::appendFields(std::string& out) const {
+  if (!anyRemoved_) {
+    out.append(buffer_);
+    return;
+  }
   for (const auto& f : fields_) {
-    if (f.removed) continue;
-    out.append(name(f));
-    out.append(": ", 2);
-    out.append(value(f));
-    out.append("\r\n", 2);
+    if (!f.removed) out.append(line(f));
   }
 }
 
@@ -48,6 +59,7 @@ void Response::clear() {
   buffer_.clear();
   fields_.clear();
   body_.clear();
+  anyRemoved_ = false;
 }
 
 }  // namespace cx::proxy

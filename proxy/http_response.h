@@ -1,7 +1,8 @@
 // The response the handlers fill: status, header fields in one flat buffer, and body.
 // It offers the subset of Beast's response interface the handlers use, but keeps every
 // field in a single string that a connection reuses from request to request, so a
-// response costs no allocation per header field and serializes with plain appends.
+// response costs no allocation per header field. Each field is stored as its finished
+// "Name: value\r\n" line, so serializing is one append while no field was replaced.
 #pragma once
 
 #include <boost/beast/http/field.hpp>
@@ -42,14 +43,18 @@ class Response {
 
  private:
   struct Field {
-    std::uint32_t nameAt, nameLen, valueAt, valueLen;
+    std::uint32_t at, nameLen, valueLen;  // the line "Name: value\r\n" starts at buffer_[at]
     bool removed;
   };
-  std::string_view name(const Field& f) const { return {buffer_.data() + f.nameAt, f.nameLen}; }
-  std::string_view value(const Field& f) const { return {buffer_.data() + f.valueAt, f.valueLen}; }
+  std::string_view name(const Field& f) const { return {buffer_.data() + f.at, f.nameLen}; }
+  std::string_view value(const Field& f) const { return {buffer_.data() + f.at + f.nameLen + 2, f.valueLen}; }
+  std::string_view line(const Field& f) const { return {buffer_.data() + f.at, f.nameLen + f.valueLen + 4}; }
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t find(std::string_view name) const;  // index of the live field, or npos
 
   unsigned status_ = 200;
-  std::string buffer_;  // names and values, back to back
+  std::string buffer_;  // the fields' lines, back to back
+  bool anyRemoved_ = false;
   std::vector<Field> fields_;
   std::string body_;
 };

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "backends/command_table.h"
@@ -75,6 +76,13 @@ class Worker {
   SharedState& shared() { return shared_; }
   BackendPool& pool() { return pool_; }
   session::VerifiedTokenCache& verifiedTokens() { return verifiedTokens_; }
+  // Metric children this worker records on every request, by small integer keys, so the
+  // data path skips Metrics' label lookup (children never move; labels never change).
+  struct MetricCache {
+    std::unordered_map<std::uint64_t, metrics::ShardedCounter*> counters;
+    std::unordered_map<std::uint64_t, metrics::ShardedHistogram*> histograms;
+  };
+  MetricCache& metricCache() { return metricCache_; }
   std::size_t index() const { return index_; }
 
   // Serves one data request (DESIGN §3). Never throws.
@@ -86,6 +94,7 @@ class Worker {
   boost::asio::io_context io_{1};
   BackendPool pool_;
   session::VerifiedTokenCache verifiedTokens_;
+  MetricCache metricCache_;
 };
 
 }  // namespace cx::proxy

@@ -48,68 +48,71 @@ constexpr std::string_view kBase64UrlAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::string_view kHexDigits = "0123456789abcdef";
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// Value of each byte as a hex digit / base64url character, or -1: one lookup per char.
+constexpr std::array<std::int8_t, 256> makeTable(std::string_view digits, bool caseless) {
+  std::array<std::int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    table[static_cast<std::uint8_t>(digits[i])] = static_cast<std::int8_t>(i);
+    if (caseless && digits[i] >= 'a' && digits[i] <= 'f') {
+      table[static_cast<std::uint8_t>(digits[i] - 'a' + 'A')] = static_cast<std::int8_t>(i);
+    }
+  }
+  return table;
 }
+constexpr auto kHexValue = makeTable(kHexDigits, true);
+constexpr auto kBase64UrlValue = makeTable(kBase64UrlAlphabet, false);
 
 // Decodes hex (either case) into raw bytes; nullopt on an odd length or a non-hex char.
 std::optional<std::string> decodeHex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = hexValue(hex[i]);
-    const int lo = hexValue(hex[i + 1]);
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = kHexValue[static_cast<std::uint8_t>(hex[2 * i])];
+    const int lo = kHexValue[static_cast<std::uint8_t>(hex[2 * i + 1])];
     if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>((hi << 4) | lo));
+    out[i] = static_cast<char>((hi << 4) | lo);
   }
   return out;
 }
 
-int base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 std::string encodeBase64Url(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (const char c : bytes) {
-    buffer = (buffer << 8) | static_cast<std::uint8_t>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kBase64UrlAlphabet[(buffer >> bits) & 0x3F]);
-    }
+  std::string out((bytes.size() * 4 + 2) / 3, '\0');
+  const auto* in = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  char* o = out.data();
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {  // 3 bytes -> 4 characters
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | std::uint32_t{in[i + 1]} << 8 | in[i + 2];
+    *o++ = kBase64UrlAlphabet[v >> 18];
+    *o++ = kBase64UrlAlphabet[(v >> 12) & 0x3F];
+    *o++ = kBase64UrlAlphabet[(v >> 6) & 0x3F];
+    *o++ = kBase64UrlAlphabet[v & 0x3F];
   }
-  if (bits > 0) out.push_back(kBase64UrlAlphabet[(buffer << (6 - bits)) & 0x3F]);
+  const std::size_t rest = bytes.size() - i;  // 1 byte -> 2 characters, 2 -> 3; no padding
+  if (rest > 0) {
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
+    *o++ = kBase64UrlAlphabet[v >> 18];
+    *o++ = kBase64UrlAlphabet[(v >> 12) & 0x3F];
+    if (rest == 2) *o = kBase64UrlAlphabet[(v >> 6) & 0x3F];
+  }
   return out;
 }
 
 // Strict decoder: alphabet only, no padding, no impossible length, unused bits zero.
 std::optional<std::string> decodeBase64Url(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
+  std::string out(text.size() * 3 / 4, '\0');
+  char* o = out.data();
   std::uint32_t buffer = 0;
   int bits = 0;
   for (const char c : text) {
-    const int value = base64UrlValue(c);
+    const int value = kBase64UrlValue[static_cast<std::uint8_t>(c)];
     if (value < 0) return std::nullopt;
     buffer = ((buffer << 6) | static_cast<std::uint32_t>(value)) & 0xFFFF;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+      *o++ = static_cast<char>((buffer >> bits) & 0xFF);
     }
   }
   if ((buffer & ((1U << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
@@ -117,9 +120,9 @@ std::optional<std::string> decodeBase64Url(std::string_view text) {
 }
 
 void appendU64(std::string& out, std::uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((value >> shift) & 0xFF));
-  }
+  char be[8];
+  for (int i = 0; i < 8; ++i) be[i] = static_cast<char>((value >> (56 - 8 * i)) & 0xFF);
+  out.append(be, 8);
 }
 
 std::uint64_t readU64(std::string_view bytes, std::size_t at) {
