@@ -50,12 +50,13 @@ struct Connection::Pending {
   // The suspended caller, resumed (posted) exactly once by finish(). In an optional:
   // Boost 1.81's any_completion_handler move-assignment wraps the handler in itself
   // endlessly, so it is only ever constructed in place and reset.
-  std::optional<asio::any_completion_handler<void()>> waiter;
+  std::optional<asio::any_completion_handler<void(ExecResult)>> waiter;
   BackendError error = BackendError::None;
   std::shared_ptr<Trailer> trailer;  // shared trailer this call waits for (its own replies come first)
   std::shared_ptr<const RespValue> trailerReply;
   // For the Pending of a shared trailer itself: the calls that receive its reply.
   std::vector<std::shared_ptr<Pending>> followers;
+  bool ownTrailer = false;  // the last reply is this call's own trailer (another was open)
   bool completed = false;  // the caller has been resumed, or is about to be
   bool sent = false;       // handed to a socket write
   bool abandoned = false;  // the caller gave up (deadline); replies are dropped
@@ -119,15 +120,35 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
 
 asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
                                                 std::chrono::milliseconds timeout, std::string_view trailer) {
-  ExecResult result;
   if (!connected_ && connecting_ && !stopped_) {
-    // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
-    // refusing. While backing off after a failed attempt, refuse at once.
-    co_await waitConnected(std::min(timeout, options_.connectTimeout));
+    return executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer));
   }
+  // Not a coroutine: the caller awaits the operation itself, one frame less per call.
+  return asio::async_initiate<decltype(asio::use_awaitable), void(ExecResult)>(
+      [self = shared_from_this(), encoded = std::move(encoded), replyCount, timeout,
+       trailer](auto handler) mutable {
+        self->enqueue(std::move(encoded), replyCount, timeout, trailer, std::move(handler));
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<ExecResult> Connection::executeAfterConnect(std::string encoded, std::size_t replyCount,
+                                                            std::chrono::milliseconds timeout,
+                                                            std::string trailer) {
+  // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
+  // refusing. While backing off after a failed attempt, execute() refuses at once.
+  co_await waitConnected(std::min(timeout, options_.connectTimeout));
+  if (!connected_) co_return ExecResult{BackendError::Unavailable, {}, {}};
+  co_return co_await execute(std::move(encoded), replyCount, timeout, trailer);
+}
+
+void Connection::enqueue(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
+                         std::string_view trailer, asio::any_completion_handler<void(ExecResult)> handler) {
   if (!connected_) {
-    result.error = BackendError::Unavailable;
-    co_return result;
+    asio::post(executor_, [handler = std::move(handler)]() mutable {
+      std::move(handler)(ExecResult{BackendError::Unavailable, {}, {}});
+    });
+    return;
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const bool ownTrailer = !trailer.empty() && openTrailer_ && openTrailer_->command != trailer;
@@ -137,6 +158,8 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
     ++replyCount;
   }
   auto call = std::make_shared<Pending>(replyCount, deadline);
+  call->ownTrailer = ownTrailer;
+  call->waiter.emplace(std::move(handler));
   if (!trailer.empty() && !ownTrailer) {
     if (!openTrailer_) {
       openTrailer_ = std::make_shared<Trailer>();
@@ -155,21 +178,6 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
   }
   writeSignal_.cancel();
   armSweeper(deadline);
-
-  // Suspend until finish() posts the stored handler: a reply, a failure or the deadline.
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [&call](auto handler) { call->waiter.emplace(std::move(handler)); }, asio::use_awaitable);
-  result.error = call->error;
-  if (call->error == BackendError::None) {
-    if (ownTrailer) {
-      result.trailer = std::make_shared<const RespValue>(std::move(call->replies.back()));
-      call->replies.pop_back();
-    } else {
-      result.trailer = std::move(call->trailerReply);
-    }
-    result.replies = std::move(call->replies);
-  }
-  co_return result;
 }
 
 void Connection::finish(Pending& call, BackendError error) {
@@ -190,7 +198,20 @@ void Connection::finish(Pending& call, BackendError error) {
     return;
   }
   if (!call.waiter) return;
-  asio::post(executor_, [waiter = std::move(*call.waiter)]() mutable { std::move(waiter)(); });
+  ExecResult result;
+  result.error = error;
+  if (error == BackendError::None) {
+    if (call.ownTrailer) {
+      result.trailer = std::make_shared<const RespValue>(std::move(call.replies.back()));
+      call.replies.pop_back();
+    } else {
+      result.trailer = std::move(call.trailerReply);
+    }
+    result.replies = std::move(call.replies);
+  }
+  asio::post(executor_, [waiter = std::move(*call.waiter), result = std::move(result)]() mutable {
+    std::move(waiter)(std::move(result));
+  });
   call.waiter.reset();
 }
 

@@ -5,6 +5,7 @@
 // ever completed with another call's reply.
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -90,6 +91,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<std::optional<RespValue>> handshake(std::string request);
   boost::asio::awaitable<void> writeLoop();
   boost::asio::awaitable<void> readLoop();
+  boost::asio::awaitable<ExecResult> executeAfterConnect(std::string encoded, std::size_t replyCount,
+                                                         std::chrono::milliseconds timeout, std::string trailer);
+  void enqueue(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
+               std::string_view trailer, boost::asio::any_completion_handler<void(ExecResult)> handler);
   void failAll(BackendError error);
   void finish(Pending& call, BackendError error);
   void armSweeper(std::chrono::steady_clock::time_point deadline);

@@ -170,6 +170,7 @@ struct ReplicationTracker::State {
       topo->backends.push_back(std::move(s));
     }
     owner->snapshot_.store(std::move(topo), std::memory_order_release);
+    owner->version_.fetch_add(1, std::memory_order_release);
   }
 };
 

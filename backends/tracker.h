@@ -50,11 +50,14 @@ class ReplicationTracker {
 
   // Latest snapshot; never null after construction. Safe from any thread.
   std::shared_ptr<const Topology> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
+  // Bumped after every new snapshot: a reader whose last version differs re-reads it.
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
  private:
   struct State;
   std::unique_ptr<State> state_;
   std::atomic<std::shared_ptr<const Topology>> snapshot_;
+  std::atomic<std::uint64_t> version_{1};
   std::thread thread_;
 };
 

@@ -120,7 +120,7 @@ std::string AdminEndpoints::statusJson() const {
     out += ",\"staleness_bound_ms\":";
     auto bound = topo->stalenessBound(i, now);
     out += bound ? std::to_string(bound->count()) : "null";
-    out += ",\"in_flight\":" + std::to_string(shared_.backendInFlight ? shared_.backendInFlight[i].load() : 0);
+    out += ",\"in_flight\":" + std::to_string(shared_.inFlight.total(i));
     out += ",\"last_error\":";
     appendJsonString(out, b.lastError);
     out += "}";
@@ -132,7 +132,7 @@ std::string AdminEndpoints::statusJson() const {
   out += overloaded ? "overloaded" : "normal";
   out += "\",\"reason\":";
   appendJsonString(out, overloaded ? shared_.overloadReason.load() : "");
-  out += ",\"primary_in_flight\":" + std::to_string(shared_.primaryInFlight.load());
+  out += ",\"primary_in_flight\":" + std::to_string(shared_.inFlight.total(0));
   out += "},\"config\":{\"version\":";
   appendJsonString(out, cfg.version);
   out += ",\"source\":";

@@ -116,9 +116,16 @@ std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary)
 class DataRequest {
  public:
   DataRequest(Worker& worker, const Request& req, Response& res)
-      : worker_(worker), shared_(worker.shared()), config_(shared_.config.load(std::memory_order_acquire)), req_(req), res_(res) {}
+      : worker_(worker), shared_(worker.shared()), config_(worker.config()), req_(req), res_(res) {}
 
-  asio::awaitable<void> run();
+  // Parses and checks the request, picks the rule and level, takes the topology. False
+  // when the response (an error) is already complete.
+  bool prepare();
+  // True when the session tokens (if any) hold against the topology snapshot alone;
+  // otherwise validateSession() decides, asking Redis if need be.
+  bool sessionSettledBySnapshot();
+  asio::awaitable<bool> validateSession();
+  asio::awaitable<void> serve() { return isWrite_ ? write() : read(); }
   void recordMetrics(Clock::time_point started);
 
  private:
@@ -133,7 +140,6 @@ class DataRequest {
   bool parseTarget();
   bool parseHeaders();
   bool prepareCommand();
-  asio::awaitable<bool> validateSession();
   // ROLE + INFO replication on the primary now; nullopt when it does not answer as primary.
   asio::awaitable<std::optional<backends::BackendStatus>> livePrimaryStatus();
   asio::awaitable<void> write();
@@ -149,6 +155,10 @@ class DataRequest {
   asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count,
                                              std::chrono::milliseconds timeout = {}, bool countLatency = true,
                                              std::string_view trailer = {});
+  // exec()'s bookkeeping around Connection::execute, for the hot paths that await the
+  // connection directly (one coroutine frame less per backend call).
+  backends::Connection& beginCall(std::size_t index);
+  void endCall(std::size_t index, const backends::ExecResult& result, Clock::duration elapsed, bool countLatency);
   // A replica's applied offset from INFO replication, for when ROLE says -1 (link down).
   asio::awaitable<std::optional<std::uint64_t>> replicaOffsetFromInfo(std::size_t index);
   void appendMainCommand(std::string& out) const;
@@ -507,20 +517,17 @@ void DataRequest::appendMainCommand(std::string& out) const {
   }
 }
 
-asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
-                                                        std::size_t count, std::chrono::milliseconds timeout,
-                                                        bool countLatency, std::string_view trailer) {
+backends::Connection& DataRequest::beginCall(std::size_t index) {
   auto& conn = worker_.pool().pick(index);
-  if (timeout.count() == 0) timeout = config_->redis.commandTimeout;
-  const bool primary = index == 0;
-  if (primary && !conn.replid().empty()) primaryReplid_ = conn.replid();
-  shared_.backendInFlight[index].fetch_add(1, std::memory_order_relaxed);
+  if (index == 0 && !conn.replid().empty()) primaryReplid_ = conn.replid();
   // The primary's latency, errors and in-flight count drive the load controller.
-  if (primary) shared_.primaryInFlight.fetch_add(1, std::memory_order_relaxed);
-  const auto started = Clock::now();
-  auto result = co_await conn.execute(std::move(encoded), count, timeout, trailer);
-  const auto elapsed = Clock::now() - started;
-  shared_.backendInFlight[index].fetch_sub(1, std::memory_order_relaxed);
+  shared_.inFlight.add(worker_.index(), index);
+  return conn;
+}
+
+void DataRequest::endCall(std::size_t index, const backends::ExecResult& result, Clock::duration elapsed,
+                          bool countLatency) {
+  shared_.inFlight.remove(worker_.index(), index);
   const auto& name = topology_->backends[index].name;
   auto& cache = worker_.metricCache();
   if (result.ok()) {
@@ -533,12 +540,19 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   cachedMetric(cache.histograms, metricKey(CachedMetric::BackendDuration, index),
                [&]() -> auto& { return shared_.metrics->backendRequestDuration(name); })
       .Observe(std::chrono::duration<double>(elapsed).count());
-  if (!primary) co_return result;
-  if (countLatency || !result.ok()) {
-    shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed),
-                                  !result.ok());
+  if (index == 0 && (countLatency || !result.ok())) {
+    shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed), !result.ok());
   }
-  shared_.primaryInFlight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
+                                                        std::size_t count, std::chrono::milliseconds timeout,
+                                                        bool countLatency, std::string_view trailer) {
+  auto& conn = beginCall(index);
+  const auto started = Clock::now();
+  auto result = co_await conn.execute(std::move(encoded), count,
+                                      timeout.count() == 0 ? config_->redis.commandTimeout : timeout, trailer);
+  endCall(index, result, Clock::now() - started, countLatency);
   co_return result;
 }
 
@@ -600,7 +614,10 @@ asio::awaitable<void> DataRequest::write() {
   const auto deadline =
       config_->redis.commandTimeout + (strong ? config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
   // ROLE after the write (and WAIT) gives a position at or after it: the token's.
-  auto result = co_await exec(0, std::move(encoded), count, deadline, /*countLatency=*/!strong, kRoleTrailer);
+  auto& conn = beginCall(0);
+  const auto started = Clock::now();
+  auto result = co_await conn.execute(std::move(encoded), count, deadline, kRoleTrailer);
+  endCall(0, result, Clock::now() - started, /*countLatency=*/!strong);
   setServed(0, std::chrono::milliseconds{0});
   if (!result.ok()) {
     backendFailure(result.error, 0);
@@ -730,7 +747,7 @@ asio::awaitable<void> DataRequest::read() {
     while (decision.kind == routing::RouteKind::Wait && Clock::now() < deadline) {
       timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(2), deadline - Clock::now()));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      topology_ = shared_.tracker->snapshot();
+      topology_ = worker_.topology();
       decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().rotation());
     }
     if (decision.kind == routing::RouteKind::Wait) {
@@ -763,7 +780,11 @@ asio::awaitable<void> DataRequest::read() {
     std::string encoded;
     appendMainCommand(encoded);
     // ROLE after the read gives a position at or after what the read saw: the token's.
-    auto result = co_await exec(target, std::move(encoded), 1, {}, true, needRole ? kRoleTrailer : std::string_view{});
+    auto& conn = beginCall(target);
+    const auto started = Clock::now();
+    auto result = co_await conn.execute(std::move(encoded), 1, config_->redis.commandTimeout,
+                                        needRole ? kRoleTrailer : std::string_view{});
+    endCall(target, result, Clock::now() - started, true);
     setServed(target, bound);
     if (!result.ok()) {
       if (target != 0 && level_ != Level::Strong) {
@@ -803,9 +824,9 @@ asio::awaitable<void> DataRequest::read() {
   }
 }
 
-asio::awaitable<void> DataRequest::run() {
-  if (!parseTarget() || !parseHeaders()) co_return;
-  if (op_ == Op::Cmd && !prepareCommand()) co_return;
+bool DataRequest::prepare() {
+  if (!parseTarget() || !parseHeaders()) return false;
+  if (op_ == Op::Cmd && !prepareCommand()) return false;
   const auto& consistency = config_->consistency;
   std::string_view method = req_.method_string();
   const routing::Rule* rule = routing::matchRule(consistency.rules, key_, method, commandName_, isWrite_);
@@ -819,7 +840,7 @@ asio::awaitable<void> DataRequest::run() {
                                              "; rule=" + (rule ? rule->name : std::string("default")));
   }
 
-  topology_ = shared_.tracker->snapshot();
+  topology_ = worker_.topology();
   currentReplid_ = topology_->primary().replid;
   if (currentReplid_.empty()) {
     for (const auto& b : topology_->backends) {
@@ -829,12 +850,13 @@ asio::awaitable<void> DataRequest::run() {
       }
     }
   }
-  if (!co_await validateSession()) co_return;
-  if (isWrite_) {
-    co_await write();
-  } else {
-    co_await read();
-  }
+  return true;
+}
+
+bool DataRequest::sessionSettledBySnapshot() {
+  if (tokens_.empty()) return true;
+  session_ = routing::mergeTokens(tokens_, topology_->primary());
+  return session_.status == routing::SessionRequirement::Status::Ok;
 }
 
 void DataRequest::recordMetrics(Clock::time_point started) {
@@ -877,10 +899,14 @@ void DataRequest::recordMetrics(Clock::time_point started) {
 
 }  // namespace
 
+// One coroutine frame for the whole request: the request object lives in it, and the
+// steps that need no I/O run as plain calls (each coroutine is a frame allocation).
 asio::awaitable<void> Worker::handle(const Request& request, Response& response) {
-  auto started = Clock::now();
+  const auto started = Clock::now();
   DataRequest data(*this, request, response);
-  co_await data.run();
+  if (data.prepare() && (data.sessionSettledBySnapshot() || co_await data.validateSession())) {
+    co_await data.serve();
+  }
   data.recordMetrics(started);
 }
 

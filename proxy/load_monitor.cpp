@@ -51,7 +51,7 @@ asio::awaitable<void> LoadMonitor::run() {
       configVersion_ = config->version;
     }
     auto now = routing::Clock::now();
-    auto signals = shared_.primaryLatency.sample(now, shared_.primaryInFlight.load(std::memory_order_relaxed));
+    auto signals = shared_.primaryLatency.sample(now, shared_.inFlight.total(0));
     const bool was = shared_.overloaded.load();
     const bool is = controller_.update(signals, now) == routing::LoadController::State::Overloaded;
     if (was != is) {

@@ -81,7 +81,6 @@ int run(const std::string& path) {
     if (!pw) throw std::runtime_error("redis.password_env: " + config->redis.passwordEnv + " is not set");
     shared.password = pw;
   }
-  shared.backendInFlight = std::make_unique<std::atomic<std::uint32_t>[]>(1 + config->redis.replicas.size());
   cx::metrics::Metrics metrics;
   shared.metrics = &metrics;
   shared.keys = &keys;

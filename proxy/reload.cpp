@@ -138,6 +138,7 @@ std::string ConfigReloader::reload(std::string_view trigger) {
   for (const auto& s : needRestart) restartList += (restartList.empty() ? "" : ",") + s;
   auto merged = std::make_shared<const Config>(mergeReloadable(*running, std::move(loaded)));
   shared_.config.store(merged, std::memory_order_release);
+  shared_.configVersion.fetch_add(1, std::memory_order_release);
   shared_.configLoadedAtMs.store(unixMillisNow());
   shared_.metrics->configReloads("success").Increment();
   log(LogLevel::Info, "config_reloaded",

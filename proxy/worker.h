@@ -30,9 +30,60 @@ namespace cx::proxy {
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 
+// Calls in flight per backend, each worker's on cache lines of its own: a worker writes
+// only its counters and readers sum them, so counting a call moves no line between cores.
+class InFlightCounters {
+ public:
+  void resize(std::size_t workers, std::size_t backends) {
+    backends_ = backends;
+    slots_ = std::vector<Slot>(workers * backends);
+  }
+  void add(std::size_t worker, std::size_t backend) { slot(worker, backend).fetch_add(1, std::memory_order_relaxed); }
+  void remove(std::size_t worker, std::size_t backend) { slot(worker, backend).fetch_sub(1, std::memory_order_relaxed); }
+  std::uint32_t total(std::size_t backend) const {
+    std::uint32_t n = 0;
+    for (std::size_t i = backend; backend < backends_ && i < slots_.size(); i += backends_) {
+      n += slots_[i].value.load(std::memory_order_relaxed);
+    }
+    return n;
+  }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<std::uint32_t> value{0};
+  };
+  std::atomic<std::uint32_t>& slot(std::size_t worker, std::size_t backend) {
+    return slots_[worker * backends_ + backend].value;
+  }
+  std::size_t backends_ = 0;
+  std::vector<Slot> slots_;
+};
+
+// A worker's copy of a shared snapshot (config, topology), re-read only when its version
+// moved. Requests copy the worker's own holder, so the shared snapshot's reference count,
+// which every worker would otherwise increment per request, is touched once per change.
+template <typename T>
+class LocalSnapshot {
+ public:
+  template <typename Load>
+  std::shared_ptr<const T> get(std::uint64_t version, Load&& load) {
+    if (!holder_ || version != version_) {
+      holder_ = std::make_shared<std::shared_ptr<const T>>(load());
+      version_ = version;
+    }
+    return std::shared_ptr<const T>(holder_, holder_->get());  // aliasing: owns the holder
+  }
+
+ private:
+  std::shared_ptr<std::shared_ptr<const T>> holder_;
+  std::uint64_t version_ = 0;
+};
+
 struct SharedState {
-  // Swapped whole on a reload; a request keeps the snapshot it started with.
+  // Swapped whole on a reload; a request keeps the snapshot it started with. A reload
+  // bumps configVersion after the store, and workers re-read `config` only then.
   std::atomic<std::shared_ptr<const Config>> config;
+  std::atomic<std::uint64_t> configVersion{0};
   std::atomic<std::int64_t> configLoadedAtMs{0};  // unix ms of the last successful load
   backends::ReplicationTracker* tracker = nullptr;
   const session::KeyRing* keys = nullptr;
@@ -44,11 +95,11 @@ struct SharedState {
   std::atomic<bool> draining{false};
   // Load signals of the primary (recorded by workers) and the controller's verdict.
   routing::LatencyWindow primaryLatency;
-  std::atomic<std::uint32_t> primaryInFlight{0};
   std::atomic<bool> overloaded{false};
   std::atomic<const char*> overloadReason{""};
-  // Calls in flight per backend (config order: primary first), summed over workers.
-  std::unique_ptr<std::atomic<std::uint32_t>[]> backendInFlight;
+  // Calls in flight per backend (config order: primary first); inFlight.total(0) is the
+  // primary's, a load signal. Sized by the server for its workers.
+  InFlightCounters inFlight;
 };
 
 // Per-backend connections of one worker. Call on the worker's thread only.
@@ -83,6 +134,14 @@ class Worker {
     std::unordered_map<std::uint64_t, metrics::ShardedHistogram*> histograms;
   };
   MetricCache& metricCache() { return metricCache_; }
+  // The current config and topology, as this worker last saw them (see LocalSnapshot).
+  std::shared_ptr<const Config> config() {
+    return config_.get(shared_.configVersion.load(std::memory_order_acquire),
+                       [&] { return shared_.config.load(std::memory_order_acquire); });
+  }
+  std::shared_ptr<const backends::Topology> topology() {
+    return topology_.get(shared_.tracker->version(), [&] { return shared_.tracker->snapshot(); });
+  }
   std::size_t index() const { return index_; }
 
   // Serves one data request (DESIGN §3). Never throws.
@@ -95,6 +154,8 @@ class Worker {
   BackendPool pool_;
   session::VerifiedTokenCache verifiedTokens_;
   MetricCache metricCache_;
+  LocalSnapshot<Config> config_;
+  LocalSnapshot<backends::Topology> topology_;
 };
 
 }  // namespace cx::proxy
