@@ -53,6 +53,9 @@ RespValue convert(const redisReply* reply) {
 }  // namespace
 
 void appendCommand(std::string& out, std::span<const std::string_view> argv) {
+  std::size_t size = out.size() + 16;  // one allocation: "$<len>\r\n" + arg + "\r\n" per arg
+  for (std::string_view arg : argv) size += arg.size() + 16;
+  out.reserve(size);
   appendLength(out, '*', argv.size());
   for (std::string_view arg : argv) {
     appendLength(out, '$', arg.size());

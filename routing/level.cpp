@@ -3,17 +3,17 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace cx::routing {
 namespace {
 
+// ASCII only, as header values are: no locale lookup per character (this runs on every
+// request's X-Consistency).
+constexpr char asciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return asciiLower(x) == asciiLower(y); });
 }
 
 constexpr std::array<std::string_view, 5> kLevelNames = {"strong", "bounded", "session", "prefix",
