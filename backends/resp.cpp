@@ -19,36 +19,51 @@ void appendLength(std::string& out, char prefix, std::size_t n) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-RespValue convert(const redisReply* reply) {
-  RespValue v;
-  switch (reply->type) {
-    case REDIS_REPLY_STRING:
-      v.type = RespType::Bulk;
-      v.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.type = RespType::Status;
-      v.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.type = RespType::Error;
-      v.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.type = RespType::Integer;
-      v.integer = reply->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = RespType::Array;
-      v.elements.reserve(reply->elements);
-      for (std::size_t i = 0; i < reply->elements; ++i) v.elements.push_back(convert(reply->element[i]));
-      break;
-    default:
-      v.type = RespType::Nil;
-      break;
+// hiredis builds the reply through these callbacks straight into RespValues: the root is
+// RespReader::root_ (through privdata), every child is constructed in its slot of the
+// parent's elements. No redisReply tree to allocate, convert and free.
+RespValue* slotFor(const redisReadTask* task) {
+  if (task->parent != nullptr) {
+    auto* parent = static_cast<RespValue*>(task->parent->obj);
+    return &parent->elements[static_cast<std::size_t>(task->idx)];
   }
+  auto* root = static_cast<RespValue*>(task->privdata);
+  *root = RespValue{};
+  return root;
+}
+
+void* createString(const redisReadTask* task, char* str, std::size_t len) {
+  RespValue* v = slotFor(task);
+  v->type = task->type == REDIS_REPLY_ERROR    ? RespType::Error
+            : task->type == REDIS_REPLY_STATUS ? RespType::Status
+                                               : RespType::Bulk;
+  v->str.assign(str, len);
   return v;
 }
+
+void* createArray(const redisReadTask* task, int elements) {
+  RespValue* v = slotFor(task);
+  v->type = RespType::Array;
+  v->elements.resize(static_cast<std::size_t>(elements));
+  return v;
+}
+
+void* createInteger(const redisReadTask* task, long long value) {
+  RespValue* v = slotFor(task);
+  v->type = RespType::Integer;
+  v->integer = value;
+  return v;
+}
+
+void* createNil(const redisReadTask* task) {
+  RespValue* v = slotFor(task);
+  v->type = RespType::Nil;
+  return v;
+}
+
+void freeObject(void*) {}  // every value lives in RespReader::root_
+
+redisReplyObjectFunctions kBuildRespValues{createString, createArray, createInteger, createNil, freeObject};
 
 }  // namespace
 
@@ -70,9 +85,10 @@ std::string encodeCommand(std::span<const std::string_view> argv) {
   return out;
 }
 
-RespReader::RespReader() : reader_(redisReaderCreate()) {
+RespReader::RespReader() : reader_(redisReaderCreateWithFunctions(&kBuildRespValues)) {
   // Keep hiredis from shrinking and regrowing its buffer on every reply.
   reader_->maxbuf = 0;
+  reader_->privdata = &root_;
 }
 
 RespReader::~RespReader() { redisReaderFree(reader_); }
@@ -83,8 +99,7 @@ RespReader::Status RespReader::next(RespValue& out) {
   void* reply = nullptr;
   if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return Status::ProtocolError;
   if (reply == nullptr) return Status::NeedMore;
-  out = convert(static_cast<redisReply*>(reply));
-  freeReplyObject(reply);
+  out = std::move(root_);
   return Status::Reply;
 }
 

@@ -1,5 +1,6 @@
 // RESP2 values, the command encoder and an incremental reply decoder. hiredis's
-// redisReader does the parsing; Asio owns the sockets (DESIGN §6).
+// redisReader does the parsing, building RespValues directly; Asio owns the sockets
+// (DESIGN §6).
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,7 @@ class RespReader {
 
  private:
   redisReader* reader_;
+  RespValue root_;  // the reply being built (see resp.cpp)
 };
 
 }  // namespace cx::backends
