@@ -248,8 +248,9 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
   // A write always gets a token: a primary without replicas yet reports offset 0, and the
   // token's history still matters.
   if (tokens_.empty() && t.writeOffset == 0 && t.readOffset == 0 && !isWrite_) return;
-  t.issuedAt = std::chrono::system_clock::now();
-  res_.set("X-Session-Token", shared_.keys->encode(t));
+  // The same positions signed within the last second: the same text again, no HMAC.
+  res_.set("X-Session-Token", worker_.recentTokens().encode(*shared_.keys, std::move(t), Clock::now(),
+                                                              std::chrono::milliseconds{1000}));
 }
 
 void DataRequest::backendFailure(BackendError error, std::size_t backend) {

@@ -127,6 +127,7 @@ class Worker {
   SharedState& shared() { return shared_; }
   BackendPool& pool() { return pool_; }
   session::VerifiedTokenCache& verifiedTokens() { return verifiedTokens_; }
+  session::RecentTokens& recentTokens() { return recentTokens_; }
   // Metric children this worker records on every request, by small integer keys, so the
   // data path skips Metrics' label lookup (children never move; labels never change).
   struct MetricCache {
@@ -153,6 +154,7 @@ class Worker {
   boost::asio::io_context io_{1};
   BackendPool pool_;
   session::VerifiedTokenCache verifiedTokens_;
+  session::RecentTokens recentTokens_;
   MetricCache metricCache_;
   LocalSnapshot<Config> config_;
   LocalSnapshot<backends::Topology> topology_;

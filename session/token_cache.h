@@ -1,12 +1,20 @@
-// A small per-thread memo of session-token header values that verified, so a client that
-// sends the same token again (every read between two writes) skips the HMAC. Exact
-// bytes only: any other value, a tampered one included, misses and is verified in full.
-// Decoding is a pure function of the bytes and the key ring, which is fixed for the
-// process's life, so a remembered result is the result a full check would give.
+// Small per-thread memos around the token codec, each sparing an HMAC per request.
+//
+// VerifiedTokenCache: header values that verified, so a client that sends the same token
+// again (every read between two writes) skips the check. Exact bytes only: any other
+// value, a tampered one included, misses and is verified in full. Decoding is a pure
+// function of the bytes and the key ring, which is fixed for the process's life, so a
+// remembered result is the result a full check would give.
+//
+// RecentTokens: tokens signed in the last moment, by content. Responses whose token holds
+// the same history and positions (every reader of one replica between two of its offset
+// changes) get the same signed text, its issue time at most `maxAge` old.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -43,6 +51,43 @@ class VerifiedTokenCache {
   };
   static std::size_t slotOf(std::string_view header) { return std::hash<std::string_view>{}(header) % kSlots; }
 
+  std::array<Slot, kSlots> slots_;
+};
+
+class RecentTokens {
+ public:
+  static constexpr std::size_t kSlots = 64;
+  using Clock = std::chrono::steady_clock;
+
+  // The signed text of `token` (its issuedAt is set here when it is signed anew).
+  const std::string& encode(const KeyRing& keys, SessionToken token, Clock::time_point now,
+                            std::chrono::milliseconds maxAge) {
+    const std::size_t hash = std::hash<std::string_view>{}(token.replid) ^
+                             (token.writeOffset * 0x9E3779B97F4A7C15ULL) ^ (token.readOffset * 0xC2B2AE3D27D4EB4FULL);
+    Slot& slot = slots_[hash % kSlots];
+    if (slot.used && now - slot.signedAt <= maxAge && slot.writeOffset == token.writeOffset &&
+        slot.readOffset == token.readOffset && slot.replid == token.replid) {
+      return slot.text;
+    }
+    token.issuedAt = std::chrono::system_clock::now();
+    slot.text = keys.encode(token);
+    slot.replid = token.replid;
+    slot.writeOffset = token.writeOffset;
+    slot.readOffset = token.readOffset;
+    slot.signedAt = now;
+    slot.used = true;
+    return slot.text;
+  }
+
+ private:
+  struct Slot {
+    std::string replid;
+    std::uint64_t writeOffset = 0;
+    std::uint64_t readOffset = 0;
+    Clock::time_point signedAt{};
+    std::string text;
+    bool used = false;
+  };
   std::array<Slot, kSlots> slots_;
 };
 

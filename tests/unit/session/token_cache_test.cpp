@@ -1,4 +1,5 @@
-// Unit tests for the verified-token memo: exact bytes hit, anything else misses.
+// Unit tests for the token memos: verified header values (exact bytes hit, anything else
+// misses) and recently signed tokens (same positions within the window, same text).
 #include "session/token_cache.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +62,54 @@ TEST(VerifiedTokenCache, OversizedValuesAreNotKept) {
   const std::string huge(kMaxTokenBytes + 1, 'x');
   cache.remember(huge, tokensWithRead(1));
   EXPECT_EQ(cache.find(huge), nullptr);
+}
+
+SessionToken positions(std::uint64_t write, std::uint64_t read) {
+  SessionToken t;
+  t.replid = std::string(40, 'a');
+  t.writeOffset = write;
+  t.readOffset = read;
+  return t;
+}
+
+KeyRing testRing() { return KeyRing::fromSpec("k1:" + std::string(64, '1')); }
+
+TEST(RecentTokens, SamePositionsWithinTheWindowGetTheSameText) {
+  const KeyRing keys = testRing();
+  RecentTokens recent;
+  const auto t0 = RecentTokens::Clock::time_point{} + std::chrono::hours(1);
+  const std::string first = recent.encode(keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(recent.encode(keys, positions(10, 20), t0 + std::chrono::milliseconds(999), std::chrono::milliseconds(1000)),
+            first);
+  // What it hands out is a valid token for exactly those positions.
+  const auto decoded = keys.decode(first);
+  ASSERT_TRUE(decoded.token);
+  EXPECT_EQ(decoded.token->writeOffset, 10u);
+  EXPECT_EQ(decoded.token->readOffset, 20u);
+  EXPECT_EQ(decoded.token->replid, std::string(40, 'a'));
+}
+
+TEST(RecentTokens, OtherPositionsOrAnOlderSignatureGetANewToken) {
+  const KeyRing keys = testRing();
+  RecentTokens recent;
+  const auto t0 = RecentTokens::Clock::time_point{} + std::chrono::hours(1);
+  const std::string first = recent.encode(keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
+  const std::string otherRead = recent.encode(keys, positions(10, 21), t0, std::chrono::milliseconds(1000));
+  EXPECT_NE(otherRead, first);
+  EXPECT_EQ(keys.decode(otherRead).token->readOffset, 21u);
+  const std::string otherWrite = recent.encode(keys, positions(11, 20), t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(keys.decode(otherWrite).token->writeOffset, 11u);
+  SessionToken otherHistory = positions(10, 20);
+  otherHistory.replid = std::string(40, 'b');
+  EXPECT_EQ(keys.decode(recent.encode(keys, otherHistory, t0, std::chrono::milliseconds(1000))).token->replid,
+            std::string(40, 'b'));
+  // Past the window the same positions are signed again, with a newer issue time.
+  const std::string later =
+      recent.encode(keys, positions(10, 20), t0 + std::chrono::milliseconds(1001), std::chrono::milliseconds(1000));
+  const auto again = keys.decode(later);
+  ASSERT_TRUE(again.token);
+  EXPECT_EQ(again.token->readOffset, 20u);
+  EXPECT_GE(again.token->issuedAt, keys.decode(first).token->issuedAt);
 }
 
 }  // namespace
