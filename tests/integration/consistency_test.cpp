@@ -267,6 +267,39 @@ class ReplicasFrozen {
 // Waits until every replica has applied everything the primary has.
 void waitReplicasSynced(RedisCluster& cluster) { cluster.waitSynced(20s); }
 
+// --- the token a read returns holds the position that read saw --------------------------
+
+TEST(ConsistencyTest, EachSessionReadsTokenCarriesThePositionOfItsOwnRead) {
+  // Two reads a moment apart, with the same token in, on replicas that moved on in
+  // between: the second token must name the later position, or a next read could go
+  // back in time. (Catches a token memo or shortcut that hands out the earlier token.)
+  RedisCluster cluster(2);
+  auto proxy = startProxy(cluster);
+  const session::KeyRing ours = session::KeyRing::fromSpec(kKeySpec);
+  Session session(proxy->dataPort());
+  ASSERT_EQ(session.request("PUT", "/v1/kv/pos", "v").status, 204);
+  waitReplicasSynced(cluster);
+  const std::string afterWrite = session.token();
+
+  auto readPosition = [&](const std::string& tokenIn) {
+    HttpResponse r = session.request("GET", "/v1/kv/pos", {}, {{"X-Session-Token", tokenIn}});
+    EXPECT_EQ(r.status, 200) << describe(r);
+    const auto decoded = ours.decode(r.header("x-session-token"));
+    EXPECT_TRUE(decoded.token) << describe(r);
+    return decoded.token ? decoded.token->readOffset : 0;
+  };
+  for (int round = 0; round < 5; ++round) {
+    const std::uint64_t before = readPosition(afterWrite);
+    ASSERT_EQ(cluster.command(0, {"SET", "unrelated:" + std::to_string(round), "x"}), "OK");
+    waitReplicasSynced(cluster);
+    const auto replicaOffset = static_cast<std::uint64_t>(std::min(cluster.replOffset(1), cluster.replOffset(2)));
+    ASSERT_GT(replicaOffset, before);
+    const std::uint64_t after = readPosition(afterWrite);
+    EXPECT_GE(after, replicaOffset) << "round " << round << ": the token names position " << after
+                                    << ", but the replicas had applied " << replicaOffset << " before the read";
+  }
+}
+
 // --- eventual reads can see staleness -------------------------------------------------
 
 TEST(ConsistencyTest, EventualReadsFromALaggingReplicaReturnStaleValues) {

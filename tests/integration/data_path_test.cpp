@@ -1091,6 +1091,29 @@ TEST_F(DataPathLimitsTest, SlowHeaderIsDroppedAfterTheHeaderDeadline) {
   EXPECT_TRUE(isJsonError(ok.responses[0], 404, "not_found"));
 }
 
+TEST_F(DataPathLimitsTest, StalledBodyIsDroppedAfterTheBodyDeadlineAndNothingIsWritten) {
+  CxproxyProcess proxy(*cluster_, "limits: {body_timeout: 500ms}\n");
+  HttpClient slow(proxy.dataPort());
+  ASSERT_TRUE(slow.sendRaw("PUT /v1/kv/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"));
+  RawResult res = slow.readRaw(HttpClient::kUntilClose, 60s);
+  EXPECT_TRUE(res.closed) << "the server kept the half-sent body open";
+  EXPECT_FALSE(res.timedOut);
+  for (const auto& r : res.responses) EXPECT_NE(r.status / 100, 2) << describe(r);
+  EXPECT_EQ(redisValue(*cluster_, 0, "stalled"), std::nullopt);
+}
+
+TEST_F(DataPathLimitsTest, IdleKeepAliveConnectionIsClosedAfterTheIdleDeadline) {
+  CxproxyProcess proxy(*cluster_, "limits: {idle_timeout: 500ms}\n");
+  HttpClient idle(proxy.dataPort());
+  ASSERT_TRUE(idle.sendRaw("GET /v1/kv/idle:missing HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n"));
+  // The answer, then nothing more: the server closes the idle connection.
+  RawResult res = idle.readRaw(HttpClient::kUntilClose, 60s);
+  EXPECT_TRUE(res.closed) << "the idle keep-alive connection stayed open";
+  EXPECT_FALSE(res.timedOut);
+  ASSERT_EQ(res.responses.size(), 1u) << res.bytes;
+  EXPECT_TRUE(isJsonError(res.responses[0], 404, "not_found"));
+}
+
 TEST_F(DataPathLimitsTest, ConnectionsBeyondTheCapGet503) {
   CxproxyProcess proxy(*cluster_, "limits: {max_connections: 3}\n");
   std::vector<std::unique_ptr<HttpClient>> held;
