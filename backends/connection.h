@@ -73,7 +73,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                              std::chrono::milliseconds timeout, std::string_view trailer);
 
   bool connected() const { return connected_; }
-  std::size_t inFlight() const { return pending_.size(); }
   // Calls sent and not yet fully answered / queued for the next write.
   std::size_t waiting() const { return pending_.size() - queued_; }
   std::size_t queued() const { return queued_; }

@@ -868,7 +868,7 @@ void DataRequest::recordMetrics(Clock::time_point started) {
   // Small ids for the cache key: op, requested (+1, 0 = default), served (+1, 0 = none),
   // role (0 none, 1 primary, 2 replica) and the status code.
   const std::uint64_t opId = static_cast<std::uint64_t>(op_);
-  const std::uint64_t roleId = roleLabel_ == "primary" ? 1 : roleLabel_ == "replica" ? 2 : 0;
+  const std::uint64_t roleId = !served_ ? 0 : servedBackend_ == 0 ? 1 : 2;  // as roleLabel_
   const std::uint64_t requestedId = requested_ ? static_cast<std::uint64_t>(*requested_) + 1 : 0;
   const std::uint64_t servedId = served_ ? static_cast<std::uint64_t>(level_) + 1 : 0;
   auto& cache = worker_.metricCache();
