@@ -175,16 +175,96 @@ void serializeHead(const Response& res, unsigned version, bool keepAlive, bool h
   out.append("\r\n");
 }
 
+// A response on its way out: the head and body buffers, and how much the socket took.
+struct PendingWrite {
+  std::array<asio::const_buffer, 2> out;
+  std::size_t total = 0;
+  std::size_t sent = 0;
+  boost::system::error_code ec;
+  bool done() const { return ec || sent == total; }
+};
+
+// Serializes the head and sends the response with one non-blocking send. The socket
+// takes it whole almost always, and then no operation is started and nothing waits;
+// what it does not take, finishWrite() sends.
+PendingWrite startWrite(tcp::socket& stream, const Response& res, unsigned version, bool keepAlive,
+                        bool headRequest, std::string& head) {
+  serializeHead(res, version, keepAlive, headRequest, head);
+  const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
+  PendingWrite w;
+  w.out = {asio::buffer(head), withBody ? asio::buffer(res.body()) : asio::const_buffer{}};
+  w.total = asio::buffer_size(w.out);
+  w.sent = stream.write_some(w.out, w.ec);  // the socket is non-blocking
+  if (w.ec == asio::error::would_block || w.ec == asio::error::try_again) w.ec = {};
+  return w;
+}
+
+// Sends what startWrite() left; false on a socket error.
+asio::awaitable<bool> finishWrite(tcp::socket& stream, PendingWrite& w) {
+  if (!w.ec && w.sent < w.total) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(w.out);
+    rest.consume(w.sent);
+    auto [ec, n] = co_await asio::async_write(stream, rest, kUseTuple);
+    w.sent += n;
+    w.ec = ec;
+  }
+  co_return !w.ec;
+}
+
 // Writes a complete response; false on a socket error.
 asio::awaitable<bool> writeResponse(tcp::socket& stream, const Response& res, unsigned version, bool keepAlive,
                                     bool headRequest, std::string& head) {
-  serializeHead(res, version, keepAlive, headRequest, head);
-  const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
-  const std::array<asio::const_buffer, 2> out{asio::buffer(head),
-                                              withBody ? asio::buffer(res.body()) : asio::const_buffer{}};
-  auto [ec, n] = co_await asio::async_write(stream, out, kUseTuple);
-  (void)n;
-  co_return !ec;
+  auto w = startWrite(stream, res, version, keepAlive, headRequest, head);
+  if (w.done()) co_return !w.ec;
+  co_return co_await finishWrite(stream, w);
+}
+
+using Parser = http::request_parser<http::string_body>;
+
+// Feeds buffered bytes to the parser until it has the header (or, with whole, the
+// message). need_more: the bytes ran out first; any other error is final. This is
+// Beast's own parser, driven here rather than by http::async_read, so a request already
+// in the buffer is parsed without starting an operation or posting a completion.
+beast::error_code feed(Parser& parser, beast::flat_buffer& buffer, bool whole) {
+  beast::error_code ec;
+  while (whole ? !parser.is_done() : !parser.is_header_done()) {
+    if (buffer.size() == 0) return http::error::need_more;
+    const auto used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more && used > 0) {
+      ec = {};
+      continue;
+    }
+    if (ec) return ec;
+    if (used == 0) return http::error::need_more;  // no progress without more bytes
+  }
+  return {};
+}
+
+// Reads more of the current request into the buffer. End of stream is end_of_stream
+// before any byte of the request, and what the parser makes of it (partial_message)
+// after, as with http::async_read.
+asio::awaitable<beast::error_code> readMore(tcp::socket& stream, beast::flat_buffer& buffer, Parser& parser) {
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kUseTuple);
+  buffer.commit(n);
+  if (ec == asio::error::eof) {
+    if (!parser.got_some()) co_return http::error::end_of_stream;
+    ec = {};
+    parser.put_eof(ec);
+  }
+  co_return ec;
+}
+
+// Parses the header (whole = false) or the rest of the message (whole = true), reading
+// only when the buffer runs out.
+asio::awaitable<beast::error_code> readRequest(tcp::socket& stream, beast::flat_buffer& buffer, Parser& parser,
+                                               bool whole) {
+  auto ec = feed(parser, buffer, whole);
+  while (ec == http::error::need_more) {
+    ec = co_await readMore(stream, buffer, parser);
+    if (!ec) ec = feed(parser, buffer, whole);
+  }
+  co_return ec;
 }
 
 using Handler = std::function<asio::awaitable<void>(const Request&, Response&)>;
@@ -195,6 +275,8 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   const auto shortest = std::min({limits.headerTimeout, limits.bodyTimeout, limits.idleTimeout});
   auto conn = std::make_shared<ClientConnection>(std::move(socket), std::max(shortest, std::chrono::milliseconds{1}));
   auto& stream = conn->socket;
+  boost::system::error_code nbec;
+  stream.non_blocking(true, nbec);  // startWrite() sends without waiting
   asio::co_spawn(stream.get_executor(), watchdog(conn), asio::detached);
   beast::flat_buffer buffer;
   std::string head;  // serialized status line + fields of the current response
@@ -206,7 +288,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   for (;;) {
     conn->busy = false;
     if (registry.draining) break;
-    http::request_parser<http::string_body> parser;
+    Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.maxHeaderBytes));
     parser.body_limit(limits.maxBodyBytes);
 
@@ -219,8 +301,8 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     }
     conn->busy = true;
     conn->expiresAfter(limits.headerTimeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-    (void)hn;
+    auto hec = feed(parser, buffer, false);
+    if (hec == http::error::need_more) hec = co_await readRequest(stream, buffer, parser, false);
     if (hec) {
       Response res;
       if (hec == http::error::header_limit) {
@@ -253,9 +335,11 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
     }
-    conn->expiresAfter(limits.bodyTimeout);
-    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-    (void)bn;
+    beast::error_code bec;
+    if (!parser.is_done()) {
+      conn->expiresAfter(limits.bodyTimeout);
+      bec = co_await readRequest(stream, buffer, parser, true);
+    }
     if (bec) {
       if (bec == http::error::body_limit) {
         auto res = errorResponse(http::status::payload_too_large, "body_too_large",
@@ -271,11 +355,12 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     conn->expiresNever();
     co_await handler(req, res);
     const bool keepAlive = req.keep_alive() && !registry.draining;
-    conn->expiresAfter(limits.bodyTimeout);
-    if (!co_await writeResponse(stream, res, req.version(), keepAlive, req.method() == http::verb::head, head) ||
-        !keepAlive) {
-      break;
+    auto w = startWrite(stream, res, req.version(), keepAlive, req.method() == http::verb::head, head);
+    if (!w.done()) {
+      conn->expiresAfter(limits.bodyTimeout);
+      co_await finishWrite(stream, w);
     }
+    if (w.ec || !keepAlive) break;
   }
   boost::system::error_code ignored;
   stream.shutdown(tcp::socket::shutdown_send, ignored);

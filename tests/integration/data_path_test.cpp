@@ -623,6 +623,76 @@ TEST_F(DataPathTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(client.connectionsOpened(), 1u);
 }
 
+// The server drives Beast's parser over its own reads and sends each response without
+// waiting when the socket takes it: requests that arrive in pieces must still be parsed
+// whole, and responses larger than the socket buffers must still arrive complete.
+TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWhole) {
+  auto pause = [] { std::this_thread::sleep_for(50ms); };  // separate reads, not a timing check
+  auto sendInPieces = [&](HttpClient& c, const auto& parts) {
+    for (const auto& part : parts) {
+      if (!c.sendRaw(part)) return false;
+      pause();
+    }
+    return true;
+  };
+  {  // A PUT whose header and body arrive in five writes.
+    HttpClient c(port());
+    const std::string parts[] = {"PUT " + kvPath("piece:cl") + " HTTP/1.1\r\nHo", "st: x\r\nContent-Le",
+                                 "ngth: 11\r\n\r\n", "hello ", "world"};
+    ASSERT_TRUE(sendInPieces(c, parts));
+    RawResult r = c.readRaw(1);
+    ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
+    EXPECT_EQ(r.responses[0].status, 204) << describe(r.responses[0]);
+    EXPECT_EQ(onPrimary("piece:cl"), "hello world");
+  }
+  {  // A chunked PUT cut inside a chunk-size line and inside a chunk, then a second
+     // request whose header is cut in two, on the same connection.
+    HttpClient c(port());
+    const std::string parts[] = {"PUT " + kvPath("piece:chunked") + " HTTP/1.1\r\nHost: x\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n",
+                                 "5\r\nab", "cde\r\n", "3", "\r\nfgh\r\n0\r\n\r\nGET " + kvPath("piece:chunked") +
+                                 " HTTP/1.1\r\nX-Consis", "tency: strong\r\n\r\n"};
+    ASSERT_TRUE(sendInPieces(c, parts));
+    RawResult r = c.readRaw(2);
+    ASSERT_EQ(r.responses.size(), 2u) << r.bytes;
+    EXPECT_EQ(r.responses[0].status, 204) << describe(r.responses[0]);
+    EXPECT_EQ(r.responses[1].status, 200) << describe(r.responses[1]);
+    EXPECT_EQ(r.responses[1].body, "abcdefgh");
+  }
+  {  // The client stops sending halfway through a body: nothing is written, and the
+     // server closes the connection without answering the incomplete request.
+    HttpClient c(port());
+    ASSERT_TRUE(c.sendRaw("PUT " + kvPath("piece:cut") + " HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"));
+    pause();
+    c.shutdownSend();
+    RawResult r = c.readRaw(HttpClient::kUntilClose);
+    EXPECT_TRUE(r.closed);
+    EXPECT_FALSE(r.timedOut);
+    EXPECT_TRUE(r.responses.empty()) << r.bytes;
+    EXPECT_EQ(onPrimary("piece:cut"), std::nullopt);
+  }
+  {  // 16 pipelined GETs of a 1 MiB value, read only after a pause: 16 MiB of responses
+     // are more than the socket buffers hold, so sends stop part-way and resume.
+    const std::string mib = [] {
+      std::string v(1024 * 1024, '\0');
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<char>('a' + i % 26);
+      return v;
+    }();
+    ASSERT_EQ(cluster().command(0, {"SET", "piece:big", mib}), "OK");
+    std::string batch;
+    for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("piece:big") + " HTTP/1.1\r\nX-Consistency: strong\r\n\r\n";
+    HttpClient c(port());
+    ASSERT_TRUE(c.sendRaw(batch));
+    std::this_thread::sleep_for(300ms);
+    RawResult r = c.readRaw(16);
+    ASSERT_EQ(r.responses.size(), 16u) << "closed=" << r.closed << " timedOut=" << r.timedOut;
+    for (const auto& res : r.responses) {
+      EXPECT_EQ(res.status, 200);
+      EXPECT_TRUE(res.body == mib) << "a response body of " << res.body.size() << " bytes differs";
+    }
+  }
+}
+
 TEST_F(DataPathTest, HundredConcurrentClientsNeverSeeEachOthersValues) {
   constexpr int kClients = 100;
   constexpr int kRounds = 20;

@@ -113,6 +113,12 @@ HttpClient::HttpClient(int port, std::chrono::milliseconds timeout)
 
 HttpClient::~HttpClient() { close(); }
 
+void HttpClient::shutdownSend() {
+  if (!impl_->stream) return;
+  beast::error_code ec;
+  impl_->stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
 void HttpClient::close() {
   if (impl_->stream) {
     beast::error_code ec;

@@ -89,6 +89,8 @@ class HttpClient {
 
   // Closes the connection (the next call opens a new one).
   void close();
+  // Half-closes it: the server reads end of stream; responses can still be read.
+  void shutdownSend();
   bool connected() const { return connected_; }
   // How many connections this client has opened (to check keep-alive reuse).
   std::size_t connectionsOpened() const { return connectionsOpened_; }
