@@ -30,6 +30,7 @@
 namespace cx::proxy {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 using backends::BackendError;
 using backends::Clock;
 using backends::RespType;
@@ -351,27 +352,41 @@ bool DataRequest::parseTarget() {
 }
 
 bool DataRequest::parseHeaders() {
-  if (auto it = req_.find("X-Consistency"); it != req_.end()) {
-    requested_ = routing::parseLevel(it->value());
+  // One pass over the fields: a find by name on Beast's field set is a search each time.
+  std::optional<std::string_view> consistency;
+  std::optional<std::string_view> staleness;
+  std::optional<std::string_view> token;
+  for (const auto& field : req_) {
+    const std::string_view name = field.name_string();
+    if (name.size() == 13 && beast::iequals(name, "X-Consistency")) {
+      if (!consistency) consistency = field.value();
+    } else if (name.size() == 15 && beast::iequals(name, "X-Max-Staleness")) {
+      if (!staleness) staleness = field.value();
+    } else if (name.size() == 15 && beast::iequals(name, "X-Session-Token")) {
+      if (!token) token = field.value();
+    }
+  }
+  if (consistency) {
+    requested_ = routing::parseLevel(*consistency);
     if (!requested_) {
       fail(400, "invalid_consistency",
            "X-Consistency must be one of strong, linearizable, bounded, session, prefix, eventual");
       return false;
     }
   }
-  if (auto it = req_.find("X-Max-Staleness"); it != req_.end()) {
-    maxStaleness_ = parseStalenessHeader(it->value());
+  if (staleness) {
+    maxStaleness_ = parseStalenessHeader(*staleness);
     if (!maxStaleness_) {
       fail(400, "invalid_consistency", "X-Max-Staleness must be a duration such as 250ms, 2s, or a number of ms");
       return false;
     }
   }
-  if (auto it = req_.find("X-Session-Token"); it != req_.end()) {
+  if (token) {
     auto& verified = worker_.verifiedTokens();
-    if (const auto* known = verified.find(it->value())) {
+    if (const auto* known = verified.find(*token)) {
       tokens_ = *known;  // these exact bytes verified before: same result, no HMAC
     } else {
-      auto decoded = shared_.keys->decodeList(it->value());
+      auto decoded = shared_.keys->decodeList(*token);
       if (decoded.error) {
         shared_.metrics->sessionTokensRejected(session::toString(*decoded.error)).Increment();
         fail(400, "invalid_session_token",
@@ -379,10 +394,10 @@ bool DataRequest::parseHeaders() {
                  "); send back a token this service issued, or none to start a new session");
         return false;
       }
-      verified.remember(it->value(), decoded.tokens);
+      verified.remember(*token, decoded.tokens);
       tokens_ = std::move(decoded.tokens);
     }
-    tokenHeader_ = it->value();
+    tokenHeader_ = *token;
     while (!tokenHeader_.empty() && (tokenHeader_.front() == ' ' || tokenHeader_.front() == '\t'))
       tokenHeader_.remove_prefix(1);
     while (!tokenHeader_.empty() && (tokenHeader_.back() == ' ' || tokenHeader_.back() == '\t'))

@@ -323,15 +323,26 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
       break;
     }
     auto& header = parser.get();
-    if (header.count(http::field::content_length) && header.count(http::field::transfer_encoding)) {
+    // One pass over the fields (each find or count on Beast's field set is a search).
+    bool hasLength = false;
+    bool hasTransferEncoding = false;
+    bool expectContinue = false;
+    for (const auto& field : header) {
+      switch (field.name()) {
+        case http::field::content_length: hasLength = true; break;
+        case http::field::transfer_encoding: hasTransferEncoding = true; break;
+        case http::field::expect: expectContinue = expectContinue || beast::iequals(field.value(), "100-continue"); break;
+        default: break;
+      }
+    }
+    if (hasLength && hasTransferEncoding) {
       auto res = errorResponse(http::status::bad_request, "bad_request",
                                "a request must not carry both Content-Length and Transfer-Encoding");
       conn->expiresAfter(limits.headerTimeout);
       co_await writeResponse(stream, res, header.version(), false, false, head);
       break;
     }
-    if (auto expect = header.find(http::field::expect);
-        expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
+    if (expectContinue) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
     }

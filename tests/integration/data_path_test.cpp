@@ -659,6 +659,20 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
     EXPECT_EQ(r.responses[1].status, 200) << describe(r.responses[1]);
     EXPECT_EQ(r.responses[1].body, "abcdefgh");
   }
+  {  // Header names in any case; Expect: 100-continue is answered before the body is sent.
+    HttpClient c(port());
+    ASSERT_TRUE(c.sendRaw("PUT " + kvPath("piece:expect") + " HTTP/1.1\r\nhost: x\r\nx-consistency: strong\r\n"
+                          "expect: 100-continue\r\ncontent-length: 5\r\n\r\n"));
+    RawResult interim = c.readRaw(1);
+    ASSERT_EQ(interim.responses.size(), 1u) << interim.bytes;
+    EXPECT_EQ(interim.responses[0].status, 100);
+    ASSERT_TRUE(c.sendRaw("later"));
+    RawResult r = c.readRaw(1);
+    ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
+    EXPECT_EQ(r.responses[0].status, 204) << describe(r.responses[0]);
+    EXPECT_EQ(r.responses[0].header("x-consistency"), "strong");
+    EXPECT_EQ(onPrimary("piece:expect"), "later");
+  }
   {  // The client stops sending halfway through a body: nothing is written, and the
      // server closes the connection without answering the incomplete request.
     HttpClient c(port());
@@ -859,6 +873,20 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
     EXPECT_TRUE(res.closed) << "the connection stayed open";
     EXPECT_FALSE(res.timedOut);
     unchanged("CL+TE");
+  }
+  {  // A Transfer-Encoding other than chunked next to a Content-Length passes Beast's
+     // parser; cxproxy refuses it itself, the same way.
+    HttpClient raw(port());
+    RawResult res = raw.exchangeRaw("PUT " + kvPath(key) +
+                                        " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 7\r\n\r\n"
+                                        "changed",
+                                    HttpClient::kUntilClose, 20s);
+    ASSERT_EQ(res.responses.size(), 1u) << res.bytes;
+    EXPECT_TRUE(isJsonError(res.responses[0], 400, "bad_request"));
+    EXPECT_NE(res.responses[0].body.find("both Content-Length and Transfer-Encoding"), std::string::npos)
+        << res.responses[0].body;
+    EXPECT_TRUE(res.closed) << "the connection stayed open";
+    unchanged("TE gzip + CL");
   }
   {  // Bad consistency headers.
     HttpResponse r = c.put(kvPath(key), "changed", {{"X-Consistency", "superstrong"}});
