@@ -33,6 +33,7 @@ using routing::Rule;
 
 constexpr int kMaxWorkers = 1024;
 constexpr int kMaxConnectionsPerWorker = 256;
+constexpr long long kMaxReplicaStickiness = 1'000'000;
 constexpr int kMaxQuorumReplicas = 1000;
 constexpr int kMaxInflight = 10'000'000;
 constexpr std::size_t kMaxNameBytes = 64;
@@ -531,7 +532,7 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
   if (!entry) return;
   const Section redis(*this, *entry,
                       {"primary", "replicas", "password_env", "connect_timeout", "command_timeout",
-                       "connections_per_worker"});
+                       "connections_per_worker", "replica_stickiness"});
   RedisConfig& out = config.redis;
 
   // Names and addresses must be unique: names label metrics and responses, and one server
@@ -582,6 +583,9 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
   }
   if (auto count = redis.get("connections_per_worker")) {
     out.connectionsPerWorker = static_cast<int>(readInt(*count, 1, kMaxConnectionsPerWorker));
+  }
+  if (auto stickiness = redis.get("replica_stickiness")) {
+    out.replicaStickiness = static_cast<std::uint32_t>(readInt(*stickiness, 0, kMaxReplicaStickiness));
   }
 }
 
@@ -1042,6 +1046,12 @@ std::string describe(const Config& config) {
       << ", connect timeout " << formatMs(redis.connectTimeout) << ", command timeout "
       << formatMs(redis.commandTimeout) << ", " << redis.connectionsPerWorker
       << " connection(s) per worker per backend\n";
+  out << "replica choice: "
+      << (redis.replicaStickiness == 0
+              ? std::string("least loaded")
+              : "each worker keeps to one replica until it has " + std::to_string(redis.replicaStickiness) +
+                    " more calls waiting than another")
+      << "\n";
   out << "tracking: poll every " << formatMs(config.tracking.interval) << ", down after "
       << formatMs(config.tracking.downAfter) << " without an answer\n";
   out << "session keys:";

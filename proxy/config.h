@@ -35,6 +35,9 @@ struct RedisConfig {
   milliseconds connectTimeout{1000};            // redis.connect_timeout
   milliseconds commandTimeout{1000};            // redis.command_timeout: per-command deadline
   int connectionsPerWorker = 1;                 // redis.connections_per_worker
+  // redis.replica_stickiness: how many more calls waiting a worker's own replica may have
+  // than another before its reads go to the least loaded one; 0 = always least loaded.
+  std::uint32_t replicaStickiness = 64;
 };
 
 struct TrackingConfig {

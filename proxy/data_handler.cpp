@@ -698,7 +698,7 @@ asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::Rou
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   routing::RouteRequest anyTracked = request;
   anyTracked.level = Level::Prefix;
-  auto candidate = routing::route(anyTracked, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().rotation());
+  auto candidate = routing::route(anyTracked, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
   if (candidate.kind != routing::RouteKind::Replica) co_return false;
   const std::size_t target = candidate.backend;
   std::string encoded;
@@ -730,7 +730,7 @@ asio::awaitable<void> DataRequest::read() {
   }
   rr.onStale = policy_->onStale;
 
-  auto decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().rotation());
+  auto decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
   if (level_ == Level::Session && decision.kind != routing::RouteKind::Replica &&
       decision.fallbackReason == "no_fresh_replica" && rr.sessionOffset != std::numeric_limits<std::uint64_t>::max()) {
     if (co_await trySessionOnLaggingReplica(rr)) co_return;
@@ -743,7 +743,7 @@ asio::awaitable<void> DataRequest::read() {
     if (auto relaxed = routing::relaxForLoad(rr, policy_->floor, *topology_, now)) {
       routing::RouteRequest relaxedRequest = rr;
       relaxedRequest.level = *relaxed;
-      auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().rotation());
+      auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().preference());
       if (relaxedDecision.kind == routing::RouteKind::Replica) {
         const auto from = toString(level_);
         const auto to = toString(*relaxed);
@@ -764,11 +764,11 @@ asio::awaitable<void> DataRequest::read() {
       timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(2), deadline - Clock::now()));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       topology_ = worker_.topology();
-      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().rotation());
+      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
     }
     if (decision.kind == routing::RouteKind::Wait) {
       rr.onStale = routing::OnStale::Primary;
-      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().rotation());
+      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
     }
   }
   switch (decision.kind) {

@@ -20,7 +20,8 @@ std::string backendsText(const RedisConfig& r) {
   std::string out = r.primary.name + "=" + r.primary.address.toString();
   for (const auto& b : r.replicas) out += "," + b.name + "=" + b.address.toString();
   out += "|" + r.passwordEnv + "|" + std::to_string(r.connectTimeout.count()) + "|" +
-         std::to_string(r.commandTimeout.count()) + "|" + std::to_string(r.connectionsPerWorker);
+         std::to_string(r.commandTimeout.count()) + "|" + std::to_string(r.connectionsPerWorker) + "|" +
+         std::to_string(r.replicaStickiness);
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <array>
 #include <charconv>
 #include <list>
+#include <random>
 
 #include "proxy/admin.h"
 #include "proxy/http_util.h"
@@ -36,7 +37,18 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 // ---------------------------------------------------------------- backend pool
 
-BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, const std::string& password) {
+namespace {
+// Where this process's workers start on the replica list: random, so that the sidecars
+// of a fleet, each with few workers, do not all keep to the first replicas.
+std::size_t processAffinitySeed() {
+  static const std::size_t seed = std::random_device{}();
+  return seed;
+}
+}  // namespace
+
+BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, const std::string& password,
+                         std::size_t workerIndex)
+    : affinity_(processAffinitySeed() + workerIndex), stickiness_(config.redis.replicaStickiness) {
   auto add = [&](const BackendConfig& b) {
     std::vector<std::shared_ptr<backends::Connection>> conns;
     for (int i = 0; i < std::max(1, config.redis.connectionsPerWorker); ++i) {
@@ -92,7 +104,7 @@ std::span<const routing::BackendLoad> BackendPool::loads() {
 }
 
 Worker::Worker(SharedState& shared, std::size_t index)
-    : shared_(shared), index_(index), pool_(io_.get_executor(), *shared.config.load(), shared.password) {}
+    : shared_(shared), index_(index), pool_(io_.get_executor(), *shared.config.load(), shared.password, index) {}
 
 // ---------------------------------------------------------------- HTTP sessions
 

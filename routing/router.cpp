@@ -44,7 +44,7 @@ bool qualifies(const RouteRequest& request, const Topology& topology, std::size_
 
 RouteDecision route(const RouteRequest& request, const Topology& topology,
                     std::span<const BackendLoad> loads, Clock::time_point now,
-                    std::size_t rotation) {
+                    ReplicaPreference preference) {
   RouteDecision decision;
   const bool primaryUp = topology.primary().up;
   if (request.isWrite || request.level == Level::Strong) {
@@ -59,7 +59,7 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
   auto load = [&](std::size_t k) { return k < loads.size() ? loads[k] : BackendLoad{}; };
   const std::size_t replicas = topology.backends.size() - 1;
   for (std::size_t n = 0; n < replicas; ++n) {
-    const std::size_t i = 1 + (n + rotation) % replicas;
+    const std::size_t i = 1 + (n + preference.first) % replicas;
     if (!qualifies(request, topology, i, now)) continue;
     if (!best) {
       best = i;
@@ -67,8 +67,11 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
     }
     const BackendLoad a = load(i);
     const BackendLoad b = load(*best);
-    if (a.waiting != b.waiting) {
+    const std::uint64_t slack = preference.stickiness;
+    if (a.waiting + slack < b.waiting || b.waiting + slack < a.waiting) {
       if (a.waiting < b.waiting) best = i;
+    } else if (slack > 0) {
+      continue;  // within the slack: the replica met first keeps the read
     } else if (a.batchOpen != b.batchOpen) {
       if (a.batchOpen) best = i;
     } else if (topology.backends[i].offset > topology.backends[*best].offset) {

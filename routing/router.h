@@ -51,15 +51,27 @@ struct RouteDecision {
   std::string_view fallbackReason;
 };
 
+// Which replica a worker reaches for first among those that qualify.
+struct ReplicaPreference {
+  // Replicas are considered from replica number `first` (mod the count) on.
+  std::size_t first = 0;
+  // 0: least loaded. Otherwise the first qualifying replica keeps the read unless another
+  // has more than this many fewer calls waiting: reads stay together in big pipelined
+  // writes (one send and one server wake-up for many) and spread once one replica's
+  // queue runs that much deeper than another's.
+  std::uint32_t stickiness = 0;
+};
+
 // loads[i] is this worker's load on backends[i] (may be short or empty: idle). Among
-// the replicas that qualify, the one with the fewest calls waiting wins; on a tie, one
-// with a write already forming (the read joins it: one more command in a write that
-// leaves anyway, instead of a write and a server wake-up of its own), then the highest
-// offset; on a full tie, the first from replica number `rotation` (mod the count) on,
-// so a caller that varies it spreads ties instead of always picking the first replica.
+// the replicas that qualify, with stickiness 0: the one with the fewest calls waiting
+// wins; on a tie, one with a write already forming (the read joins it: one more command
+// in a write that leaves anyway, instead of a write and a server wake-up of its own),
+// then the highest offset; on a full tie, the first from `preference.first` on, so a
+// caller that varies it spreads ties instead of always picking the first replica.
+// With stickiness > 0 see ReplicaPreference.
 RouteDecision route(const RouteRequest& request, const backends::Topology& topology,
                     std::span<const BackendLoad> loads, Clock::time_point now,
-                    std::size_t rotation = 0);
+                    ReplicaPreference preference = {});
 
 // Can backends[i] serve `request` at its level right now? (The primary always can.)
 bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,

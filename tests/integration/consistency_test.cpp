@@ -430,7 +430,8 @@ TEST(ConsistencyTest, ForwardedTokenCarriesCausalityAcrossSessions) {
 // not be served by the staler one afterwards, even after the fresher one goes away.
 TEST(ConsistencyTest, SessionReadsNeverGoBackInTimeWhenTheFresherReplicaGoesAway) {
   RedisCluster cluster(2);
-  auto proxy = startProxy(cluster);
+  // Stickiness 0: idle replicas take turns, so the first read can reach the fresher one.
+  auto proxy = startProxy(cluster, redisSection(cluster, "  replica_stickiness: 0\n"));
   Session writer(proxy->dataPort());
   Session reader(proxy->dataPort());
   ASSERT_EQ(writer.cmd({"RPUSH", "feed", "a"}).status, 200);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -704,6 +705,51 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
       EXPECT_EQ(res.status, 200);
       EXPECT_TRUE(res.body == mib) << "a response body of " << res.body.size() << " bytes differs";
     }
+  }
+}
+
+// redis.replica_stickiness: by default a worker keeps its reads on one replica (its
+// queue never runs 64 calls deeper than another's here); 0 spreads them, least loaded
+// first and ties in rotation.
+TEST_F(DataPathTest, AWorkerKeepsToOneReplicaUnlessStickinessIsZero) {
+  auto config = [&](const std::string& stickiness) { return "workers: 1\n" + redisSection(cluster(), stickiness); };
+  auto bothReplicasUp = [](const CxproxyProcess& p) {
+    HttpClient admin(p.adminPort());
+    return waitUntil(
+        [&] {
+          auto status = parseJson(admin.get("/v1/status").body);
+          if (!status) return false;
+          int up = 0;
+          for (const auto& b : status->at("backends").as_array()) {
+            const auto& o = b.as_object();
+            if (o.at("configured_role").as_string() == "replica" && o.at("up").as_bool()) ++up;
+          }
+          return up == 2;
+        },
+        20s);
+  };
+  auto servedBy = [](const CxproxyProcess& p, int reads) {
+    HttpClient c(p.dataPort());
+    std::set<std::string> names;
+    for (int i = 0; i < reads; ++i) {
+      HttpResponse r = c.get(kvPath("sticky:k"), {{"X-Consistency", "eventual"}});
+      EXPECT_EQ(r.header("x-served-role"), "replica") << describe(r);
+      names.insert(r.header("x-served-by"));
+    }
+    return names;
+  };
+  ASSERT_EQ(cluster().command(0, {"SET", "sticky:k", "v"}), "OK");
+  {
+    // Ties go in rotation, after the higher offset: read until the polled offsets agree.
+    CxproxyProcess spread(cluster(), config("  replica_stickiness: 0\n"));
+    ASSERT_TRUE(bothReplicasUp(spread));
+    EXPECT_TRUE(waitUntil([&] { return servedBy(spread, 10).size() == 2u; }, 10s))
+        << "with stickiness 0 idle replicas never took turns";
+  }
+  {
+    CxproxyProcess sticky(cluster(), config(""));
+    ASSERT_TRUE(bothReplicasUp(sticky));
+    EXPECT_EQ(servedBy(sticky, 40).size(), 1u) << "one worker, no queue: every read on its own replica";
   }
 }
 

@@ -41,6 +41,25 @@ bool mentionsAddressInUse(std::string text) {
 
 }  // namespace
 
+std::string redisSection(const RedisCluster& cluster, const std::string& extraLines) {
+  std::ostringstream yaml;
+  std::size_t primary = cluster.primaryIndex();
+  yaml << "redis:\n"
+       << "  primary: {name: " << cluster.name(primary) << ", address: 127.0.0.1:" << cluster.port(primary)
+       << "}\n";
+  auto replicas = cluster.replicaIndices();
+  if (replicas.empty()) {
+    yaml << "  replicas: []\n";
+  } else {
+    yaml << "  replicas:\n";
+    for (std::size_t i : replicas) {
+      yaml << "    - {name: " << cluster.name(i) << ", address: 127.0.0.1:" << cluster.port(i) << "}\n";
+    }
+  }
+  yaml << extraLines;
+  return yaml.str();
+}
+
 std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort,
                         const std::string& extra) {
   std::ostringstream yaml;
@@ -49,22 +68,7 @@ std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort
          << "  data: 127.0.0.1:" << dataPort << "\n"
          << "  admin: 127.0.0.1:" << adminPort << "\n";
   }
-  if (!hasTopLevelKey(extra, "redis")) {
-    std::size_t primary = cluster.primaryIndex();
-    yaml << "redis:\n"
-         << "  primary: {name: " << cluster.name(primary)
-         << ", address: 127.0.0.1:" << cluster.port(primary) << "}\n";
-    auto replicas = cluster.replicaIndices();
-    if (replicas.empty()) {
-      yaml << "  replicas: []\n";
-    } else {
-      yaml << "  replicas:\n";
-      for (std::size_t i : replicas) {
-        yaml << "    - {name: " << cluster.name(i) << ", address: 127.0.0.1:" << cluster.port(i)
-             << "}\n";
-      }
-    }
-  }
+  if (!hasTopLevelKey(extra, "redis")) yaml << redisSection(cluster);
   if (!hasTopLevelKey(extra, "tracking")) {
     yaml << "tracking:\n"
          << "  interval: 20ms\n";

@@ -27,6 +27,9 @@ class RedisCluster;
 // section is left out here.
 std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort,
                         const std::string& extra = "");
+// basicConfig's `redis:` section, with `extraLines` (indented keys such as
+// "  replica_stickiness: 0\n") added: put it in `extra` to change a redis key.
+std::string redisSection(const RedisCluster& cluster, const std::string& extraLines = "");
 
 // Path of the cxproxy binary: $CXPROXY_BINARY if set, else the CXPROXY_BINARY compile
 // definition.

@@ -90,6 +90,7 @@ TEST(ConfigDefaults, EmptyFileGivesEveryDefault) {
     EXPECT_EQ(config.redis.primary.address.toString(), "127.0.0.1:6379");
     EXPECT_TRUE(config.redis.replicas.empty());
     EXPECT_EQ(config.redis.passwordEnv, "");
+    EXPECT_EQ(config.redis.replicaStickiness, 64u);
     EXPECT_EQ(config.tracking.interval, milliseconds{50});
     EXPECT_EQ(config.session.keysEnv, "CXPROXY_SESSION_KEYS");
     EXPECT_EQ(config.consistency.defaultPolicy.level, Level::Session);
@@ -180,6 +181,7 @@ redis:
   connect_timeout: 2s
   command_timeout: 750ms
   connections_per_worker: 4
+  replica_stickiness: 0
 tracking: {interval: 20ms, down_after: 3s}
 session: {keys_env: "", keys_file: /run/keys}
 limits:
@@ -204,6 +206,7 @@ log: {level: DEBUG}
   EXPECT_EQ(config.redis.connectTimeout, milliseconds{2000});
   EXPECT_EQ(config.redis.commandTimeout, milliseconds{750});
   EXPECT_EQ(config.redis.connectionsPerWorker, 4);
+  EXPECT_EQ(config.redis.replicaStickiness, 0u);
   EXPECT_EQ(config.tracking.interval, milliseconds{20});
   EXPECT_EQ(config.tracking.downAfter, milliseconds{3000});
   EXPECT_EQ(config.session.keysEnv, "");
@@ -509,6 +512,9 @@ TEST(ConfigErrors, OtherExtensionValues) {
               "environment variable");
   expectError("redis:\n  connections_per_worker: 0\n", 2, "redis.connections_per_worker",
               "out of range");
+  expectError("redis:\n  replica_stickiness: -1\n", 2, "redis.replica_stickiness", "0 or more");
+  expectError("redis:\n  replica_stickiness: 1000001\n", 2, "redis.replica_stickiness", "out of range");
+  expectError("redis:\n  replica_stickiness: many\n", 2, "redis.replica_stickiness", "");
   expectError("limits:\n  max_body_bytes: lots\n", 2, "limits.max_body_bytes", "invalid size");
   expectError("limits:\n  max_key_bytes: 0\n", 2, "limits.max_key_bytes", "more than 0");
   expectError("commands:\n  allow: [GET]\n  deny: [get]\n", 3, "commands.deny", "both");

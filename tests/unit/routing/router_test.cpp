@@ -109,14 +109,51 @@ TEST(Route, EqualLoadPrefersAReplicaWithAWriteForming) {
 TEST(Route, AFullTieGoesToTheFirstReplicaFromTheRotation) {
   Topology t = topology({primary(), replica("r1", 900), replica("r2", 900), replica("r3", 900)});
   for (std::size_t rotation = 0; rotation < 6; ++rotation) {
-    RouteDecision d = route(read(Level::Eventual), t, {}, kNow, rotation);
+    RouteDecision d = route(read(Level::Eventual), t, {}, kNow, {rotation});
     EXPECT_EQ(d.backend, 1 + rotation % 3) << rotation;
   }
   // Not a tie: the rotation changes nothing.
   t.backends[2].offset = 950;
   for (std::size_t rotation = 0; rotation < 3; ++rotation) {
-    EXPECT_EQ(route(read(Level::Eventual), t, {}, kNow, rotation).backend, 2u);
+    EXPECT_EQ(route(read(Level::Eventual), t, {}, kNow, {rotation}).backend, 2u);
   }
+}
+
+RouteDecision routeSticky(const RouteRequest& r, const Topology& t, std::size_t first, std::uint32_t stickiness,
+                          std::vector<std::uint32_t> waiting) {
+  std::vector<BackendLoad> loads(waiting.size());
+  for (std::size_t i = 0; i < waiting.size(); ++i) loads[i].waiting = waiting[i];
+  return route(r, t, loads, kNow, {first, stickiness});
+}
+
+TEST(Route, AStickyWorkerKeepsToItsReplicaWithinTheSlack) {
+  // Replica number 1 (r2) is this worker's own. Neither a higher offset elsewhere nor a
+  // few more calls waiting on it moves the read.
+  Topology t = topology({primary(), replica("r1", 990), replica("r2", 900), replica("r3", 950)});
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 0, 0, 0}).backend, 2u);
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 0, 8, 0}).backend, 2u);
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 3, 11, 5}).backend, 2u);
+  // Stickiness 0 is least loaded, as without it.
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 0, {0, 3, 4, 5}).backend, 1u);
+}
+
+TEST(Route, AStickyWorkerSpillsToTheLeastLoadedBeyondTheSlack) {
+  Topology t = topology({primary(), replica("r1", 900), replica("r2", 900), replica("r3", 900)});
+  // Its order is r2, r3, r1. r2 has 9 more waiting than r3 (slack 8): r3. The next one
+  // in the order takes the read unless a later one is clear of the slack below it too.
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 5, 9, 0}).backend, 3u);
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 1, 20, 4}).backend, 3u);
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 8, {0, 1, 20, 12}).backend, 1u);
+}
+
+TEST(Route, AStickyWorkersReplicaMustStillQualify) {
+  // Its own replica is behind the session's position: another that has applied it serves.
+  Topology t = topology({primary(), replica("r1", 990), replica("r2", 900)});
+  RouteRequest r = read(Level::Session);
+  r.sessionOffset = 950;
+  EXPECT_EQ(routeSticky(r, t, 1, 64, {0, 40, 0}).backend, 1u);
+  t.backends[2] = down(t.backends[2]);
+  EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 64, {0, 40, 0}).backend, 1u);
 }
 
 TEST(Route, MissingInFlightCountsCountAsIdle) {
