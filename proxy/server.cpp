@@ -4,6 +4,10 @@
 // Requests on one connection are read and answered one after the other, so pipelined
 // requests get their responses in order. Limits (header bytes, body bytes, read
 // deadlines, connection cap) are enforced before anything reaches a backend.
+// The hot path starts no Asio operation it does not need: Beast's parser is fed from
+// the connection's buffer and reads happen only when it runs out (feed/readRequest),
+// and a response leaves with one non-blocking send (startWrite), waiting only for what
+// the socket did not take.
 #include "proxy/server.h"
 
 #include <boost/asio/as_tuple.hpp>
