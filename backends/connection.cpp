@@ -59,6 +59,7 @@ struct Connection::Pending {
   bool ownTrailer = false;  // the last reply is this call's own trailer (another was open)
   bool completed = false;  // the caller has been resumed, or is about to be
   bool sent = false;       // handed to a socket write
+  std::chrono::steady_clock::time_point sentAt;  // when it was (valid once sent)
   bool abandoned = false;  // the caller gave up (deadline); replies are dropped
 };
 
@@ -178,6 +179,11 @@ void Connection::enqueue(std::string encoded, std::size_t replyCount, std::chron
   }
   writeSignal_.cancel();
   armSweeper(deadline);
+}
+
+std::chrono::steady_clock::time_point Connection::oldestWaitingSince() const {
+  // Queued calls are the newest in pending_, so the front is the oldest one sent.
+  return waiting() > 0 ? pending_.front()->sentAt : std::chrono::steady_clock::time_point::max();
 }
 
 void Connection::finish(Pending& call, BackendError error) {
@@ -368,6 +374,7 @@ asio::awaitable<void> Connection::writeLoop() {
         continue;
       }
     }
+    const auto now = std::chrono::steady_clock::now();
     if (openTrailer_) {
       // The shared trailer leaves after every call that asked for it.
       auto trailer = std::move(openTrailer_);
@@ -378,7 +385,10 @@ asio::awaitable<void> Connection::writeLoop() {
     }
     writingBuffer_.clear();
     std::swap(outBuffer_, writingBuffer_);
-    for (auto it = pending_.rbegin(); it != pending_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
+    for (auto it = pending_.rbegin(); it != pending_.rend() && !(*it)->sent; ++it) {
+      (*it)->sent = true;
+      (*it)->sentAt = now;
+    }
     queued_ = 0;
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writingBuffer_), kUseTuple);
     (void)n;

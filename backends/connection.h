@@ -76,6 +76,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Calls sent and not yet fully answered / queued for the next write.
   std::size_t waiting() const { return pending_.size() - queued_; }
   std::size_t queued() const { return queued_; }
+  // When the oldest call still waiting for its replies was sent; max() if none waits.
+  std::chrono::steady_clock::time_point oldestWaitingSince() const;
   const std::string& lastError() const { return lastError_; }
   // master_replid of the server as of this connection's handshake (trackReplid only).
   const std::string& replid() const { return replid_; }

@@ -101,6 +101,7 @@ std::span<const routing::BackendLoad> BackendPool::loads() {
     for (auto& c : connections_[i]) {
       load.waiting += static_cast<std::uint32_t>(c->waiting());
       load.batchOpen = load.batchOpen || c->queued() > 0;
+      load.waitingSince = std::min(load.waitingSince, c->oldestWaitingSince());
     }
     loads_[i] = load;
   }

@@ -68,6 +68,14 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
     const BackendLoad a = load(i);
     const BackendLoad b = load(*best);
     const std::uint64_t slack = preference.stickiness;
+    if (slack > 0) {
+      const bool aStalled = a.waiting > 0 && now - a.waitingSince > preference.stalledAfter;
+      const bool bStalled = b.waiting > 0 && now - b.waitingSince > preference.stalledAfter;
+      if (aStalled != bStalled) {
+        if (bStalled) best = i;
+        continue;
+      }
+    }
     if (a.waiting + slack < b.waiting || b.waiting + slack < a.waiting) {
       if (a.waiting < b.waiting) best = i;
     } else if (slack > 0) {

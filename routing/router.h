@@ -38,6 +38,8 @@ enum class RouteKind : std::uint8_t {
 struct BackendLoad {
   std::uint32_t waiting = 0;  // calls sent to it whose replies have not all arrived
   bool batchOpen = false;     // calls queued for its next write, not sent yet
+  // When the oldest of those calls was sent (max() when none waits).
+  Clock::time_point waitingSince = Clock::time_point::max();
 };
 
 struct RouteDecision {
@@ -60,6 +62,11 @@ struct ReplicaPreference {
   // writes (one send and one server wake-up for many) and spread once one replica's
   // queue runs that much deeper than another's.
   std::uint32_t stickiness = 0;
+  // With stickiness: a replica whose oldest waiting call was sent longer ago than this is
+  // stalling (a fork, a pause, a dead link not yet detected) and loses its hold: one
+  // that is not stalling takes the read, so a stall costs the reads of these few ms,
+  // not the next `stickiness` of them.
+  std::chrono::milliseconds stalledAfter{10};
 };
 
 // loads[i] is this worker's load on backends[i] (may be short or empty: idle). Among

@@ -160,6 +160,35 @@ TEST_F(ConnectionTest, AServerThatStopsAnsweringTimesOutEveryFollower) {
   for (const auto& r : results) EXPECT_EQ(r.error, BackendError::Timeout);
 }
 
+// The router's stall signal: when the oldest call still owed replies was sent.
+TEST_F(ConnectionTest, OldestWaitingSinceIsWhenTheOldestUnansweredCallWasSent) {
+  using std::chrono::steady_clock;
+  EXPECT_EQ(connection_->oldestWaitingSince(), steady_clock::time_point::max());
+  cluster_.pause(0);
+  const auto before = steady_clock::now();
+  std::size_t finished = 0;
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(
+        io_,
+        [&, i]() -> asio::awaitable<void> {
+          co_await connection_->execute(setCommand("owed:" + std::to_string(i)), 1, 200ms);
+          ++finished;
+        },
+        asio::detached);
+  }
+  while (connection_->waiting() < 3) io_.run_one();
+  const auto since = connection_->oldestWaitingSince();
+  EXPECT_GE(since, before);
+  EXPECT_LE(since, steady_clock::now());
+  // The callers give up; the server still owes the replies, so the calls still wait.
+  while (finished < 3) io_.run_one();
+  EXPECT_EQ(connection_->waiting(), 3u);
+  EXPECT_EQ(connection_->oldestWaitingSince(), since);
+  cluster_.resume(0);
+  while (connection_->waiting() > 0) io_.run_one();
+  EXPECT_EQ(connection_->oldestWaitingSince(), steady_clock::time_point::max());
+}
+
 TEST_F(ConnectionTest, AServerThatGoesAwayFailsEveryFollower) {
   cluster_.pause(0);
   std::vector<std::optional<ExecResult>> results(4);

@@ -156,6 +156,28 @@ TEST(Route, AStickyWorkersReplicaMustStillQualify) {
   EXPECT_EQ(routeSticky(read(Level::Eventual), t, 1, 64, {0, 40, 0}).backend, 1u);
 }
 
+TEST(Route, AStallingStickyReplicaLosesItsHold) {
+  // The worker's order is r2, r1. r2's oldest call has waited 50 ms: it is stalling, and
+  // r1 takes the read although it has more calls waiting.
+  Topology t = topology({primary(), replica("r1", 900), replica("r2", 900)});
+  std::vector<BackendLoad> loads(3);
+  loads[1].waiting = 10;
+  loads[1].waitingSince = kNow - milliseconds{1};
+  loads[2].waiting = 3;
+  loads[2].waitingSince = kNow - milliseconds{50};
+  EXPECT_EQ(route(read(Level::Eventual), t, loads, kNow, {1, 64}).backend, 1u);
+  // 5 ms is not a stall (the default limit is 10 ms): r2 keeps it.
+  loads[2].waitingSince = kNow - milliseconds{5};
+  EXPECT_EQ(route(read(Level::Eventual), t, loads, kNow, {1, 64}).backend, 2u);
+  // Both stalling: the slack decides again.
+  loads[1].waitingSince = kNow - milliseconds{50};
+  loads[2].waitingSince = kNow - milliseconds{50};
+  EXPECT_EQ(route(read(Level::Eventual), t, loads, kNow, {1, 64}).backend, 2u);
+  // Stickiness 0 is least loaded, stalls or not (a stalled queue only grows).
+  loads[1].waitingSince = kNow - milliseconds{1};
+  EXPECT_EQ(route(read(Level::Eventual), t, loads, kNow, {1, 0}).backend, 2u);
+}
+
 TEST(Route, MissingInFlightCountsCountAsIdle) {
   Topology t = topology({primary(), replica("r1", 900), replica("r2", 990)});
   EXPECT_EQ(routeAt(read(Level::Eventual), t, {}).backend, 2u);
