@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "routing/glob.h"
+#include "routing/router.h"
 
 namespace cx::proxy {
 namespace {
@@ -1050,7 +1051,8 @@ std::string describe(const Config& config) {
       << (redis.replicaStickiness == 0
               ? std::string("least loaded")
               : "each worker keeps to one replica until it has " + std::to_string(redis.replicaStickiness) +
-                    " more calls waiting than another")
+                    " more calls waiting than another, or its oldest waiting call is older than " +
+                    formatMs(routing::ReplicaPreference{}.stalledAfter))
       << "\n";
   out << "tracking: poll every " << formatMs(config.tracking.interval) << ", down after "
       << formatMs(config.tracking.downAfter) << " without an answer\n";

@@ -292,8 +292,17 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   const auto shortest = std::min({limits.headerTimeout, limits.bodyTimeout, limits.idleTimeout});
   auto conn = std::make_shared<ClientConnection>(std::move(socket), std::max(shortest, std::chrono::milliseconds{1}));
   auto& stream = conn->socket;
-  boost::system::error_code nbec;
-  stream.non_blocking(true, nbec);  // startWrite() sends without waiting
+  // startWrite() sends without waiting, which needs a non-blocking socket: a blocking
+  // one could stall the whole worker on a slow reader, so such a connection is closed.
+  boost::system::error_code modeError;
+  stream.non_blocking(true, modeError);
+  if (modeError) {
+    log(LogLevel::Warn, "connection_refused", {{"listener", listener}, {"error", modeError.message()}});
+    boost::system::error_code ignored;
+    stream.close(ignored);
+    open.fetch_sub(1);
+    co_return;
+  }
   asio::co_spawn(stream.get_executor(), watchdog(conn), asio::detached);
   beast::flat_buffer buffer;
   std::string head;  // serialized status line + fields of the current response

@@ -1372,6 +1372,9 @@ TEST(DataPathCliTest, CheckConfigAcceptsAGoodFileAndPrintsTheRuleTable) {
   EXPECT_NE(run.output.find("account:*"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("eventual"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("replica-2"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("replica choice: each worker keeps to one replica until it has 64 more calls"),
+            std::string::npos)
+      << run.output;
 
   // The shipped example validates too.
   const auto example = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
