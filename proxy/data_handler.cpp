@@ -352,7 +352,7 @@ bool DataRequest::parseTarget() {
 }
 
 bool DataRequest::parseHeaders() {
-  // One pass over the fields: a find by name on Beast's field set is a search each time.
+  // One pass over the fields for the three this handler reads.
   std::optional<std::string_view> consistency;
   std::optional<std::string_view> staleness;
   std::optional<std::string_view> token;

@@ -1,13 +1,13 @@
-// HTTP/1.1 serving on Beast with C++20 coroutines. Each data worker owns an
+// HTTP/1.1 serving on Asio with C++20 coroutines. Each data worker owns an
 // io_context, an acceptor on the shared data port (SO_REUSEPORT: the kernel spreads
 // connections) and its backend connections; a connection never leaves its worker.
 // Requests on one connection are read and answered one after the other, so pipelined
 // requests get their responses in order. Limits (header bytes, body bytes, read
 // deadlines, connection cap) are enforced before anything reaches a backend.
-// The hot path starts no Asio operation it does not need: Beast's parser is fed from
-// the connection's buffer and reads happen only when it runs out (feed/readRequest),
-// and a response leaves with one non-blocking send (startWrite), waiting only for what
-// the socket did not take.
+// The hot path starts no Asio operation it does not need: the request parser
+// (http_request.h) is fed from the connection's buffer and reads happen only when it
+// runs out (feed/readRequest), and a response leaves with one non-blocking send
+// (startWrite), waiting only for what the socket did not take.
 #include "proxy/server.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,6 +23,7 @@
 #include <array>
 #include <charconv>
 #include <list>
+#include <optional>
 #include <random>
 
 #include "proxy/admin.h"
@@ -236,52 +237,45 @@ asio::awaitable<bool> writeResponse(tcp::socket& stream, const Response& res, un
   co_return co_await finishWrite(stream, w);
 }
 
-using Parser = http::request_parser<http::string_body>;
-
 // Feeds buffered bytes to the parser until it has the header (or, with whole, the
-// message). need_more: the bytes ran out first; any other error is final. This is
-// Beast's own parser, driven here rather than by http::async_read, so a request already
-// in the buffer is parsed without starting an operation or posting a completion.
-beast::error_code feed(Parser& parser, beast::flat_buffer& buffer, bool whole) {
-  beast::error_code ec;
-  while (whole ? !parser.is_done() : !parser.is_header_done()) {
-    if (buffer.size() == 0) return http::error::need_more;
-    const auto used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more && used > 0) {
-      ec = {};
-      continue;
-    }
-    if (ec) return ec;
-    if (used == 0) return http::error::need_more;  // no progress without more bytes
+// message). NeedMore: the bytes ran out first; any other status but Ok is final. A
+// request already in the buffer is parsed without starting an operation.
+ParseStatus feed(RequestParser& parser, beast::flat_buffer& buffer, bool whole) {
+  for (;;) {
+    if (whole ? parser.done() : parser.headerDone()) return ParseStatus::Ok;
+    const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+    const auto r = parser.headerDone() ? parser.parseBody(data) : parser.parseHeader(data);
+    buffer.consume(r.used);
+    if (r.status != ParseStatus::Ok) return r.status;
   }
-  return {};
 }
 
-// Reads more of the current request into the buffer. End of stream is end_of_stream
-// before any byte of the request, and what the parser makes of it (partial_message)
-// after, as with http::async_read.
-asio::awaitable<beast::error_code> readMore(tcp::socket& stream, beast::flat_buffer& buffer, Parser& parser) {
-  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kUseTuple);
-  buffer.commit(n);
-  if (ec == asio::error::eof) {
-    if (!parser.got_some()) co_return http::error::end_of_stream;
-    ec = {};
-    parser.put_eof(ec);
-  }
-  co_return ec;
-}
+// How reading a request ended: a parse status, or a socket error (ec), which includes
+// the client closing before the first byte of a request (eof).
+struct ReadOutcome {
+  ParseStatus status = ParseStatus::Ok;
+  boost::system::error_code ec;
+};
 
 // Parses the header (whole = false) or the rest of the message (whole = true), reading
-// only when the buffer runs out.
-asio::awaitable<beast::error_code> readRequest(tcp::socket& stream, beast::flat_buffer& buffer, Parser& parser,
-                                               bool whole) {
-  auto ec = feed(parser, buffer, whole);
-  while (ec == http::error::need_more) {
-    ec = co_await readMore(stream, buffer, parser);
-    if (!ec) ec = feed(parser, buffer, whole);
+// only when the buffer runs out. The client closing mid-request is PartialMessage.
+asio::awaitable<ReadOutcome> readRequest(tcp::socket& stream, beast::flat_buffer& buffer, RequestParser& parser,
+                                         bool whole) {
+  ReadOutcome out{feed(parser, buffer, whole), {}};
+  while (out.status == ParseStatus::NeedMore) {
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kUseTuple);
+    buffer.commit(n);
+    if (ec == asio::error::eof && parser.gotSome()) {
+      out.status = parser.finishAtEof();
+      co_return out;
+    }
+    if (ec) {
+      out.ec = ec;
+      co_return out;
+    }
+    out.status = feed(parser, buffer, whole);
   }
-  co_return ec;
+  co_return out;
 }
 
 using Handler = std::function<asio::awaitable<void>(const Request&, Response&)>;
@@ -311,12 +305,35 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   auto self = std::prev(registry.sessions.end());
   metrics.connections(listener).Increment();
 
+  Request req;  // reused: its buffers keep their capacity between requests
+  RequestParser parser(req, limits.maxHeaderBytes, limits.maxBodyBytes);
+  // The answer to a request that could not be parsed; the connection closes after it.
+  auto refuse = [&](ParseStatus status) -> std::optional<Response> {
+    switch (status) {
+      case ParseStatus::HeaderTooLarge:
+        return errorResponse(http::status::request_header_fields_too_large, "header_too_large",
+                             "the request header exceeds " + std::to_string(limits.maxHeaderBytes) + " bytes");
+      case ParseStatus::BodyTooLarge:
+        return errorResponse(http::status::payload_too_large, "body_too_large",
+                             "the body exceeds " + std::to_string(limits.maxBodyBytes) +
+                                 " bytes (limits.max_body_bytes)");
+      case ParseStatus::PartialMessage:
+        if (parser.headerDone()) return std::nullopt;  // a body cut short: nothing to answer
+        [[fallthrough]];
+      default: {
+        const auto what = describe(status);
+        return errorResponse(http::status::bad_request, "bad_request",
+                             status == ParseStatus::LengthAndEncoding
+                                 ? std::string(what)
+                                 : "malformed HTTP request: " + std::string(what));
+      }
+    }
+  };
+
   for (;;) {
     conn->busy = false;
     if (registry.draining) break;
-    Parser parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.maxHeaderBytes));
-    parser.body_limit(limits.maxBodyBytes);
+    parser.reset();
 
     if (buffer.size() == 0) {
       // Idle keep-alive connection: wait for the first byte of the next request.
@@ -327,67 +344,27 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     }
     conn->busy = true;
     conn->expiresAfter(limits.headerTimeout);
-    auto hec = feed(parser, buffer, false);
-    if (hec == http::error::need_more) hec = co_await readRequest(stream, buffer, parser, false);
-    if (hec) {
-      Response res;
-      if (hec == http::error::header_limit) {
-        res = errorResponse(http::status::request_header_fields_too_large, "header_too_large",
-                            "the request header exceeds " + std::to_string(limits.maxHeaderBytes) + " bytes");
-      } else if (hec == http::error::body_limit) {
-        res = errorResponse(http::status::payload_too_large, "body_too_large",
-                            "the body exceeds " + std::to_string(limits.maxBodyBytes) + " bytes (limits.max_body_bytes)");
-      } else if (hec == http::error::end_of_stream || hec == asio::error::eof ||
-                 hec == asio::error::operation_aborted || hec == asio::error::connection_reset) {
-        break;
-      } else {
-        res = errorResponse(http::status::bad_request, "bad_request",
-                            "malformed HTTP request: " + hec.message());
+    ReadOutcome read{feed(parser, buffer, false), {}};
+    if (read.status == ParseStatus::NeedMore) read = co_await readRequest(stream, buffer, parser, false);
+    if (read.status == ParseStatus::Ok && !read.ec) {
+      if (parser.expectContinue() && !parser.done()) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
       }
-      conn->expiresAfter(limits.headerTimeout);
-      co_await writeResponse(stream, res, 11, false, false, head);
-      break;
-    }
-    auto& header = parser.get();
-    // One pass over the fields (each find or count on Beast's field set is a search).
-    bool hasLength = false;
-    bool hasTransferEncoding = false;
-    bool expectContinue = false;
-    for (const auto& field : header) {
-      switch (field.name()) {
-        case http::field::content_length: hasLength = true; break;
-        case http::field::transfer_encoding: hasTransferEncoding = true; break;
-        case http::field::expect: expectContinue = expectContinue || beast::iequals(field.value(), "100-continue"); break;
-        default: break;
+      if (!parser.done()) read.status = feed(parser, buffer, true);  // a body already here
+      if (read.status == ParseStatus::NeedMore) {
+        conn->expiresAfter(limits.bodyTimeout);
+        read = co_await readRequest(stream, buffer, parser, true);
       }
     }
-    if (hasLength && hasTransferEncoding) {
-      auto res = errorResponse(http::status::bad_request, "bad_request",
-                               "a request must not carry both Content-Length and Transfer-Encoding");
-      conn->expiresAfter(limits.headerTimeout);
-      co_await writeResponse(stream, res, header.version(), false, false, head);
-      break;
-    }
-    if (expectContinue) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
-    }
-    beast::error_code bec;
-    if (!parser.is_done()) {
-      conn->expiresAfter(limits.bodyTimeout);
-      bec = co_await readRequest(stream, buffer, parser, true);
-    }
-    if (bec) {
-      if (bec == http::error::body_limit) {
-        auto res = errorResponse(http::status::payload_too_large, "body_too_large",
-                                 "the body exceeds " + std::to_string(limits.maxBodyBytes) +
-                                     " bytes (limits.max_body_bytes)");
+    if (read.ec) break;  // a socket error, a deadline, or the client closed between requests
+    if (read.status != ParseStatus::Ok) {
+      if (auto refusal = refuse(read.status)) {
         conn->expiresAfter(limits.headerTimeout);
-        co_await writeResponse(stream, res, header.version(), false, false, head);
+        co_await writeResponse(stream, *refusal, parser.headerDone() ? req.version() : 11, false, false, head);
       }
       break;
     }
-    Request req = parser.release();
     res.clear();
     conn->expiresNever();
     co_await handler(req, res);

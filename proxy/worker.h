@@ -19,6 +19,7 @@
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
 #include "proxy/config.h"
+#include "proxy/http_request.h"
 #include "proxy/http_response.h"
 #include "routing/latency_window.h"
 #include "routing/router.h"
@@ -28,7 +29,6 @@
 namespace cx::proxy {
 
 namespace http = boost::beast::http;
-using Request = http::request<http::string_body>;
 
 // Calls in flight per backend, each worker's on cache lines of its own: a worker writes
 // only its counters and readers sum them, so counting a call moves no line between cores.

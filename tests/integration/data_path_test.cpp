@@ -624,7 +624,7 @@ TEST_F(DataPathTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(client.connectionsOpened(), 1u);
 }
 
-// The server drives Beast's parser over its own reads and sends each response without
+// The server drives its request parser over its own reads and sends each response without
 // waiting when the socket takes it: requests that arrive in pieces must still be parsed
 // whole, and responses larger than the socket buffers must still arrive complete.
 TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWhole) {
@@ -920,8 +920,8 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
     EXPECT_FALSE(res.timedOut);
     unchanged("CL+TE");
   }
-  {  // A Transfer-Encoding other than chunked next to a Content-Length passes Beast's
-     // parser; cxproxy refuses it itself, the same way.
+  {  // A Transfer-Encoding other than chunked next to a Content-Length is refused the
+     // same way.
     HttpClient raw(port());
     RawResult res = raw.exchangeRaw("PUT " + kvPath(key) +
                                         " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 7\r\n\r\n"
@@ -933,6 +933,25 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
         << res.responses[0].body;
     EXPECT_TRUE(res.closed) << "the connection stayed open";
     unchanged("TE gzip + CL");
+  }
+  {  // Malformed framing: a folded header line, a bad chunk size, an HTTP/2 request line.
+     // Each gets a 400 naming the problem, and the connection closes.
+    const std::pair<std::string, std::string> cases[] = {
+        {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n folded\r\nContent-Length: 7\r\n\r\n"
+         "changed", "bad header field"},
+        {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7x\r\nchanged\r\n0\r\n\r\n",
+         "bad chunked encoding"},
+        {"PUT " + kvPath(key) + " HTTP/2.0\r\nHost: x\r\nContent-Length: 7\r\n\r\nchanged", "HTTP version"},
+    };
+    for (const auto& [request, problem] : cases) {
+      HttpClient raw(port());
+      RawResult res = raw.exchangeRaw(request, HttpClient::kUntilClose, 20s);
+      ASSERT_EQ(res.responses.size(), 1u) << res.bytes;
+      EXPECT_TRUE(isJsonError(res.responses[0], 400, "bad_request")) << request;
+      EXPECT_NE(res.responses[0].body.find(problem), std::string::npos) << res.responses[0].body;
+      EXPECT_TRUE(res.closed) << "the connection stayed open";
+    }
+    unchanged("malformed framing");
   }
   {  // Bad consistency headers.
     HttpResponse r = c.put(kvPath(key), "changed", {{"X-Consistency", "superstrong"}});
