@@ -151,10 +151,39 @@ asio::awaitable<void> watchdog(std::shared_ptr<ClientConnection> conn) {
   }
 }
 
-// Per worker (or the admin thread): open connections, so a drain can close idle ones.
+// What one request/response exchange needs: the parsed request, the response, and its
+// serialized head. A connection holds one only from the first byte of a request until
+// its response is sent, then gives it back to its worker's pool; the pool hands out the
+// most recently returned first, so with many connections the requests of a worker keep
+// reusing a few warm buffers instead of touching one cold set per connection.
+struct Exchange {
+  Exchange(std::size_t headerLimit, std::uint64_t bodyLimit) : parser(req, headerLimit, bodyLimit) {}
+  Request req;
+  RequestParser parser;
+  Response res;
+  std::string head;  // serialized status line + fields of the current response
+};
+
+// Per worker (or the admin thread): open connections, so a drain can close idle ones,
+// and the pool of exchanges.
 struct SessionRegistry {
   std::list<ClientConnection*> sessions;
   bool draining = false;
+  std::vector<std::unique_ptr<Exchange>> idleExchanges;
+
+  std::unique_ptr<Exchange> acquire(const LimitsConfig& limits) {
+    if (idleExchanges.empty()) return std::make_unique<Exchange>(limits.maxHeaderBytes, limits.maxBodyBytes);
+    auto e = std::move(idleExchanges.back());
+    idleExchanges.pop_back();
+    return e;
+  }
+  void release(std::unique_ptr<Exchange> e) {
+    constexpr std::size_t kKeep = 4096;          // beyond what a burst needs, memory goes back
+    constexpr std::size_t kKeepBody = 64 * 1024;  // nor does a pooled exchange keep a large body
+    if (!e || idleExchanges.size() >= kKeep) return;
+    if (e->res.body().capacity() > kKeepBody) std::string().swap(e->res.body());
+    idleExchanges.push_back(std::move(e));
+  }
 };
 
 Response errorResponse(http::status status, std::string_view code, std::string_view message) {
@@ -299,16 +328,13 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   }
   asio::co_spawn(stream.get_executor(), watchdog(conn), asio::detached);
   beast::flat_buffer buffer;
-  std::string head;  // serialized status line + fields of the current response
-  Response res;      // reused: its buffers keep their capacity between requests
+  std::unique_ptr<Exchange> ex;  // held while a request is in progress
   registry.sessions.push_back(conn.get());
   auto self = std::prev(registry.sessions.end());
   metrics.connections(listener).Increment();
 
-  Request req;  // reused: its buffers keep their capacity between requests
-  RequestParser parser(req, limits.maxHeaderBytes, limits.maxBodyBytes);
   // The answer to a request that could not be parsed; the connection closes after it.
-  auto refuse = [&](ParseStatus status) -> std::optional<Response> {
+  auto refuse = [&](ParseStatus status, const RequestParser& parser) -> std::optional<Response> {
     switch (status) {
       case ParseStatus::HeaderTooLarge:
         return errorResponse(http::status::request_header_fields_too_large, "header_too_large",
@@ -332,8 +358,8 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
 
   for (;;) {
     conn->busy = false;
+    registry.release(std::move(ex));
     if (registry.draining) break;
-    parser.reset();
 
     if (buffer.size() == 0) {
       // Idle keep-alive connection: wait for the first byte of the next request.
@@ -343,6 +369,9 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
       buffer.commit(n);
     }
     conn->busy = true;
+    ex = registry.acquire(limits);
+    auto& [req, parser, res, head] = *ex;
+    parser.reset();
     conn->expiresAfter(limits.headerTimeout);
     ReadOutcome read{feed(parser, buffer, false), {}};
     if (read.status == ParseStatus::NeedMore) read = co_await readRequest(stream, buffer, parser, false);
@@ -359,7 +388,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     }
     if (read.ec) break;  // a socket error, a deadline, or the client closed between requests
     if (read.status != ParseStatus::Ok) {
-      if (auto refusal = refuse(read.status)) {
+      if (auto refusal = refuse(read.status, parser)) {
         conn->expiresAfter(limits.headerTimeout);
         co_await writeResponse(stream, *refusal, parser.headerDone() ? req.version() : 11, false, false, head);
       }
@@ -376,6 +405,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     }
     if (w.ec || !keepAlive) break;
   }
+  registry.release(std::move(ex));
   boost::system::error_code ignored;
   stream.shutdown(tcp::socket::shutdown_send, ignored);
   stream.close(ignored);
