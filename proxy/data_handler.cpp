@@ -186,7 +186,8 @@ class DataRequest {
   const routing::Policy* policy_ = nullptr;
   Level level_ = Level::Session;
   std::shared_ptr<const backends::Topology> topology_;
-  std::string currentReplid_;
+  std::string_view currentReplid_;  // into topology_, or liveReplid_
+  std::string liveReplid_;          // the primary's history as asked for in this request
   std::string primaryReplid_;  // history of the primary connection that served us (handshake)
 
   // for metrics
@@ -227,30 +228,29 @@ void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::mill
 }
 
 void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset, bool fromPrimary) {
-  session::SessionToken t;
-  t.replid = currentReplid_;
-  t.writeOffset = std::max(session_.writeOffset, writeOffset);
-  t.readOffset = std::max(session_.readOffset, readOffset);
+  std::string_view replid = currentReplid_;
+  std::uint64_t write = std::max(session_.writeOffset, writeOffset);
+  std::uint64_t read = std::max(session_.readOffset, readOffset);
   if (fromPrimary && !primaryReplid_.empty() && primaryReplid_ != currentReplid_) {
     // The primary restarted or changed history since the snapshot: this position is in its
     // new history, and positions of the old one mean nothing there.
-    t.replid = primaryReplid_;
-    t.writeOffset = writeOffset;
-    t.readOffset = readOffset;
+    replid = primaryReplid_;
+    write = writeOffset;
+    read = readOffset;
   }
-  if (t.replid.empty()) return;
+  if (replid.empty()) return;
   // Nothing new to remember: hand the client's own token back instead of signing again
   // (an HMAC per response is a large share of a read's cost), or none if it sent none.
-  if (tokens_.size() == 1 && tokens_[0].replid == t.replid && tokens_[0].writeOffset == t.writeOffset &&
-      tokens_[0].readOffset == t.readOffset) {
+  if (tokens_.size() == 1 && tokens_[0].replid == replid && tokens_[0].writeOffset == write &&
+      tokens_[0].readOffset == read) {
     res_.set("X-Session-Token", tokenHeader_);
     return;
   }
   // A write always gets a token: a primary without replicas yet reports offset 0, and the
   // token's history still matters.
-  if (tokens_.empty() && t.writeOffset == 0 && t.readOffset == 0 && !isWrite_) return;
+  if (tokens_.empty() && write == 0 && read == 0 && !isWrite_) return;
   // The same positions signed within the last second: the same text again, no HMAC.
-  res_.set("X-Session-Token", worker_.recentTokens().encode(*shared_.keys, std::move(t), Clock::now(),
+  res_.set("X-Session-Token", worker_.recentTokens().encode(*shared_.keys, replid, write, read, Clock::now(),
                                                               std::chrono::milliseconds{1000}));
 }
 
@@ -454,7 +454,10 @@ asio::awaitable<bool> DataRequest::validateSession() {
     // primary which history it is in now.
     if (auto live = co_await livePrimaryStatus()) {
       session_ = routing::mergeTokens(tokens_, *live);
-      if (session_.status != Status::HistoryLost) currentReplid_ = live->replid;
+      if (session_.status != Status::HistoryLost) {
+        liveReplid_ = live->replid;
+        currentReplid_ = liveReplid_;
+      }
     }
   }
   switch (session_.status) {

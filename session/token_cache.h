@@ -59,24 +59,33 @@ class RecentTokens {
   static constexpr std::size_t kSlots = 64;
   using Clock = std::chrono::steady_clock;
 
-  // The signed text of `token` (its issuedAt is set here when it is signed anew).
-  const std::string& encode(const KeyRing& keys, SessionToken token, Clock::time_point now,
-                            std::chrono::milliseconds maxAge) {
-    const std::size_t hash = std::hash<std::string_view>{}(token.replid) ^
-                             (token.writeOffset * 0x9E3779B97F4A7C15ULL) ^ (token.readOffset * 0xC2B2AE3D27D4EB4FULL);
+  // The signed text of a token holding these positions (its issue time is set when it
+  // is signed anew). A hit builds nothing: no token, no string.
+  const std::string& encode(const KeyRing& keys, std::string_view replid, std::uint64_t writeOffset,
+                            std::uint64_t readOffset, Clock::time_point now, std::chrono::milliseconds maxAge) {
+    const std::size_t hash = std::hash<std::string_view>{}(replid) ^ (writeOffset * 0x9E3779B97F4A7C15ULL) ^
+                             (readOffset * 0xC2B2AE3D27D4EB4FULL);
     Slot& slot = slots_[hash % kSlots];
-    if (slot.used && now - slot.signedAt <= maxAge && slot.writeOffset == token.writeOffset &&
-        slot.readOffset == token.readOffset && slot.replid == token.replid) {
+    if (slot.used && now - slot.signedAt <= maxAge && slot.writeOffset == writeOffset &&
+        slot.readOffset == readOffset && slot.replid == replid) {
       return slot.text;
     }
+    SessionToken token;
+    token.replid = replid;
+    token.writeOffset = writeOffset;
+    token.readOffset = readOffset;
     token.issuedAt = std::chrono::system_clock::now();
     slot.text = keys.encode(token);
-    slot.replid = token.replid;
-    slot.writeOffset = token.writeOffset;
-    slot.readOffset = token.readOffset;
+    slot.replid = replid;
+    slot.writeOffset = writeOffset;
+    slot.readOffset = readOffset;
     slot.signedAt = now;
     slot.used = true;
     return slot.text;
+  }
+  const std::string& encode(const KeyRing& keys, const SessionToken& token, Clock::time_point now,
+                            std::chrono::milliseconds maxAge) {
+    return encode(keys, token.replid, token.writeOffset, token.readOffset, now, maxAge);
   }
 
  private:
