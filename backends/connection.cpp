@@ -408,22 +408,31 @@ asio::awaitable<void> Connection::readLoop() {
       lastError_ = ec == asio::error::eof ? "connection closed by server" : "read: " + ec.message();
       co_return;
     }
-    reader_->feed(buf.data(), n);
-    for (;;) {
-      auto status = reader_->next(reply);
-      if (status == RespReader::Status::NeedMore) break;
-      if (status == RespReader::Status::ProtocolError || pending_.empty()) {
-        lastError_ = pending_.empty() ? "unsolicited reply" : "protocol error";
-        failAll(BackendError::Protocol);
-        co_return;
-      }
-      auto& call = pending_.front();
-      if (!call->abandoned) call->replies.push_back(std::move(reply));
-      if (--call->remaining == 0) {
-        // A call with a shared trailer completes when the trailer's reply arrives.
-        if (!call->trailer) finish(*call, BackendError::None);
-        call->trailer.reset();
-        pending_.pop_front();
+    // hiredis moves its unread bytes to the front of its buffer each time it has
+    // consumed 1 KiB, so a 16 KiB read fed whole costs about 16 such moves of up to 16 KiB
+    // (measured: ~400 instructions per GET at 1,024 connections). Fed in 1 KiB slices,
+    // each taken out before the next goes in, every byte moves about once.
+    constexpr std::size_t kFeedSlice = 1024;
+    for (std::size_t fed = 0; fed < n;) {
+      const std::size_t slice = std::min(kFeedSlice, n - fed);
+      reader_->feed(buf.data() + fed, slice);
+      fed += slice;
+      for (;;) {
+        auto status = reader_->next(reply);
+        if (status == RespReader::Status::NeedMore) break;
+        if (status == RespReader::Status::ProtocolError || pending_.empty()) {
+          lastError_ = pending_.empty() ? "unsolicited reply" : "protocol error";
+          failAll(BackendError::Protocol);
+          co_return;
+        }
+        auto& call = pending_.front();
+        if (!call->abandoned) call->replies.push_back(std::move(reply));
+        if (--call->remaining == 0) {
+          // A call with a shared trailer completes when the trailer's reply arrives.
+          if (!call->trailer) finish(*call, BackendError::None);
+          call->trailer.reset();
+          pending_.pop_front();
+        }
       }
     }
   }
