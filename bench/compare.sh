@@ -16,14 +16,14 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_DURATION [8]      seconds per run (wrk -d; redis-benchmark -n is sized to match)
-#   BENCH_ROUNDS [2]        rounds at 64 connections
-#   BENCH_EDGE_ROUNDS [1]   rounds at 1 and at 1,024 connections
+#   BENCH_ROUNDS [3]        rounds at 64 connections (a median of 3 sets one outlier aside)
+#   BENCH_EDGE_ROUNDS [2]   rounds at 1 and at 1,024 connections
 #   BENCH_WORKERS [2]       cxproxy `workers`
 #   BENCH_THREADS [2]       wrk threads
 #   BENCH_CONNECTIONS [64]  BENCH_MANY [1024]  BENCH_IDLE [1000]
 #   BENCH_REDIS_PORT [7379] BENCH_DATA_PORT [18080] BENCH_ADMIN_PORT [19100]
 #   BENCH_WEBDIS_PORT [18081]  BENCH_DIR [build/bench]  CXPROXY_BIN [build/release/cxproxy]
-# Quick smoke run: BENCH_DURATION=2 BENCH_ROUNDS=1 bash bench/compare.sh
+# Quick smoke run: BENCH_DURATION=2 BENCH_ROUNDS=1 BENCH_EDGE_ROUNDS=1 bash bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +40,8 @@ MANY=${BENCH_MANY:-1024}
 IDLE=${BENCH_IDLE:-1000}
 DURATION=${BENCH_DURATION:-8}
 DURATION=${DURATION%s}
-ROUNDS=${BENCH_ROUNDS:-2}
-EDGE_ROUNDS=${BENCH_EDGE_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
+EDGE_ROUNDS=${BENCH_EDGE_ROUNDS:-2}
 REPLICA_PORT=$((REDIS_PORT + 1))
 CX=http://127.0.0.1:$DATA_PORT
 WD=http://127.0.0.1:$WEBDIS_PORT
