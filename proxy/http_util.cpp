@@ -1,6 +1,7 @@
 // HTTP helper functions (see http_util.h).
 #include "proxy/http_util.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "proxy/config.h"
@@ -17,17 +18,18 @@ std::optional<std::string> percentDecode(std::string_view in) {
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
+  // Runs without an escape are copied whole (most keys have none).
+  for (std::size_t i = 0; i < in.size();) {
+    const std::size_t escape = std::min(in.find('%', i), in.size());
+    out.append(in.substr(i, escape - i));
+    i = escape;
+    if (i == in.size()) break;
     if (i + 2 >= in.size()) return std::nullopt;
     int hi = hex(in[i + 1]);
     int lo = hex(in[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
+    i += 3;
   }
   return out;
 }
