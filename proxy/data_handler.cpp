@@ -186,8 +186,12 @@ class DataRequest {
   const routing::Policy* policy_ = nullptr;
   Level level_ = Level::Session;
   std::shared_ptr<const backends::Topology> topology_;
-  std::string_view currentReplid_;  // into topology_, or liveReplid_
-  std::string liveReplid_;          // the primary's history as asked for in this request
+  // The history the request's positions are in: a view into replidSnapshot_ (the
+  // snapshot it was read from, kept even if topology_ moves on while waiting) or into
+  // liveReplid_.
+  std::string_view currentReplid_;
+  std::shared_ptr<const backends::Topology> replidSnapshot_;
+  std::string liveReplid_;  // the primary's history as asked for in this request
   std::string primaryReplid_;  // history of the primary connection that served us (handshake)
 
   // for metrics
@@ -860,6 +864,7 @@ bool DataRequest::prepare() {
   }
 
   topology_ = worker_.topology();
+  replidSnapshot_ = topology_;
   currentReplid_ = topology_->primary().replid;
   if (currentReplid_.empty()) {
     for (const auto& b : topology_->backends) {
