@@ -1304,6 +1304,47 @@ TEST(ConsistencyTest, RestartedEmptyReplicaServesOnlyEventualReads) {
   cluster.resume(0);
 }
 
+// --- on_stale: wait --------------------------------------------------------------------
+
+// A session read no replica can serve waits for one to catch up (while the tracker
+// publishes new snapshots, which the request moves through) and is then served by it
+// with a token that works; when none catches up in wait_timeout, the primary serves it.
+TEST(ConsistencyTest, OnStaleWaitServesFromAReplicaThatCatchesUpOrElseThePrimary) {
+  RedisCluster cluster(2);
+  auto proxy = startProxy(cluster, "consistency:\n  default: {level: session, on_stale: wait}\n  wait_timeout: 5s\n");
+  Session session(proxy->dataPort());
+  ASSERT_EQ(session.request("PUT", "/v1/kv/ow", "old").status, 204);
+  waitReplicasSynced(cluster);
+
+  {  // The replicas catch up while the read waits.
+    ReplicasFrozen frozen(cluster, 60s);
+    ASSERT_EQ(session.request("PUT", "/v1/kv/ow", "new").status, 204);
+    std::jthread releaser([&] {
+      std::this_thread::sleep_for(300ms);  // lets the read start waiting; not a timing check
+      frozen.release();
+    });
+    HttpResponse r = session.request("GET", "/v1/kv/ow");
+    releaser.join();
+    EXPECT_EQ(r.status, 200) << describe(r);
+    EXPECT_EQ(r.body, "new");
+    EXPECT_EQ(r.header("x-served-role"), "replica") << describe(r);
+    ASSERT_TRUE(r.hasHeader("x-session-token"));
+    HttpResponse again = session.request("GET", "/v1/kv/ow");  // with the token just issued
+    EXPECT_EQ(again.status, 200) << describe(again);
+    EXPECT_EQ(again.body, "new");
+  }
+  {  // Nobody catches up: after wait_timeout the primary answers.
+    ReplicasFrozen frozen(cluster, 60s);
+    ASSERT_EQ(session.request("PUT", "/v1/kv/ow", "newer").status, 204);
+    const double before = metricValue(proxy->adminPort(), "cxproxy_fallbacks_total");
+    HttpResponse r = session.request("GET", "/v1/kv/ow");
+    EXPECT_EQ(r.status, 200) << describe(r);
+    EXPECT_EQ(r.body, "newer");
+    EXPECT_EQ(r.header("x-served-role"), "primary") << describe(r);
+    EXPECT_GT(metricValue(proxy->adminPort(), "cxproxy_fallbacks_total"), before);
+  }
+}
+
 // --- on_stale: error -------------------------------------------------------------------
 
 TEST(ConsistencyTest, OnStaleErrorRefusesSessionReadsNoReplicaCanServe) {
