@@ -178,7 +178,9 @@ struct SessionRegistry {
     return e;
   }
   void release(std::unique_ptr<Exchange> e) {
-    constexpr std::size_t kKeep = 4096;          // beyond what a burst needs, memory goes back
+    // About 2 KiB each: enough for a worker's share of 1,024 busy connections; beyond
+    // that a burst's exchanges go back to the allocator.
+    constexpr std::size_t kKeep = 1024;
     constexpr std::size_t kKeepBody = 64 * 1024;  // nor does a pooled exchange keep a large body
     if (!e || idleExchanges.size() >= kKeep) return;
     if (e->res.body().capacity() > kKeepBody) std::string().swap(e->res.body());
