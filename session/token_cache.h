@@ -83,10 +83,6 @@ class RecentTokens {
     slot.used = true;
     return slot.text;
   }
-  const std::string& encode(const KeyRing& keys, const SessionToken& token, Clock::time_point now,
-                            std::chrono::milliseconds maxAge) {
-    return encode(keys, token.replid, token.writeOffset, token.readOffset, now, maxAge);
-  }
 
  private:
   struct Slot {

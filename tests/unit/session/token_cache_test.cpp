@@ -72,14 +72,20 @@ SessionToken positions(std::uint64_t write, std::uint64_t read) {
   return t;
 }
 
+// The positions of `t`, through RecentTokens (which takes them one by one).
+const std::string& encodeToken(RecentTokens& recent, const KeyRing& keys, const SessionToken& t,
+                               RecentTokens::Clock::time_point now, std::chrono::milliseconds maxAge) {
+  return recent.encode(keys, t.replid, t.writeOffset, t.readOffset, now, maxAge);
+}
+
 KeyRing testRing() { return KeyRing::fromSpec("k1:" + std::string(64, '1')); }
 
 TEST(RecentTokens, SamePositionsWithinTheWindowGetTheSameText) {
   const KeyRing keys = testRing();
   RecentTokens recent;
   const auto t0 = RecentTokens::Clock::time_point{} + std::chrono::hours(1);
-  const std::string first = recent.encode(keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
-  EXPECT_EQ(recent.encode(keys, positions(10, 20), t0 + std::chrono::milliseconds(999), std::chrono::milliseconds(1000)),
+  const std::string first = encodeToken(recent, keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(999), std::chrono::milliseconds(1000)),
             first);
   // What it hands out is a valid token for exactly those positions.
   const auto decoded = keys.decode(first);
@@ -93,19 +99,19 @@ TEST(RecentTokens, OtherPositionsOrAnOlderSignatureGetANewToken) {
   const KeyRing keys = testRing();
   RecentTokens recent;
   const auto t0 = RecentTokens::Clock::time_point{} + std::chrono::hours(1);
-  const std::string first = recent.encode(keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
-  const std::string otherRead = recent.encode(keys, positions(10, 21), t0, std::chrono::milliseconds(1000));
+  const std::string first = encodeToken(recent, keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
+  const std::string otherRead = encodeToken(recent, keys, positions(10, 21), t0, std::chrono::milliseconds(1000));
   EXPECT_NE(otherRead, first);
   EXPECT_EQ(keys.decode(otherRead).token->readOffset, 21u);
-  const std::string otherWrite = recent.encode(keys, positions(11, 20), t0, std::chrono::milliseconds(1000));
+  const std::string otherWrite = encodeToken(recent, keys, positions(11, 20), t0, std::chrono::milliseconds(1000));
   EXPECT_EQ(keys.decode(otherWrite).token->writeOffset, 11u);
   SessionToken otherHistory = positions(10, 20);
   otherHistory.replid = std::string(40, 'b');
-  EXPECT_EQ(keys.decode(recent.encode(keys, otherHistory, t0, std::chrono::milliseconds(1000))).token->replid,
+  EXPECT_EQ(keys.decode(encodeToken(recent, keys, otherHistory, t0, std::chrono::milliseconds(1000))).token->replid,
             std::string(40, 'b'));
   // Past the window the same positions are signed again, with a newer issue time.
   const std::string later =
-      recent.encode(keys, positions(10, 20), t0 + std::chrono::milliseconds(1001), std::chrono::milliseconds(1000));
+      encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(1001), std::chrono::milliseconds(1000));
   const auto again = keys.decode(later);
   ASSERT_TRUE(again.token);
   EXPECT_EQ(again.token->readOffset, 20u);
