@@ -1,3 +1,4 @@
+// The request parser (see http_request.h for why it exists and how strict it is).
 #include "proxy/http_request.h"
 
 #include <boost/beast/core/string.hpp>
@@ -108,6 +109,7 @@ std::string_view describe(ParseStatus status) {
     case ParseStatus::LengthAndEncoding:
       return "a request must not carry both Content-Length and Transfer-Encoding";
     case ParseStatus::BadChunk: return "bad chunked encoding";
+    case ParseStatus::BareLineFeed: return "bad line ending (lines end with CRLF)";
     case ParseStatus::PartialMessage: return "the connection closed in the middle of a request";
   }
   return "unknown";
@@ -121,8 +123,8 @@ std::string_view Request::operator[](std::string_view name) const {
 }
 
 void Request::clear() {
-  // A connection keeps one Request: its buffers keep their capacity, unless an unusually
-  // large body would otherwise stay allocated for the connection's lifetime.
+  // A Request is reused: its buffers keep their capacity, unless an unusually large body
+  // would otherwise stay allocated for as long as the Request lives.
   constexpr std::size_t kKeepBody = 64 * 1024;
   head_.clear();
   if (body_.capacity() > kKeepBody) {
@@ -162,6 +164,11 @@ RequestParser::Result RequestParser::parseHeader(std::string_view data) {
   const std::size_t from = scanned_ >= 3 ? scanned_ - 3 : 0;
   const auto end = data.find("\r\n\r\n", from);
   if (end == std::string_view::npos) {
+    // A client ending lines with LF alone would otherwise wait out the header deadline
+    // for a blank line that never comes: refuse it as soon as such a line arrives.
+    for (auto lf = data.find('\n', scanned_); lf != std::string_view::npos; lf = data.find('\n', lf + 1)) {
+      if (lf == 0 || data[lf - 1] != '\r') return {ParseStatus::BareLineFeed, 0};
+    }
     scanned_ = data.size();
     if (data.size() > headerLimit_) return {ParseStatus::HeaderTooLarge, 0};
     return {ParseStatus::NeedMore, 0};
@@ -307,6 +314,7 @@ RequestParser::Result RequestParser::parseBody(std::string_view data) {
         const auto eol = rest.find(kCrlf);
         if (eol == std::string_view::npos) {
           if (rest.size() > kMaxChunkLine) return {ParseStatus::BadChunk, used};
+          if (rest.find('\n') != std::string_view::npos) return {ParseStatus::BareLineFeed, used};
           return {ParseStatus::NeedMore, used};
         }
         const std::string_view line = rest.substr(0, eol);
@@ -340,6 +348,7 @@ RequestParser::Result RequestParser::parseBody(std::string_view data) {
         const auto eol = rest.find(kCrlf);
         if (eol == std::string_view::npos) {
           if (trailerBytes_ + rest.size() > headerLimit_) return {ParseStatus::HeaderTooLarge, used};
+          if (rest.find('\n') != std::string_view::npos) return {ParseStatus::BareLineFeed, used};
           return {ParseStatus::NeedMore, used};
         }
         trailerBytes_ += eol + 2;

@@ -1,7 +1,9 @@
-// An HTTP/1.1 request and its parser (RFC 9112), written for the data path: the header
-// block is found with one memchr-driven scan, copied once into the request's own storage
-// and parsed in one pass; fields are views into that copy, so no field costs an
-// allocation, and a connection reuses one Request, whose buffers keep their capacity.
+// An HTTP/1.1 request and its parser (RFC 9112), written for the data path in place of
+// Beast's request_parser, which cost a quarter of a PUT's user-space work (one allocation
+// per field, a byte-wise state machine). The header block is found once, copied once into
+// the request's own storage and parsed in one pass; fields are views into that copy, so
+// no field costs an allocation, and the server reuses Requests (pooled per worker), whose
+// buffers keep their capacity.
 //
 // Strict on purpose (a proxy in front of a database must not be fooled about where a
 // request ends): CRLF line endings only, no obs-fold, no whitespace before a field's
@@ -80,6 +82,7 @@ enum class ParseStatus {
   BadTransferEncoding,  // anything but exactly "chunked"
   LengthAndEncoding,    // both Content-Length and Transfer-Encoding
   BadChunk,
+  BareLineFeed,         // a line ended by LF alone
   PartialMessage,       // the client closed mid-request
 };
 

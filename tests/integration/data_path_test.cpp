@@ -934,14 +934,16 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
     EXPECT_TRUE(res.closed) << "the connection stayed open";
     unchanged("TE gzip + CL");
   }
-  {  // Malformed framing: a folded header line, a bad chunk size, an HTTP/2 request line.
-     // Each gets a 400 naming the problem, and the connection closes.
+  {  // Malformed framing: a folded header line, a bad chunk size, an HTTP/2 request line, LF
+     // line endings. Each gets a 400 naming the problem, and the connection closes.
     const std::pair<std::string, std::string> cases[] = {
         {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n folded\r\nContent-Length: 7\r\n\r\n"
          "changed", "bad header field"},
         {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7x\r\nchanged\r\n0\r\n\r\n",
          "bad chunked encoding"},
         {"PUT " + kvPath(key) + " HTTP/2.0\r\nHost: x\r\nContent-Length: 7\r\n\r\nchanged", "HTTP version"},
+        // Sent without its blank line: answered at once, not after the header deadline.
+        {"PUT " + kvPath(key) + " HTTP/1.1\nHost: x\n", "bad line ending"},
     };
     for (const auto& [request, problem] : cases) {
       HttpClient raw(port());

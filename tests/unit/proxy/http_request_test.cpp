@@ -162,12 +162,27 @@ TEST(RequestParser, RefusesWhatCouldHideWhereARequestEnds) {
       {"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", ParseStatus::BadChunk},
       {"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '1'), ParseStatus::BadChunk},
       {"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", ParseStatus::BadField},
+      // Lines ended by LF alone are refused as soon as one arrives, not after a deadline.
+      {"GET / HTTP/1.1\nHost: x\n", ParseStatus::BareLineFeed},
+      {"GET / HTTP/1.1\r\nHost: x\n", ParseStatus::BareLineFeed},
+      {"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello", ParseStatus::BareLineFeed},
+      {"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n", ParseStatus::BareLineFeed},
   };
   for (const auto& [input, expected] : cases) {
     EXPECT_EQ(statusOf(input), expected) << input << " → " << describe(statusOf(input));
   }
   // Two equal Content-Length fields say the same thing and are accepted.
   EXPECT_EQ(statusOf("PUT / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab"), ParseStatus::Ok);
+}
+
+// A CR at the end of one read and its LF at the start of the next is a proper line end.
+TEST(RequestParser, ACrlfCutBetweenReadsIsNotABareLineFeed) {
+  Request req;
+  RequestParser parser(req, kHeaderLimit, kBodyLimit);
+  const std::string input = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (std::size_t piece = 1; piece <= input.size(); ++piece) {
+    EXPECT_EQ(parse(parser, input, piece).status, ParseStatus::Ok) << "piece " << piece;
+  }
 }
 
 TEST(RequestParser, EnforcesTheHeaderAndBodyLimits) {
