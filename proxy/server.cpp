@@ -171,6 +171,7 @@ struct SessionRegistry {
   bool draining = false;
   std::vector<std::unique_ptr<Exchange>> idleExchanges;
 
+  // A fresh or reset exchange.
   std::unique_ptr<Exchange> acquire(const LimitsConfig& limits) {
     if (idleExchanges.empty()) return std::make_unique<Exchange>(limits.maxHeaderBytes, limits.maxBodyBytes);
     auto e = std::move(idleExchanges.back());
@@ -183,6 +184,7 @@ struct SessionRegistry {
     constexpr std::size_t kKeep = 1024;
     constexpr std::size_t kKeepBody = 64 * 1024;  // nor does a pooled exchange keep a large body
     if (!e || idleExchanges.size() >= kKeep) return;
+    e->parser.reset();  // ready for the next request, and a large request body let go now
     if (e->res.body().capacity() > kKeepBody) std::string().swap(e->res.body());
     idleExchanges.push_back(std::move(e));
   }
@@ -373,7 +375,6 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
     conn->busy = true;
     ex = registry.acquire(limits);
     auto& [req, parser, res, head] = *ex;
-    parser.reset();
     conn->expiresAfter(limits.headerTimeout);
     ReadOutcome read{feed(parser, buffer, false), {}};
     if (read.status == ParseStatus::NeedMore) read = co_await readRequest(stream, buffer, parser, false);
