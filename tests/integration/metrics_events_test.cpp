@@ -44,6 +44,8 @@ TEST(MetricsEventsTest, FallbacksAndServedStalenessAreCounted) {
   HttpClient client(proxy.dataPort());
   const int admin = proxy.adminPort();
   ASSERT_EQ(client.put("/v1/kv/m", "v").status, 204);
+  // Eventual reads may be served before a replica has the write (a 404 then): wait for it.
+  cluster.waitSynced();
 
   const double staleBefore = scrape(admin, "cxproxy_read_staleness_seconds_count", "level=\"eventual\"").value_or(0);
   for (int i = 0; i < 5; ++i) ASSERT_EQ(client.get("/v1/kv/m", {{"X-Consistency", "eventual"}}).status, 200);
