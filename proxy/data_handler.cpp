@@ -18,6 +18,8 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <memory>
+#include <span>
 
 #include "backends/info.h"
 #include "proxy/http_util.h"
@@ -180,7 +182,10 @@ class DataRequest {
   std::string commandName_;  // upper case, /v1/cmd
   std::optional<Level> requested_;
   std::optional<std::chrono::milliseconds> maxStaleness_;
-  std::vector<session::SessionToken> tokens_;
+  session::VerifiedTokenCache::TokenList tokens_;  // null without a token header
+  std::span<const session::SessionToken> tokens() const {
+    return tokens_ ? std::span<const session::SessionToken>(*tokens_) : std::span<const session::SessionToken>();
+  }
   std::string_view tokenHeader_;  // the client's X-Session-Token value, trimmed
   routing::SessionRequirement session_;
   const routing::Policy* policy_ = nullptr;
@@ -245,14 +250,14 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
   if (replid.empty()) return;
   // Nothing new to remember: hand the client's own token back instead of signing again
   // (an HMAC per response is a large share of a read's cost), or none if it sent none.
-  if (tokens_.size() == 1 && tokens_[0].replid == replid && tokens_[0].writeOffset == write &&
-      tokens_[0].readOffset == read) {
+  if (const auto given = tokens(); given.size() == 1 && given[0].replid == replid && given[0].writeOffset == write &&
+                                   given[0].readOffset == read) {
     res_.set("X-Session-Token", tokenHeader_);
     return;
   }
   // A write always gets a token: a primary without replicas yet reports offset 0, and the
   // token's history still matters.
-  if (tokens_.empty() && write == 0 && read == 0 && !isWrite_) return;
+  if (tokens().empty() && write == 0 && read == 0 && !isWrite_) return;
   // The same positions signed within the last second: the same text again, no HMAC.
   res_.set("X-Session-Token", worker_.recentTokens().encode(*shared_.keys, replid, write, read, Clock::now(),
                                                               std::chrono::milliseconds{1000}));
@@ -387,8 +392,8 @@ bool DataRequest::parseHeaders() {
   }
   if (token) {
     auto& verified = worker_.verifiedTokens();
-    if (const auto* known = verified.find(*token)) {
-      tokens_ = *known;  // these exact bytes verified before: same result, no HMAC
+    if (auto known = verified.find(*token)) {
+      tokens_ = std::move(known);  // these exact bytes verified before: same result, no HMAC
     } else {
       auto decoded = shared_.keys->decodeList(*token);
       if (decoded.error) {
@@ -398,8 +403,8 @@ bool DataRequest::parseHeaders() {
                  "); send back a token this service issued, or none to start a new session");
         return false;
       }
-      verified.remember(*token, decoded.tokens);
-      tokens_ = std::move(decoded.tokens);
+      tokens_ = std::make_shared<const std::vector<session::SessionToken>>(std::move(decoded.tokens));
+      verified.remember(*token, tokens_);
     }
     tokenHeader_ = *token;
     while (!tokenHeader_.empty() && (tokenHeader_.front() == ' ' || tokenHeader_.front() == '\t'))
@@ -448,16 +453,16 @@ asio::awaitable<std::optional<backends::BackendStatus>> DataRequest::livePrimary
 }
 
 asio::awaitable<bool> DataRequest::validateSession() {
-  if (tokens_.empty()) co_return true;
+  if (tokens().empty()) co_return true;
   const auto& primary = topology_->primary();
-  session_ = routing::mergeTokens(tokens_, primary);
+  session_ = routing::mergeTokens(tokens(), primary);
   using Status = routing::SessionRequirement::Status;
   if (session_.status == Status::HistoryLost || session_.status == Status::NoPrimaryState) {
     // The snapshot may predate a primary restart or promotion the token already knows
     // about (another instance, or our own write a moment ago): before refusing, ask the
     // primary which history it is in now.
     if (auto live = co_await livePrimaryStatus()) {
-      session_ = routing::mergeTokens(tokens_, *live);
+      session_ = routing::mergeTokens(tokens(), *live);
       if (session_.status != Status::HistoryLost) {
         liveReplid_ = live->replid;
         currentReplid_ = liveReplid_;
@@ -730,7 +735,7 @@ asio::awaitable<void> DataRequest::read() {
   rr.maxStaleness = maxStaleness_ ? *maxStaleness_
                                   : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
   rr.sessionOffset = session_.required();
-  if (!tokens_.empty() && currentReplid_ != topology_->primary().replid) {
+  if (!tokens().empty() && currentReplid_ != topology_->primary().replid) {
     // The session is in a history the snapshot's replicas are not known to be in (the
     // primary changed history since the last poll): no replica can prove its position.
     rr.sessionOffset = std::numeric_limits<std::uint64_t>::max();
@@ -878,8 +883,8 @@ bool DataRequest::prepare() {
 }
 
 bool DataRequest::sessionSettledBySnapshot() {
-  if (tokens_.empty()) return true;
-  session_ = routing::mergeTokens(tokens_, topology_->primary());
+  if (tokens().empty()) return true;
+  session_ = routing::mergeTokens(tokens(), topology_->primary());
   return session_.status == routing::SessionRequirement::Status::Ok;
 }
 

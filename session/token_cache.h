@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,27 +28,28 @@ namespace cx::session {
 class VerifiedTokenCache {
  public:
   static constexpr std::size_t kSlots = 64;  // direct-mapped; at most 64 KiB of header bytes
+  // Shared, not copied: a request keeps the list it was given even when its slot is
+  // taken by another value while the request waits on Redis.
+  using TokenList = std::shared_ptr<const std::vector<SessionToken>>;
 
-  // The tokens of `header` if it verified before, else null. Valid until remember().
-  const std::vector<SessionToken>* find(std::string_view header) const {
+  // The tokens of `header` if it verified before, else null.
+  TokenList find(std::string_view header) const {
     const Slot& slot = slots_[slotOf(header)];
-    return slot.used && slot.header == header ? &slot.tokens : nullptr;
+    return slot.tokens && slot.header == header ? slot.tokens : nullptr;
   }
 
   // Only for a header that decodeList() accepted.
-  void remember(std::string_view header, const std::vector<SessionToken>& tokens) {
+  void remember(std::string_view header, TokenList tokens) {
     if (header.size() > kMaxTokenBytes) return;
     Slot& slot = slots_[slotOf(header)];
     slot.header.assign(header);
-    slot.tokens = tokens;
-    slot.used = true;
+    slot.tokens = std::move(tokens);
   }
 
  private:
   struct Slot {
     std::string header;
-    std::vector<SessionToken> tokens;
-    bool used = false;
+    TokenList tokens;
   };
   static std::size_t slotOf(std::string_view header) { return std::hash<std::string_view>{}(header) % kSlots; }
 

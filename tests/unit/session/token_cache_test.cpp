@@ -4,28 +4,44 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace cx::session {
 namespace {
 
-std::vector<SessionToken> tokensWithRead(std::uint64_t readOffset) {
+VerifiedTokenCache::TokenList tokensWithRead(std::uint64_t readOffset) {
   SessionToken t;
   t.keyId = "k1";
   t.replid = std::string(40, 'a');
   t.readOffset = readOffset;
-  return {t};
+  return std::make_shared<const std::vector<SessionToken>>(std::vector<SessionToken>{t});
 }
 
 TEST(VerifiedTokenCache, RemembersExactHeaderValues) {
   VerifiedTokenCache cache;
   EXPECT_EQ(cache.find("AQVrMQ-token"), nullptr);
   cache.remember("AQVrMQ-token", tokensWithRead(7));
-  const auto* hit = cache.find("AQVrMQ-token");
+  const auto hit = cache.find("AQVrMQ-token");
   ASSERT_NE(hit, nullptr);
   ASSERT_EQ(hit->size(), 1u);
   EXPECT_EQ((*hit)[0].readOffset, 7u);
+}
+
+TEST(VerifiedTokenCache, AListFoundOutlivesItsSlot) {
+  // A request keeps the tokens it was given while another value takes the slot.
+  VerifiedTokenCache cache;
+  cache.remember("token-0", tokensWithRead(1));
+  const auto held = cache.find("token-0");
+  ASSERT_NE(held, nullptr);
+  for (std::uint64_t i = 1; i < 4 * VerifiedTokenCache::kSlots; ++i) {
+    cache.remember("token-" + std::to_string(i), tokensWithRead(100 + i));
+  }
+  EXPECT_EQ(cache.find("token-0"), nullptr);  // its slot was taken
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ((*held)[0].readOffset, 1u);
+  EXPECT_EQ((*held)[0].replid, std::string(40, 'a'));
 }
 
 TEST(VerifiedTokenCache, AnyOtherValueMisses) {
@@ -46,7 +62,7 @@ TEST(VerifiedTokenCache, ASlotHoldsTheNewestValue) {
   }
   std::size_t found = 0;
   for (std::uint64_t i = 0; i < 3 * VerifiedTokenCache::kSlots; ++i) {
-    if (const auto* hit = cache.find("token-" + std::to_string(i))) {
+    if (const auto hit = cache.find("token-" + std::to_string(i))) {
       ++found;
       EXPECT_EQ((*hit)[0].readOffset, i);
     }
