@@ -165,6 +165,7 @@ void Connection::enqueue(std::string encoded, std::size_t replyCount, std::chron
     if (!openTrailer_) {
       openTrailer_ = std::make_shared<Trailer>();
       openTrailer_->command = trailer;
+      openTrailer_->followers.reserve(16);  // one allocation for a typical write's calls
     }
     openTrailer_->followers.push_back(call);
     openTrailer_->deadline = std::max(openTrailer_->deadline, deadline);
@@ -172,11 +173,7 @@ void Connection::enqueue(std::string encoded, std::size_t replyCount, std::chron
   }
   pending_.push_back(call);
   ++queued_;
-  if (outBuffer_.empty()) {
-    outBuffer_ = std::move(encoded);
-  } else {
-    outBuffer_.append(encoded);
-  }
+  outBuffer_.append(encoded);  // its capacity stays: it trades places with writingBuffer_
   writeSignal_.cancel();
   armSweeper(deadline);
 }
