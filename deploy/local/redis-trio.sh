@@ -133,7 +133,7 @@ start_all() {
           --pidfile "$dir/$name.pid" --logfile "$dir/$name.log" --dir "$dir/$name"
           --save "" --appendonly no --enable-debug-command local
           --repl-diskless-sync yes --repl-diskless-sync-delay 0)
-    [ "$i" -gt 0 ] && args+=(--replicaof 127.0.0.1 "$(port_of 0)")
+    [ "$i" -gt 0 ] && args+=(--replicaof 127.0.0.1 "$(port_of 0)" --replica-announce-ip 127.0.0.1)
     if ! "$REDIS_SERVER" "${args[@]}"; then
       echo "redis-trio: $REDIS_SERVER failed to start $name" >&2
       show_log "$name"
