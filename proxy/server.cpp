@@ -1,6 +1,6 @@
 // HTTP/1.1 serving on Asio with C++20 coroutines. Each data worker owns an
-// io_context, an acceptor on the shared data port (SO_REUSEPORT: the kernel spreads
-// connections) and its backend connections; a connection never leaves its worker.
+// io_context and its backend connections; the first worker accepts on the data port
+// and deals connections to the workers in turn; a connection never leaves its worker.
 // Requests on one connection are read and answered one after the other, so pipelined
 // requests get their responses in order. Limits (header bytes, body bytes, read
 // deadlines, connection cap) are enforced before anything reaches a backend.
@@ -38,7 +38,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 // ---------------------------------------------------------------- backend pool
 
@@ -419,7 +418,7 @@ asio::awaitable<void> serveConnection(tcp::socket socket, const LimitsConfig lim
   metrics.connections(listener).Decrement();
 }
 
-tcp::acceptor bindAcceptor(asio::io_context& io, const Endpoint& where, bool reusePort) {
+tcp::acceptor bindAcceptor(asio::io_context& io, const Endpoint& where) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(where.host == "localhost" ? "127.0.0.1" : where.host, ec);
   if (ec) throw std::runtime_error("cannot listen on " + where.toString() + ": not an IP address");
@@ -427,18 +426,29 @@ tcp::acceptor bindAcceptor(asio::io_context& io, const Endpoint& where, bool reu
   tcp::acceptor acceptor(io);
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && reusePort) acceptor.set_option(ReusePort(true), ec);
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + where.toString() + ": " + ec.message());
   return acceptor;
 }
 
-asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, LimitsConfig limits, Handler handler,
-                                 SessionRegistry& registry, std::atomic<std::size_t>& open,
-                                 metrics::Metrics& metrics, std::string_view listener) {
+// Where an accepted connection is served: an event loop, its handler and its sessions.
+struct AcceptTarget {
+  asio::io_context* io;
+  Handler handler;
+  SessionRegistry* registry;
+};
+
+// Accepts on one listener and hands connections to `targets` in turn, so every worker
+// serves the same number of connections (with a listener per worker and SO_REUSEPORT,
+// the kernel's hash of the client's address split 64 connections as unevenly as 40/24).
+asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, LimitsConfig limits, std::vector<AcceptTarget> targets,
+                                 std::atomic<std::size_t>& open, metrics::Metrics& metrics,
+                                 std::string_view listener) {
+  std::size_t next = 0;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    const AcceptTarget& target = targets[next];
+    auto [ec, socket] = co_await acceptor.async_accept(*target.io, kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       log(LogLevel::Warn, "accept_failed", {{"listener", listener}, {"error", ec.message()}});
@@ -464,8 +474,10 @@ asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, LimitsConfig limits, H
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(acceptor.get_executor(),
-                   serveConnection(std::move(socket), limits, handler, registry, open, metrics, listener),
+    next = (next + 1) % targets.size();
+    asio::co_spawn(*target.io,
+                   serveConnection(std::move(socket), limits, target.handler, *target.registry, open, metrics,
+                                   listener),
                    asio::detached);
   }
 }
@@ -487,7 +499,7 @@ void closeIdle(SessionRegistry& registry) {
 struct Server::Impl {
   SharedState& shared;
   std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<tcp::acceptor> dataAcceptors;
+  std::optional<tcp::acceptor> dataAcceptor;  // on workers[0]'s loop, which deals connections to all
   std::vector<std::unique_ptr<SessionRegistry>> registries;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> openData{0};
@@ -507,9 +519,9 @@ struct Server::Impl {
     for (std::size_t i = 0; i < n; ++i) {
       workers.push_back(std::make_unique<Worker>(shared, i));
       registries.push_back(std::make_unique<SessionRegistry>());
-      dataAcceptors.push_back(bindAcceptor(workers.back()->io(), cfg.listen.data, true));
     }
-    adminAcceptor = bindAcceptor(adminIo, cfg.listen.admin, false);
+    dataAcceptor.emplace(bindAcceptor(workers[0]->io(), cfg.listen.data));
+    adminAcceptor = bindAcceptor(adminIo, cfg.listen.admin);
     admin = std::make_unique<AdminEndpoints>(shared, adminIo.get_executor());
   }
 };
@@ -522,21 +534,22 @@ void Server::run() {
   // Listener settings and limits are read once: they change only with a restart.
   const auto startConfig = s.shared.config.load();
   const Config& cfg = *startConfig;
+  std::vector<AcceptTarget> dataTargets;
   for (std::size_t i = 0; i < s.workers.size(); ++i) {
     Worker* w = s.workers[i].get();
     w->pool().start();
     Handler handler = [w](const Request& req, Response& res) { return w->handle(req, res); };
-    asio::co_spawn(w->io(),
-                   acceptLoop(s.dataAcceptors[i], cfg.limits, handler, *s.registries[i], s.openData,
-                              *s.shared.metrics, "data"),
-                   asio::detached);
+    dataTargets.push_back({&w->io(), std::move(handler), s.registries[i].get()});
   }
+  asio::co_spawn(s.workers[0]->io(),
+                 acceptLoop(*s.dataAcceptor, cfg.limits, std::move(dataTargets), s.openData, *s.shared.metrics, "data"),
+                 asio::detached);
   LimitsConfig adminLimits = cfg.limits;
   adminLimits.maxBodyBytes = 64 * 1024;
   Handler adminHandler = [a = s.admin.get()](const Request& req, Response& res) { return a->handle(req, res); };
   asio::co_spawn(s.adminIo,
-                 acceptLoop(s.adminAcceptor, adminLimits, adminHandler, s.adminRegistry, s.openAdmin,
-                            *s.shared.metrics, "admin"),
+                 acceptLoop(s.adminAcceptor, adminLimits, {{&s.adminIo, adminHandler, &s.adminRegistry}},
+                            s.openAdmin, *s.shared.metrics, "admin"),
                  asio::detached);
   s.admin->start();
   LoadMonitor loadMonitor(s.shared, s.adminIo.get_executor());
@@ -561,12 +574,12 @@ void Server::run() {
         {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
          {"drain_timeout_ms", std::to_string(cfg.limits.drainTimeout.count())}});
     s.shared.draining = true;
+    asio::post(s.workers[0]->io(), [&s] {
+      boost::system::error_code ignored;
+      s.dataAcceptor->close(ignored);
+    });
     for (std::size_t i = 0; i < s.workers.size(); ++i) {
-      asio::post(s.workers[i]->io(), [&s, i] {
-        boost::system::error_code ignored;
-        s.dataAcceptors[i].close(ignored);
-        closeIdle(*s.registries[i]);
-      });
+      asio::post(s.workers[i]->io(), [&s, i] { closeIdle(*s.registries[i]); });
     }
     auto deadline = backends::Clock::now() + cfg.limits.drainTimeout;
     check = [&, deadline] {

@@ -708,26 +708,28 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
   }
 }
 
+// Waits until the proxy's status shows both configured replicas up.
+bool bothReplicasUp(const CxproxyProcess& p) {
+  HttpClient admin(p.adminPort());
+  return waitUntil(
+      [&] {
+        auto status = parseJson(admin.get("/v1/status").body);
+        if (!status) return false;
+        int up = 0;
+        for (const auto& b : status->at("backends").as_array()) {
+          const auto& o = b.as_object();
+          if (o.at("configured_role").as_string() == "replica" && o.at("up").as_bool()) ++up;
+        }
+        return up == 2;
+      },
+      20s);
+}
+
 // redis.replica_stickiness: by default a worker keeps its reads on one replica (its
 // queue never runs 64 calls deeper than another's here); 0 spreads them, least loaded
 // first and ties in rotation.
 TEST_F(DataPathTest, AWorkerKeepsToOneReplicaUnlessStickinessIsZero) {
   auto config = [&](const std::string& stickiness) { return "workers: 1\n" + redisSection(cluster(), stickiness); };
-  auto bothReplicasUp = [](const CxproxyProcess& p) {
-    HttpClient admin(p.adminPort());
-    return waitUntil(
-        [&] {
-          auto status = parseJson(admin.get("/v1/status").body);
-          if (!status) return false;
-          int up = 0;
-          for (const auto& b : status->at("backends").as_array()) {
-            const auto& o = b.as_object();
-            if (o.at("configured_role").as_string() == "replica" && o.at("up").as_bool()) ++up;
-          }
-          return up == 2;
-        },
-        20s);
-  };
   auto servedBy = [](const CxproxyProcess& p, int reads) {
     HttpClient c(p.dataPort());
     std::set<std::string> names;
@@ -750,6 +752,35 @@ TEST_F(DataPathTest, AWorkerKeepsToOneReplicaUnlessStickinessIsZero) {
     CxproxyProcess sticky(cluster(), config(""));
     ASSERT_TRUE(bothReplicasUp(sticky));
     EXPECT_EQ(servedBy(sticky, 40).size(), 1u) << "one worker, no queue: every read on its own replica";
+  }
+}
+
+// Connections are handed to the workers in turn, so each serves the same number. Seen
+// through replica stickiness: each worker keeps its eventual reads on its own replica.
+TEST_F(DataPathTest, ConnectionsAreSharedEvenlyAmongWorkers) {
+  CxproxyProcess proxy(cluster(), "workers: 2\nload:\n  enabled: false\n");
+  ASSERT_EQ(cluster().command(0, {"SET", "even:k", "v"}), "OK");
+  cluster().waitSynced();
+  ASSERT_TRUE(bothReplicasUp(proxy));
+
+  constexpr int kConnections = 8;
+  std::map<std::string, int> connectionsPerReplica;
+  std::vector<std::unique_ptr<HttpClient>> clients;  // all kept open
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<HttpClient>(proxy.dataPort()));
+    std::set<std::string> names;
+    for (int read = 0; read < 3; ++read) {
+      HttpResponse r = clients.back()->get(kvPath("even:k"), {{"X-Consistency", "eventual"}});
+      ASSERT_EQ(r.status, 200) << describe(r);
+      ASSERT_EQ(r.header("x-served-role"), "replica") << describe(r);
+      names.insert(r.header("x-served-by"));
+    }
+    ASSERT_EQ(names.size(), 1u) << "one connection, one worker, one replica";
+    ++connectionsPerReplica[*names.begin()];
+  }
+  ASSERT_EQ(connectionsPerReplica.size(), 2u) << "every connection went to one worker";
+  for (const auto& [replica, count] : connectionsPerReplica) {
+    EXPECT_EQ(count, kConnections / 2) << replica << " served " << count << " of " << kConnections << " connections";
   }
 }
 
