@@ -784,6 +784,25 @@ TEST_F(DataPathTest, ConnectionsAreSharedEvenlyAmongWorkers) {
   }
 }
 
+// The data port has one listener, without SO_REUSEPORT: a second process given the same
+// port fails to start and says why, instead of quietly taking half the connections.
+TEST_F(DataPathTest, ASecondProcessOnTheSameDataPortFailsToStart) {
+  CxproxyProcess first(cluster());
+  TempDir dir("cxproxy-second");
+  ChildProcess second;
+  second.start({cxproxyBinary(), "--config", first.configPath().string()}, dir.path() / "out.log");
+  const std::optional<int> status = second.waitExit(20s);
+  if (!status) second.kill();
+  const std::string output = readFile(dir.path() / "out.log");
+  ASSERT_TRUE(status.has_value()) << "the second process is still running:\n" << output;
+  EXPECT_NE(*status, 0) << output;
+  EXPECT_NE(output.find("cannot listen on 127.0.0.1:" + std::to_string(first.dataPort()) + ": Address already in use"),
+            std::string::npos)
+      << output;
+  HttpClient client(first.dataPort());
+  EXPECT_EQ(client.get(kvPath("second:k")).status, 404) << "the first process still serves";
+}
+
 TEST_F(DataPathTest, HundredConcurrentClientsNeverSeeEachOthersValues) {
   constexpr int kClients = 100;
   constexpr int kRounds = 20;
