@@ -183,7 +183,7 @@ std::chrono::steady_clock::time_point Connection::oldestWaitingSince() const {
   return waiting() > 0 ? pending_.front()->sentAt : std::chrono::steady_clock::time_point::max();
 }
 
-void Connection::finish(Pending& call, BackendError error) {
+void Connection::finish(Pending& call, BackendError error, bool resumeNow) {
   if (call.completed) return;
   call.completed = true;
   call.error = error;
@@ -195,7 +195,8 @@ void Connection::finish(Pending& call, BackendError error) {
     }
     for (auto& follower : call.followers) {
       follower->trailerReply = reply;
-      finish(*follower, reply ? BackendError::None : (error == BackendError::None ? BackendError::Protocol : error));
+      finish(*follower, reply ? BackendError::None : (error == BackendError::None ? BackendError::Protocol : error),
+             resumeNow);
     }
     call.followers.clear();
     return;
@@ -211,6 +212,14 @@ void Connection::finish(Pending& call, BackendError error) {
       result.trailer = std::move(call.trailerReply);
     }
     result.replies = std::move(call.replies);
+  }
+  if (resumeNow) {
+    // From the reader, on the connection's own thread: the caller runs now, in the
+    // reader's turn, instead of after a posted hop through the scheduler's queue.
+    auto waiter = std::move(*call.waiter);
+    call.waiter.reset();
+    std::move(waiter)(std::move(result));
+    return;
   }
   asio::post(executor_, [waiter = std::move(*call.waiter), result = std::move(result)]() mutable {
     std::move(waiter)(std::move(result));
@@ -422,13 +431,20 @@ asio::awaitable<void> Connection::readLoop() {
           failAll(BackendError::Protocol);
           co_return;
         }
-        auto& call = pending_.front();
-        if (!call->abandoned) call->replies.push_back(std::move(reply));
-        if (--call->remaining == 0) {
-          // A call with a shared trailer completes when the trailer's reply arrives.
-          if (!call->trailer) finish(*call, BackendError::None);
-          call->trailer.reset();
+        auto& front = pending_.front();
+        if (!front->abandoned) front->replies.push_back(std::move(reply));
+        if (--front->remaining == 0) {
+          // Off the queue first: the caller resumes inside finish() and may enqueue more.
+          auto call = std::move(front);
           pending_.pop_front();
+          // A call with a shared trailer completes when the trailer's reply arrives.
+          if (call->trailer) {
+            call->trailer.reset();
+            continue;
+          }
+          const auto generation = generation_;
+          finish(*call, BackendError::None, /*resumeNow=*/true);
+          if (generation != generation_) co_return;  // a resumed caller stopped the connection
         }
       }
     }

@@ -97,7 +97,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enqueue(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
                std::string_view trailer, boost::asio::any_completion_handler<void(ExecResult)> handler);
   void failAll(BackendError error);
-  void finish(Pending& call, BackendError error);
+  // Completes `call` once. resumeNow (the reader only): the caller runs before finish()
+  // returns; otherwise its resumption is posted.
+  void finish(Pending& call, BackendError error, bool resumeNow = false);
   void armSweeper(std::chrono::steady_clock::time_point deadline);
   void sweep();
   void wakeConnectWaiters();

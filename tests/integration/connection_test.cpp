@@ -189,6 +189,45 @@ TEST_F(ConnectionTest, OldestWaitingSinceIsWhenTheOldestUnansweredCallWasSent) {
   EXPECT_EQ(connection_->oldestWaitingSince(), steady_clock::time_point::max());
 }
 
+// A reply resumes its caller inside the reader's turn (no posted hop), and callers here
+// at once send their next call on the same connection, with and without the shared
+// trailer, while the reader is still taking replies from the same read. Every call must
+// still get its own reply: each INCR's count is exactly its place in its chain.
+TEST_F(ConnectionTest, CallersResumedByTheReaderCanCallAgainAtOnce) {
+  constexpr int kChains = 16;
+  constexpr int kSteps = 40;
+  std::vector<std::string> failures;
+  int finished = 0;
+  for (int c = 0; c < kChains; ++c) {
+    asio::co_spawn(
+        io_,
+        [&, c]() -> asio::awaitable<void> {
+          const std::string key = "chain:" + std::to_string(c);
+          for (int step = 1; step <= kSteps; ++step) {
+            const std::array<std::string_view, 2> incr{"INCR", key};
+            const bool withTrailer = (c + step) % 3 != 0;
+            auto r = co_await connection_->execute(backends::encodeCommand(incr), 1, 5s,
+                                                   withTrailer ? kRole : std::string_view{});
+            if (!r.ok() || r.replies.size() != 1 || r.replies[0].type != RespType::Integer ||
+                r.replies[0].integer != step || (r.trailer != nullptr) != withTrailer) {
+              failures.push_back(key + " step " + std::to_string(step) + ": " + std::string(backends::toString(r.error)) +
+                                 (r.replies.empty() ? std::string(" no reply")
+                                                    : " reply " + std::to_string(r.replies[0].integer)));
+              break;
+            }
+          }
+          ++finished;
+        },
+        asio::detached);
+  }
+  while (finished < kChains) io_.run_one();
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  for (int c = 0; c < kChains; ++c) {
+    EXPECT_EQ(cluster_.command(0, {"GET", "chain:" + std::to_string(c)}), std::to_string(kSteps)) << c;
+  }
+  EXPECT_EQ(connection_->waiting(), 0u);
+}
+
 TEST_F(ConnectionTest, AServerThatGoesAwayFailsEveryFollower) {
   cluster_.pause(0);
   std::vector<std::optional<ExecResult>> results(4);
