@@ -22,6 +22,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <list>
 #include <optional>
 #include <random>
@@ -201,28 +202,31 @@ Response errorResponse(http::status status, std::string_view code, std::string_v
 // connection); the body is written from its own buffer, so nothing is copied twice.
 // Content-Length and Connection are the server's to set, never a handler's.
 void serializeHead(const Response& res, unsigned version, bool keepAlive, bool headRequest, std::string& out) {
+  using namespace std::string_view_literals;  // lengths known at compile time, no strlen
   out.clear();
-  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
   const unsigned status = res.result_int();
   char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10), ' '};
   out.append(code, 4);
   out.append(http::obsolete_reason(res.result()));
-  out.append("\r\n");
+  out.append("\r\n"sv);
   res.appendFields(out);
   // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6).
   if (status >= 200 && status != 204 && status != 304) {
-    char length[32];
-    auto [end, ec] = std::to_chars(length, length + sizeof length, res.body().size());
+    constexpr auto kName = "Content-Length: "sv;
+    char line[kName.size() + 24];
+    std::memcpy(line, kName.data(), kName.size());
+    auto [end, ec] = std::to_chars(line + kName.size(), line + sizeof line - 2, res.body().size());
     (void)ec;
-    out.append("Content-Length: ");
-    out.append(length, static_cast<std::size_t>(end - length));
-    out.append("\r\n");
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(line, static_cast<std::size_t>(end - line));
   }
   (void)headRequest;
-  if (!keepAlive && version != 10) out.append("Connection: close\r\n");
-  if (keepAlive && version == 10) out.append("Connection: keep-alive\r\n");
-  out.append("\r\n");
+  if (!keepAlive && version != 10) out.append("Connection: close\r\n"sv);
+  if (keepAlive && version == 10) out.append("Connection: keep-alive\r\n"sv);
+  out.append("\r\n"sv);
 }
 
 // A response on its way out: the head and body buffers, and how much the socket took.

@@ -21,6 +21,9 @@ constexpr std::array<std::string_view, 5> kLevelNames = {"strong", "bounded", "s
 }  // namespace
 
 std::optional<Level> parseLevel(std::string_view text) {
+  for (std::size_t i = 0; i < kLevelNames.size(); ++i) {  // as clients mostly send it
+    if (text == kLevelNames[i]) return static_cast<Level>(i);
+  }
   for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
     if (equalsIgnoreCase(text, kLevelNames[i])) return static_cast<Level>(i);
   }
