@@ -47,7 +47,8 @@ struct Connection::Pending {
   std::size_t remaining;
   std::chrono::steady_clock::time_point deadline;
   std::vector<RespValue> replies;
-  // The suspended caller, resumed (posted) exactly once by finish(). In an optional:
+  // The suspended caller, resumed exactly once by finish(): directly when the reader
+  // completes the call, posted otherwise (timeouts, failures). In an optional:
   // Boost 1.81's any_completion_handler move-assignment wraps the handler in itself
   // endlessly, so it is only ever constructed in place and reset.
   std::optional<asio::any_completion_handler<void(ExecResult)>> waiter;
