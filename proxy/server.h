@@ -1,4 +1,4 @@
-// The server: data workers (one io_context and thread each, SO_REUSEPORT acceptors),
+// The server: data workers (one io_context and thread each; one data listener),
 // the admin listener, the command-table loader and graceful shutdown.
 #pragma once
 
