@@ -90,6 +90,7 @@ struct Conn {
   int fd = -1;
   Phase phase = Phase::Idle;
   bool readable = false;  // bytes may be waiting: an edge came after the last read that drained the socket
+  bool peerClosed = false;  // the client's FIN (or an error) was reported: a read returns it even after a short one
   bool pumping = false;   // pump() is on the stack for this connection
   bool closeAfterWrite = false;
   Clock::time_point deadline = Clock::time_point::max();
@@ -256,6 +257,8 @@ void HttpLoop::Impl::adopt(int fd) {
 void HttpLoop::Impl::onEvent(Conn& c, std::uint32_t events) {
   if (c.phase == Conn::Phase::Closed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.readable = true;
+  // A FIN that came with the request's bytes brings no edge of its own later.
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.peerClosed = true;
   if (c.phase == Conn::Phase::Writing && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) flush(c);
   pump(c);
 }
@@ -283,7 +286,7 @@ void HttpLoop::Impl::pump(Conn& c) {
     const ssize_t n = ::recv(c.fd, scratch.data(), scratch.size(), 0);
     if (n > 0) {
       const auto got = static_cast<std::size_t>(n);
-      if (got < scratch.size()) c.readable = false;  // drained: the next bytes bring an edge
+      if (got < scratch.size() && !c.peerClosed) c.readable = false;  // drained: the next bytes bring an edge
       const std::string_view data(scratch.data(), got);
       if (!c.in.empty()) {
         c.in.append(data);

@@ -624,6 +624,59 @@ TEST_F(DataPathTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(client.connectionsOpened(), 1u);
 }
 
+// Requests answered at once (refused by the handler without a backend call) mixed with
+// requests that wait on Redis, 600 in one write: the server parses the next request only
+// after the previous response has left, whether that response was ready at once or not.
+TEST_F(DataPathTest, PipelinedRequestsAnsweredAtOnceAndLaterKeepTheirOrder) {
+  HttpClient setup(port());
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_EQ(setup.put(kvPath("mix:" + std::to_string(k)), "v" + std::to_string(k)).status, 204);
+  }
+  constexpr int kRequests = 600;
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string level = i % 3 == 0 ? "strong" : "bogus";  // "bogus" is refused without Redis
+    batch += "GET " + kvPath("mix:" + std::to_string(i % 10)) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Consistency: " +
+             level + "\r\n\r\n";
+  }
+  HttpClient client(port());
+  RawResult raw = client.exchangeRaw(batch, kRequests);
+  ASSERT_TRUE(raw.parseError.empty()) << raw.parseError;
+  ASSERT_EQ(raw.responses.size(), static_cast<std::size_t>(kRequests))
+      << "closed=" << raw.closed << " timedOut=" << raw.timedOut;
+  for (int i = 0; i < kRequests; ++i) {
+    const auto& r = raw.responses[static_cast<std::size_t>(i)];
+    if (i % 3 == 0) {
+      ASSERT_EQ(r.status, 200) << "response " << i << ": " << describe(r);
+      ASSERT_EQ(r.body, "v" + std::to_string(i % 10)) << "response " << i;
+    } else {
+      ASSERT_TRUE(isJsonError(r, 400, "invalid_consistency")) << "response " << i << ": " << describe(r);
+    }
+  }
+  EXPECT_FALSE(raw.closed);
+  EXPECT_EQ(client.get(kvPath("mix:3"), {{"X-Consistency", "strong"}}).body, "v3");
+  EXPECT_EQ(client.connectionsOpened(), 1u);
+}
+
+// A client that sends its request and at once shuts down its side (the FIN may arrive
+// with the request's bytes) gets its response, then the server closes: it does not keep
+// the connection until the idle deadline (60 s here, longer than the client waits).
+TEST_F(DataPathTest, ARequestFollowedByTheClientsFinIsAnsweredAndTheConnectionClosed) {
+  HttpClient setup(port());
+  ASSERT_EQ(setup.put(kvPath("fin:k"), "bye").status, 204);
+  for (int i = 0; i < 20; ++i) {
+    HttpClient c(port(), 10s);
+    ASSERT_TRUE(c.sendRaw("GET " + kvPath("fin:k") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n"));
+    c.shutdownSend();
+    RawResult r = c.readRaw(HttpClient::kUntilClose, 10s);
+    ASSERT_EQ(r.responses.size(), 1u) << "round " << i << ": " << r.bytes;
+    EXPECT_EQ(r.responses[0].status, 200);
+    EXPECT_EQ(r.responses[0].body, "bye");
+    ASSERT_TRUE(r.closed) << "round " << i;
+    ASSERT_FALSE(r.timedOut) << "round " << i << ": the server kept a half-closed connection open";
+  }
+}
+
 // The server drives its request parser over its own reads and sends each response without
 // waiting when the socket takes it: requests that arrive in pieces must still be parsed
 // whole, and responses larger than the socket buffers must still arrive complete.
