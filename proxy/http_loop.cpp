@@ -3,7 +3,9 @@
 // ready) and the sweeper (a deadline passed). All run on the loop's thread.
 #include "proxy/http_loop.h"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -98,6 +100,12 @@ struct Conn {
   std::string in;                // received, not yet parsed: the rest of a request, or pipelined ones
   std::string out;               // what the socket did not take of a response
   std::size_t outSent = 0;
+  // The connection's coroutine (see serve()), started by its first request: suspended
+  // between requests with its resumption here, or running one. In an optional:
+  // Boost 1.81's any_completion_handler move-assignment wraps the handler in itself, so
+  // it is only ever constructed in place and reset.
+  std::optional<asio::any_completion_handler<void()>> wake;
+  bool spawned = false;
   std::list<Conn>::iterator self;
 };
 
@@ -153,7 +161,7 @@ struct HttpLoop::Impl {
   void pump(Conn& c);
   std::size_t consume(Conn& c, std::string_view data);
   void dispatch(Conn& c);
-  asio::awaitable<void> run(Conn* c);
+  asio::awaitable<void> serve(Conn* c);
   void respond(Conn& c);
   void send(Conn& c, const Response& res, unsigned version, bool keepAlive, bool headRequest);
   void flush(Conn& c);
@@ -362,25 +370,46 @@ std::size_t HttpLoop::Impl::consume(Conn& c, std::string_view data) {
   return used;
 }
 
-// Runs one request's handler, then sends its response. The connection is not read
-// meanwhile, so nothing closes it under the handler.
-asio::awaitable<void> HttpLoop::Impl::run(Conn* c) {
-  Exchange& ex = *c->ex;
-  ex.res.clear();
-  bool failed = false;
-  try {
-    co_await handler(ex.req, ex.res);
-  } catch (const std::exception& e) {  // handlers return errors as values; this is a bug
-    log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", e.what()}});
-    failed = true;
+// The connection's coroutine: runs the handler of each request and sends its response.
+// It starts with the connection's first request and never reads the socket (pump()
+// does), so nothing closes the connection under a handler. Between requests it waits
+// with its resumption in `wake`: dispatch() resumes it at once, on the stack of the
+// pump that completed the request, and close() destroys it.
+asio::awaitable<void> HttpLoop::Impl::serve(Conn* c) {
+  for (;;) {
+    Exchange& ex = *c->ex;
+    ex.res.clear();
+    bool failed = false;
+    try {
+      co_await handler(ex.req, ex.res);
+    } catch (const std::exception& e) {  // handlers return errors as values; this is a bug
+      log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", e.what()}});
+      failed = true;
+    }
+    if (failed) {
+      ex.res = errorResponse(http::status::internal_server_error, "internal_error", "the request failed unexpectedly");
+    }
+    respond(*c);
+    if (c->phase == Conn::Phase::Closed) co_return;
+    if (c->phase != Conn::Phase::Handling) {  // else respond() already parsed the next request
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+          [c](auto handler) { c->wake.emplace(std::move(handler)); }, asio::use_awaitable);
+    }
   }
-  if (failed) {
-    ex.res = errorResponse(http::status::internal_server_error, "internal_error", "the request failed unexpectedly");
-  }
-  respond(*c);
 }
 
-void HttpLoop::Impl::dispatch(Conn& c) { asio::co_spawn(io, run(&c), asio::detached); }
+void HttpLoop::Impl::dispatch(Conn& c) {
+  if (c.wake) {
+    auto resume = std::move(*c.wake);
+    c.wake.reset();
+    std::move(resume)();
+  } else if (!c.spawned) {
+    c.spawned = true;
+    asio::co_spawn(io, serve(&c), asio::detached);
+  }
+  // Otherwise the coroutine is in respond() of the previous request, and takes this one
+  // when that returns.
+}
 
 void HttpLoop::Impl::respond(Conn& c) {
   Exchange& ex = *c.ex;
@@ -496,6 +525,7 @@ void HttpLoop::Impl::onEof(Conn& c) {
 
 void HttpLoop::Impl::close(Conn& c) {
   if (c.phase == Conn::Phase::Closed) return;
+  c.wake.reset();  // a coroutine waiting for the next request ends here
   release(std::move(c.ex));
   ::shutdown(c.fd, SHUT_WR);
   ::close(c.fd);  // also leaves the epoll set
