@@ -204,7 +204,9 @@ void HttpLoop::Impl::start() {
 // only yields to the loop's other work (backend replies) between them; when the set is
 // empty it waits for it through Asio, which costs an epoll_ctl per wait.
 asio::awaitable<void> HttpLoop::Impl::poll() {
-  std::array<epoll_event, 128> events;
+  // Up to 512 ready connections a turn (a worker's share of 1,024): their requests then
+  // leave for Redis in fewer, larger writes, which Redis answers for less CPU each.
+  std::array<epoll_event, 512> events;
   while (!stopped) {
     const int n = ::epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 0);
     if (n < 0 && errno != EINTR) {
