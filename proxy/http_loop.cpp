@@ -375,11 +375,11 @@ std::size_t HttpLoop::Impl::consume(Conn& c, std::string_view data) {
   return used;
 }
 
-// The connection's coroutine: runs the handler of each request and sends its response.
-// It starts with the connection's first request and never reads the socket (pump()
-// does), so nothing closes the connection under a handler. Between requests it waits
-// with its resumption in `wake`: dispatch() resumes it at once, on the stack of the
-// pump that completed the request, and close() destroys it.
+// The connection's coroutine: runs the handler of each request and hands its response
+// to the loop's send turn. It starts with the connection's first request and never
+// reads the socket (pump() does), so nothing closes the connection under a handler.
+// Between requests it waits with its resumption in `wake`: dispatch() resumes it at
+// once, on the stack of the pump that completed the request, and close() destroys it.
 asio::awaitable<void> HttpLoop::Impl::serve(Conn* c) {
   for (;;) {
     Exchange& ex = *c->ex;
@@ -390,16 +390,16 @@ asio::awaitable<void> HttpLoop::Impl::serve(Conn* c) {
     } catch (const std::exception& e) {  // handlers return errors as values; this is a bug
       log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", e.what()}});
       failed = true;
+    } catch (...) {
+      log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", "not a std::exception"}});
+      failed = true;
     }
     if (failed) {
       ex.res = errorResponse(http::status::internal_server_error, "internal_error", "the request failed unexpectedly");
     }
-    respond(*c);
-    if (c->phase == Conn::Phase::Closed) co_return;
-    if (c->phase != Conn::Phase::Handling) {  // else respond() already parsed the next request
-      co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-          [c](auto handler) { c->wake.emplace(std::move(handler)); }, asio::use_awaitable);
-    }
+    respond(*c);  // the response waits for the loop's send turn
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [c](auto handler) { c->wake.emplace(std::move(handler)); }, asio::use_awaitable);
   }
 }
 
@@ -412,14 +412,14 @@ void HttpLoop::Impl::dispatch(Conn& c) {
     c.spawned = true;
     asio::co_spawn(io, serve(&c), asio::detached);
   }
-  // Otherwise the coroutine is in respond() of the previous request, and takes this one
-  // when that returns.
+  // There is no third case: from respond() to its wait the coroutine runs no other code,
+  // and a request completes only after the previous response was sent.
 }
 
 void HttpLoop::Impl::respond(Conn& c) {
   // Sent in the loop's next turn with the other responses completed in this one (say,
-  // by one read of backend replies): back to back, the clients' wake-ups find several
-  // responses waiting instead of one each, which halves the switches at 1,024 clients.
+  // by one read of backend replies): back to back, so a client woken by the first finds
+  // the next ones already there instead of sleeping again between them.
   c.phase = Conn::Phase::Ready;
   ready.push_back(&c);
   if (ready.size() == 1) asio::post(io, [this] { sendReady(); });
