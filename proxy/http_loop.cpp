@@ -1,6 +1,7 @@
-// See http_loop.h. A connection is a small state machine driven from three places: the
-// poller (its socket is readable or writable), the request's coroutine (its response is
-// ready) and the sweeper (a deadline passed). All run on the loop's thread.
+// See http_loop.h. A connection is a small state machine driven from four places: the
+// poller (its socket is readable or writable), its coroutine (its response is ready),
+// the send turn (sendReady) and the sweeper (a deadline passed). All run on the loop's
+// thread.
 #include "proxy/http_loop.h"
 
 #include <boost/asio/any_completion_handler.hpp>

@@ -1,16 +1,16 @@
 // The HTTP/1.1 connections of one event loop (a data worker, or the admin thread),
 // driven by an epoll set of the loop's own instead of one Asio read per request.
 //
-// Why: with one Asio read per request, each request found its connection's Asio state
-// cold at 1,024 connections (the reactor's per-descriptor state, the read operation and
-// its handler, the connection's coroutine frame), and every response was followed by a
-// read that came back empty. Here each connection is registered once, edge-triggered,
-// in the loop's own set; Asio waits on that set's descriptor only when nothing in it is
-// ready. A ready connection is read into one buffer per loop, which stays warm; a read
-// that comes back short has drained the socket (the next bytes bring a new edge), so in
-// the common case no read comes back empty. A complete request runs its handler as a
-// coroutine; the response leaves with one non-blocking sendmsg, and only what the
-// socket does not take waits for the socket to drain.
+// Why: with one Asio read per request, each request touched its connection's Asio
+// state (the reactor's per-descriptor state, the read operation and its handler), and
+// every response was followed by a read that came back empty. Here each connection is
+// registered once, edge-triggered, in the loop's own set; Asio waits on that set's
+// descriptor only when nothing in it is ready. A ready connection is read into one
+// buffer per loop, which stays warm; a read that comes back short has drained the
+// socket (the next bytes bring a new edge), so in the common case no read comes back
+// empty. A complete request runs its handler in the connection's coroutine. The
+// responses completed in one turn of the loop leave back to back in the next, each with
+// one non-blocking sendmsg; only what a socket does not take waits for it to drain.
 //
 // Requests on one connection are answered one after the other, so pipelined requests
 // get their responses in order. Limits (header bytes, body bytes, header/body/idle
