@@ -281,7 +281,9 @@ void HttpLoop::Impl::onEvent(Conn& c, std::uint32_t events) {
 // request and its socket may have bytes. Stops at a complete request (its handler runs),
 // a refusal, or a drained socket.
 void HttpLoop::Impl::pump(Conn& c) {
-  if (c.pumping) return;  // a handler that answered at once: the pump below goes on
+  // Never nested for one connection today (a response is sent in a later turn, never
+  // from inside its own pump), and it must not be: the outer pump would lose its place.
+  if (c.pumping) return;
   c.pumping = true;
   for (;;) {
     if (c.phase != Conn::Phase::Idle && c.phase != Conn::Phase::Header && c.phase != Conn::Phase::Body) break;
