@@ -1413,6 +1413,28 @@ TEST_F(DataPathLimitsTest, StalledBodyIsDroppedAfterTheBodyDeadlineAndNothingIsW
   EXPECT_EQ(redisValue(*cluster_, 0, "stalled"), std::nullopt);
 }
 
+// A client that stops reading its responses holds the server's send; that counts
+// against the body deadline too. 16 pipelined GETs of 1 MiB are more than the socket
+// buffers hold, and the client reads nothing until the server has closed.
+TEST_F(DataPathLimitsTest, AResponseTheClientDoesNotReadIsDroppedAfterTheBodyDeadline) {
+  CxproxyProcess proxy(*cluster_, "limits: {body_timeout: 500ms}\n");
+  ASSERT_EQ(cluster_->command(0, {"SET", "unread:big", std::string(1024 * 1024, 'r')}), "OK");
+  std::string batch;
+  for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nX-Consistency: strong\r\n\r\n";
+  HttpClient stalled(proxy.dataPort());
+  ASSERT_TRUE(stalled.sendRaw(batch));
+  // Polled, not timed: the gauge drops when the server closes the connection.
+  const bool closed = waitUntil(
+      [&] {
+        return metricValue(scrape(proxy.adminPort()), "cxproxy_open_connections", {{"listener", "data"}}) == 0.0;
+      },
+      30s, 50ms);
+  EXPECT_TRUE(closed) << "the server kept a connection whose client stopped reading";
+  RawResult r = stalled.readRaw(HttpClient::kUntilClose, 30s);
+  EXPECT_TRUE(r.closed);
+  EXPECT_LT(r.responses.size(), 16u);
+}
+
 TEST_F(DataPathLimitsTest, IdleKeepAliveConnectionIsClosedAfterTheIdleDeadline) {
   CxproxyProcess proxy(*cluster_, "limits: {idle_timeout: 500ms}\n");
   HttpClient idle(proxy.dataPort());
