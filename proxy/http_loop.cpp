@@ -154,7 +154,8 @@ struct HttpLoop::Impl {
   bool draining = false;
   bool stopped = false;
   std::string head;  // the response head being sent: one per loop, so it stays warm
-  std::vector<Conn*> ready;  // responses complete since the last send turn, in order
+  std::vector<Conn*> ready;    // responses complete since the last send turn, in order
+  std::vector<Conn*> sending;  // the send turn's batch (sendReady())
   alignas(64) std::array<char, 16 * 1024> scratch{};  // every read lands here first
 
   void start();
@@ -169,7 +170,7 @@ struct HttpLoop::Impl {
   void sendReady();
   void send(Conn& c, const Response& res, unsigned version, bool keepAlive, bool headRequest);
   void flush(Conn& c);
-  void sent(Conn& c, bool keepAlive);
+  void responseSent(Conn& c, bool keepAlive);
   void refuse(Conn& c, ParseStatus status);
   void onEof(Conn& c);
   void close(Conn& c);
@@ -429,15 +430,16 @@ void HttpLoop::Impl::respond(Conn& c) {
 }
 
 void HttpLoop::Impl::sendReady() {
-  std::vector<Conn*> batch;
-  batch.swap(ready);
-  for (Conn* c : batch) {
+  // Responses completed while these are sent (a pipelined request answered at once)
+  // go to `ready` and its next turn. Both vectors keep their capacity.
+  sending.swap(ready);
+  for (Conn* c : sending) {
     if (c->phase != Conn::Phase::Ready) continue;
     Exchange& ex = *c->ex;
     const bool keepAlive = ex.req.keep_alive() && !draining;
     send(*c, ex.res, ex.req.version(), keepAlive, ex.req.method() == http::verb::head);
   }
-  if (ready.empty()) ready.swap(batch), ready.clear();  // keep the capacity
+  sending.clear();
   closed.clear();
 }
 
@@ -461,7 +463,7 @@ void HttpLoop::Impl::send(Conn& c, const Response& res, unsigned version, bool k
   }
   const std::size_t took = n < 0 ? 0 : static_cast<std::size_t>(n);
   if (took == head.size() + body.size()) {
-    sent(c, keepAlive);
+    responseSent(c, keepAlive);
     return;
   }
   if (took < head.size()) {
@@ -491,12 +493,12 @@ void HttpLoop::Impl::flush(Conn& c) {
   }
   std::string().swap(c.out);  // a large response's copy is not kept
   c.outSent = 0;
-  sent(c, !c.closeAfterWrite);
+  responseSent(c, !c.closeAfterWrite);
 }
 
 // The whole response is with the socket: the exchange goes back to the pool, and the
 // connection closes or waits for (or parses) its next request.
-void HttpLoop::Impl::sent(Conn& c, bool keepAlive) {
+void HttpLoop::Impl::responseSent(Conn& c, bool keepAlive) {
   release(std::move(c.ex));
   if (!keepAlive) {
     close(c);
