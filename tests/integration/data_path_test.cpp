@@ -1511,6 +1511,7 @@ TEST(DataPathShutdownTest, SigtermLetsTheInFlightRequestFinishAndExitsZero) {
   ASSERT_TRUE(error.empty()) << "the in-flight request lost its response: " << error;
   // The primary applied it; too few replicas acknowledged: 504 quorum_not_reached.
   EXPECT_TRUE(isJsonError(response, 504, "quorum_not_reached"));
+  EXPECT_EQ(response.header("connection"), "close") << "a response during the drain must end its connection";
   EXPECT_EQ(redisValue(cluster, 0, "sd:k"), "during");
   std::optional<int> status = proxy.waitExit(30s);
   ASSERT_TRUE(status.has_value()) << "cxproxy did not exit after SIGTERM";
