@@ -134,6 +134,20 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
       asio::use_awaitable);
 }
 
+void Connection::submit(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
+                        std::string_view trailer, asio::any_completion_handler<void(ExecResult)> handler) {
+  if (!connected_ && connecting_ && !stopped_) {
+    asio::co_spawn(executor_,
+                   executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer)),
+                   [handler = std::move(handler)](std::exception_ptr e, ExecResult result) mutable {
+                     if (e) result = ExecResult{BackendError::ConnectionLost, {}, {}};  // not expected: it never throws
+                     std::move(handler)(std::move(result));
+                   });
+    return;
+  }
+  enqueue(std::move(encoded), replyCount, timeout, trailer, std::move(handler));
+}
+
 asio::awaitable<ExecResult> Connection::executeAfterConnect(std::string encoded, std::size_t replyCount,
                                                             std::chrono::milliseconds timeout,
                                                             std::string trailer) {

@@ -71,6 +71,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // their commands ran (Redis runs one connection's commands in order).
   boost::asio::awaitable<ExecResult> execute(std::string encoded, std::size_t replyCount,
                                              std::chrono::milliseconds timeout, std::string_view trailer);
+  // execute() for callers that are not coroutines: `handler` runs once with the result,
+  // on this connection's executor (directly from the reply reader when it completes the
+  // call, posted otherwise). Never throws.
+  void submit(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
+              std::string_view trailer, boost::asio::any_completion_handler<void(ExecResult)> handler);
 
   bool connected() const { return connected_; }
   // Calls sent and not yet fully answered / queued for the next write.

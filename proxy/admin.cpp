@@ -159,7 +159,7 @@ std::string AdminEndpoints::statusHtml() const {
   return renderStatusHtml(*topo, stalenessHistory_, context);
 }
 
-asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) {
+void AdminEndpoints::handle(const Request& req, Response& res) {
   std::string_view target = req.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   auto json = [&](http::status status, std::string body) {
@@ -170,7 +170,7 @@ asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) 
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     res.set(http::field::allow, "GET, HEAD");
     json(http::status::method_not_allowed, jsonError("method_not_allowed", "admin endpoints take GET"));
-    co_return;
+    return;
   }
   if (target == "/metrics") {
     res.result(http::status::ok);
@@ -206,7 +206,6 @@ asio::awaitable<void> AdminEndpoints::handle(const Request& req, Response& res) 
   } else {
     json(http::status::not_found, jsonError("not_found", "admin endpoints: /metrics /healthz /readyz /v1/status"));
   }
-  co_return;
 }
 
 }  // namespace cx::proxy

@@ -22,7 +22,8 @@ class AdminEndpoints {
   // the staleness history once per second.
   void start();
   void stop();
-  boost::asio::awaitable<void> handle(const Request& request, Response& response);
+  // Answers one admin request at once (nothing here waits).
+  void handle(const Request& request, Response& response);
 
  private:
   boost::asio::awaitable<void> loadCommandTable();

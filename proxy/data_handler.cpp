@@ -8,6 +8,7 @@
 // least as high as the state the command read or wrote. Polled offsets are used only to
 // choose a replica, never as the position of a read.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -116,10 +117,30 @@ std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary)
   return std::nullopt;
 }
 
+// One data request, from its parsed HTTP request to its response. Not a coroutine: the
+// common request runs synchronously up to its backend call and ends in that call's
+// completion, so what it keeps while Redis answers is this object, not a stack of
+// coroutine frames (at 1,024 connections the frames of the requests in flight no longer
+// fit the CPU's cache, and resuming them cost more than the work they resumed). The
+// rarer steps that wait more than once (asking the primary about a session token,
+// asking a lagging replica, on_stale: wait) run as coroutines and then hand back.
+//
+// Ownership travels with the work: whoever holds the Self (a backend call's completion,
+// one of those coroutines) owns the request, and passing it on is always the last thing
+// a step does. finish() answers the client and frees the request.
 class DataRequest {
  public:
-  DataRequest(Worker& worker, const Request& req, Response& res)
-      : worker_(worker), shared_(worker.shared()), config_(worker.config()), req_(req), res_(res) {}
+  using Self = std::unique_ptr<DataRequest>;
+  DataRequest(Worker& worker, const Request& req, Response& res, Responder done)
+      : worker_(worker), shared_(worker.shared()), config_(worker.config()), req_(req), res_(res), done_(done),
+        started_(Clock::now()) {}
+
+  // Serves the request; its Responder is called when the response is complete.
+  static void run(Self self);
+
+ private:
+  // What a backend call's completion continues with (see call()).
+  using Step = void (DataRequest::*)(Self& self, backends::ExecResult result);
 
   // Parses and checks the request, picks the rule and level, takes the topology. False
   // when the response (an error) is already complete.
@@ -128,10 +149,18 @@ class DataRequest {
   // otherwise validateSession() decides, asking Redis if need be.
   bool sessionSettledBySnapshot();
   asio::awaitable<bool> validateSession();
-  asio::awaitable<void> serve() { return isWrite_ ? write() : read(); }
-  void recordMetrics(Clock::time_point started);
-
- private:
+  static asio::awaitable<void> validateThenServe(Self self);
+  static void serve(Self self);
+  static void finish(Self self);
+  // Runs `coroutine` (which owns the request) on the worker; if it throws before handing
+  // the request on, the client gets a 500.
+  void spawn(asio::awaitable<void> coroutine);
+  void recordMetrics();
+  // Runs `encoded` (`count` commands, then `trailer` if any) on backend `index`, then
+  // `next` with the result; beginCall()/endCall() around it. `timeout` 0 means
+  // redis.command_timeout.
+  static void call(Self self, std::size_t index, std::string encoded, std::size_t count,
+                   std::chrono::milliseconds timeout, std::string_view trailer, bool countLatency, Step next);
   // --- response helpers
   void fail(int status, std::string_view code, std::string_view message, std::string_view extra = {});
   void setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound);
@@ -145,8 +174,22 @@ class DataRequest {
   bool prepareCommand();
   // ROLE + INFO replication on the primary now; nullopt when it does not answer as primary.
   asio::awaitable<std::optional<backends::BackendStatus>> livePrimaryStatus();
-  asio::awaitable<void> write();
-  asio::awaitable<void> read();
+  static void write(Self self);
+  void onWriteReply(Self& self, backends::ExecResult result);
+  // A read: route it (routeRead), then either decide at once or, for the steps that wait,
+  // in readSlowly; then readDecided() sends it to its backend.
+  static void read(Self self);
+  void routeRead();
+  // A session read no replica is known to qualify for, that a replica might serve.
+  bool wantsLaggingReplica() const;
+  // Load-driven downgrading (DESIGN §2) of a read headed for an overloaded primary.
+  void relaxIfOverloaded();
+  static asio::awaitable<void> readSlowly(Self self, bool askLaggingReplica);
+  static void readDecided(Self self);
+  static void readAttempt(Self self);
+  void onReadReply(Self& self, backends::ExecResult result);
+  void onReadInfo(Self& self, backends::ExecResult result);
+  void afterReadOffset(Self& self, std::optional<std::uint64_t> offset);
   // A session read no replica is *known* to qualify for: the polled offsets lag the
   // replicas by up to one tracking interval, so ask one. True when it was served.
   asio::awaitable<bool> trySessionOnLaggingReplica(const routing::RouteRequest& request);
@@ -158,12 +201,12 @@ class DataRequest {
   asio::awaitable<backends::ExecResult> exec(std::size_t index, std::string encoded, std::size_t count,
                                              std::chrono::milliseconds timeout = {}, bool countLatency = true,
                                              std::string_view trailer = {});
-  // exec()'s bookkeeping around Connection::execute, for the hot paths that await the
-  // connection directly (one coroutine frame less per backend call).
+  // The bookkeeping around a backend call (exec() and call()).
   backends::Connection& beginCall(std::size_t index);
   void endCall(std::size_t index, const backends::ExecResult& result, Clock::duration elapsed, bool countLatency);
-  // A replica's applied offset from INFO replication, for when ROLE says -1 (link down).
-  asio::awaitable<std::optional<std::uint64_t>> replicaOffsetFromInfo(std::size_t index);
+  // A replica's applied offset from its INFO replication reply, for when ROLE says -1
+  // (link down); nullopt unless it is still a replica in the request's history.
+  std::optional<std::uint64_t> offsetFromInfo(const backends::ExecResult& info) const;
   void appendMainCommand(std::string& out) const;
   void respondWithReply(const RespValue& reply);
 
@@ -172,6 +215,8 @@ class DataRequest {
   std::shared_ptr<const Config> config_;
   const Request& req_;
   Response& res_;
+  Responder done_;
+  Clock::time_point started_;
 
   Op op_ = Op::Get;
   std::string key_;
@@ -198,6 +243,22 @@ class DataRequest {
   std::shared_ptr<const backends::Topology> replidSnapshot_;
   std::string liveReplid_;  // the primary's history as asked for in this request
   std::string primaryReplid_;  // history of the primary connection that served us (handshake)
+
+  // the backend call in flight (call())
+  std::size_t callIndex_ = 0;
+  Clock::time_point callStarted_;
+  bool callCountsLatency_ = true;
+
+  // a read (read() and its steps)
+  routing::RouteRequest rr_;
+  routing::RouteDecision decision_;
+  std::size_t target_ = 0;
+  std::optional<std::chrono::milliseconds> bound_;
+  bool needRole_ = false;
+  backends::ExecResult readResult_;  // kept while INFO asks the replica its offset
+
+  // a write
+  int requiredAcks_ = 0;  // strong: replicas that must acknowledge (WAIT)
 
   // for metrics
   std::string_view roleLabel_ = "none";
@@ -517,6 +578,73 @@ asio::awaitable<bool> DataRequest::validateSession() {
   co_return true;
 }
 
+void DataRequest::run(Self self) {
+  DataRequest& d = *self;
+  if (!d.prepare()) return finish(std::move(self));
+  if (!d.sessionSettledBySnapshot()) return d.spawn(validateThenServe(std::move(self)));
+  serve(std::move(self));
+}
+
+asio::awaitable<void> DataRequest::validateThenServe(Self self) {
+  // In a variable, not in the condition: GCC 12 built `if (!co_await ...)` here into a
+  // frame whose first resumption hit an invalid state (SIGILL).
+  const bool valid = co_await self->validateSession();
+  if (!valid) {
+    finish(std::move(self));
+    co_return;
+  }
+  serve(std::move(self));
+}
+
+void DataRequest::serve(Self self) {
+  if (self->isWrite_) return write(std::move(self));
+  read(std::move(self));
+}
+
+void DataRequest::finish(Self self) {
+  self->recordMetrics();
+  self->done_();
+}
+
+void DataRequest::spawn(asio::awaitable<void> coroutine) {
+  asio::co_spawn(worker_.io(), std::move(coroutine), [done = done_, &res = res_](std::exception_ptr e) {
+    if (!e) return;
+    // The coroutine owned the request and ended by throwing before passing it on: a bug
+    // (errors here are values), answered so the client does not wait forever.
+    log(LogLevel::Error, "handler_exception", {{"listener", "data"}});
+    res.clear();
+    res.result(http::status::internal_server_error);
+    res.set(http::field::content_type, "application/json");
+    res.body() = jsonError("internal_error", "the request failed unexpectedly");
+    done();
+  });
+}
+
+void DataRequest::call(Self self, std::size_t index, std::string encoded, std::size_t count,
+                       std::chrono::milliseconds timeout, std::string_view trailer, bool countLatency, Step next) {
+  DataRequest& d = *self;
+  auto& conn = d.beginCall(index);
+  d.callIndex_ = index;
+  d.callCountsLatency_ = countLatency;
+  d.callStarted_ = Clock::now();
+  conn.submit(std::move(encoded), count, timeout.count() == 0 ? d.config_->redis.commandTimeout : timeout, trailer,
+              [self = std::move(self), next](backends::ExecResult result) mutable {
+                DataRequest& r = *self;
+                r.endCall(r.callIndex_, result, Clock::now() - r.callStarted_, r.callCountsLatency_);
+                try {
+                  (r.*next)(self, std::move(result));
+                } catch (...) {
+                  // A bug (errors here are values). If the step still owned the request,
+                  // the client gets a 500 rather than waiting forever.
+                  log(LogLevel::Error, "handler_exception", {{"listener", "data"}});
+                  if (self) {
+                    self->fail(500, "internal_error", "the request failed unexpectedly");
+                    finish(std::move(self));
+                  }
+                }
+              });
+}
+
 void DataRequest::appendMainCommand(std::string& out) const {
   switch (op_) {
     case Op::Get: {
@@ -623,33 +751,34 @@ void DataRequest::respondWithReply(const RespValue& reply) {
   }
 }
 
-asio::awaitable<void> DataRequest::write() {
+void DataRequest::write(Self self) {
+  DataRequest& d = *self;
   std::string encoded;
-  appendMainCommand(encoded);
+  d.appendMainCommand(encoded);
   std::size_t count = 1;
-  int required = 0;
-  const bool strong = level_ == Level::Strong;
+  const bool strong = d.level_ == Level::Strong;
   if (strong) {
-    required = quorumSize(config_->consistency.writeQuorum, config_->redis.replicas.size());
-    const std::string n = std::to_string(required);
-    const std::string ms = std::to_string(config_->consistency.writeQuorum.timeout.count());
+    d.requiredAcks_ = quorumSize(d.config_->consistency.writeQuorum, d.config_->redis.replicas.size());
+    const std::string n = std::to_string(d.requiredAcks_);
+    const std::string ms = std::to_string(d.config_->consistency.writeQuorum.timeout.count());
     const std::array<std::string_view, 3> wait{"WAIT", n, ms};
     backends::appendCommand(encoded, wait);
     ++count;
   }
   // WAIT may take the whole quorum timeout: the deadline covers it, or a missed quorum would
   // surface as backend_timeout (outcome unknown) instead of quorum_not_reached.
-  const auto deadline =
-      config_->redis.commandTimeout + (strong ? config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
+  const auto deadline = d.config_->redis.commandTimeout +
+                        (strong ? d.config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
   // ROLE after the write (and WAIT) gives a position at or after it: the token's.
-  auto& conn = beginCall(0);
-  const auto started = Clock::now();
-  auto result = co_await conn.execute(std::move(encoded), count, deadline, kRoleTrailer);
-  endCall(0, result, Clock::now() - started, /*countLatency=*/!strong);
+  call(std::move(self), 0, std::move(encoded), count, deadline, kRoleTrailer, /*countLatency=*/!strong,
+       &DataRequest::onWriteReply);
+}
+
+void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
   setServed(0, std::chrono::milliseconds{0});
   if (!result.ok()) {
     backendFailure(result.error, 0);
-    co_return;
+    return finish(std::move(self));
   }
   const RespValue& reply = result.replies[0];
   auto offset = roleOffset(*result.trailer, true);
@@ -657,37 +786,37 @@ asio::awaitable<void> DataRequest::write() {
     fail(503, "primary_unavailable",
          "'" + topology_->primary().name + "' is no longer the primary; the write was refused or its outcome is "
          "unknown: read it back before retrying");
-    co_return;
+    return finish(std::move(self));
   }
   if (!reply.isError()) issueToken(*offset, 0, /*fromPrimary=*/true);
-  if (strong && !reply.isError()) {
+  if (level_ == Level::Strong && !reply.isError()) {
     const RespValue& acks = result.replies[1];
     long long acked = acks.type == RespType::Integer ? acks.integer : 0;
-    if (acked < required) {
+    if (acked < requiredAcks_) {
       shared_.metrics->quorumFailures(kOpNames[static_cast<int>(op_)]).Increment();
       fail(504, "quorum_not_reached",
            "the write was applied on the primary but only " + std::to_string(acked) + " of the required " +
-               std::to_string(required) + " replicas acknowledged it in time; it may be lost if the primary fails",
-           ",\"acked\":" + std::to_string(acked) + ",\"required\":" + std::to_string(required) +
+               std::to_string(requiredAcks_) +
+               " replicas acknowledged it in time; it may be lost if the primary fails",
+           ",\"acked\":" + std::to_string(acked) + ",\"required\":" + std::to_string(requiredAcks_) +
                ",\"applied_on_primary\":true");
-      co_return;
+      return finish(std::move(self));
     }
   }
   respondWithReply(reply);
+  finish(std::move(self));
 }
 
 // With its link down (the primary unreachable) a replica's ROLE reports offset -1, yet it
 // still holds exactly the prefix it applied, and INFO's master_repl_offset says which.
 // Asked after the read on the same node, it is at least the read's position, as long as
 // the node is still a replica in the history the token is about (master_replid).
-asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo(std::size_t index) {
-  static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
-  auto result = co_await exec(index, backends::encodeCommand(kInfo), 1);
-  if (!result.ok() || !result.replies[0].isString()) co_return std::nullopt;
+std::optional<std::uint64_t> DataRequest::offsetFromInfo(const backends::ExecResult& info) const {
+  if (!info.ok() || !info.replies[0].isString()) return std::nullopt;
   bool replica = false;
   bool sameHistory = false;
   std::optional<std::uint64_t> offset;
-  backends::forEachInfoField(result.replies[0].str, [&](std::string_view key, std::string_view value) {
+  backends::forEachInfoField(info.replies[0].str, [&](std::string_view key, std::string_view value) {
     if (key == "role") {
       replica = value == "slave";
     } else if (key == "master_replid") {
@@ -698,8 +827,8 @@ asio::awaitable<std::optional<std::uint64_t>> DataRequest::replicaOffsetFromInfo
       if (ec == std::errc{} && end == value.data() + value.size()) offset = v;
     }
   });
-  if (!replica || !sameHistory) co_return std::nullopt;
-  co_return offset;
+  if (!replica || !sameHistory) return std::nullopt;
+  return offset;
 }
 
 // ROLE, the read, ROLE — pipelined on one connection, so Redis runs them back to back. The
@@ -728,128 +857,171 @@ asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::Rou
   co_return true;
 }
 
-asio::awaitable<void> DataRequest::read() {
-  routing::RouteRequest rr;
-  rr.isWrite = false;
-  rr.level = level_;
-  rr.maxStaleness = maxStaleness_ ? *maxStaleness_
-                                  : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
-  rr.sessionOffset = session_.required();
+void DataRequest::routeRead() {
+  rr_.isWrite = false;
+  rr_.level = level_;
+  rr_.maxStaleness = maxStaleness_ ? *maxStaleness_
+                                   : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
+  rr_.sessionOffset = session_.required();
   if (!tokens().empty() && currentReplid_ != topology_->primary().replid) {
     // The session is in a history the snapshot's replicas are not known to be in (the
     // primary changed history since the last poll): no replica can prove its position.
-    rr.sessionOffset = std::numeric_limits<std::uint64_t>::max();
+    rr_.sessionOffset = std::numeric_limits<std::uint64_t>::max();
   }
-  rr.onStale = policy_->onStale;
+  rr_.onStale = policy_->onStale;
+  decision_ = routing::route(rr_, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
+}
 
-  auto decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
-  if (level_ == Level::Session && decision.kind != routing::RouteKind::Replica &&
-      decision.fallbackReason == "no_fresh_replica" && rr.sessionOffset != std::numeric_limits<std::uint64_t>::max()) {
-    if (co_await trySessionOnLaggingReplica(rr)) co_return;
-  }
-  const bool toPrimary = decision.kind == routing::RouteKind::Primary || decision.kind == routing::RouteKind::Wait;
-  if (toPrimary && policy_->downgradeEnabled && shared_.overloaded.load(std::memory_order_relaxed)) {
-    // Load-driven downgrading (DESIGN §2): relax to the strongest level a replica can
-    // serve now, never below the rule's floor, and say so. If none can, stay as asked.
-    const auto now = Clock::now();
-    if (auto relaxed = routing::relaxForLoad(rr, policy_->floor, *topology_, now)) {
-      routing::RouteRequest relaxedRequest = rr;
-      relaxedRequest.level = *relaxed;
-      auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().preference());
-      if (relaxedDecision.kind == routing::RouteKind::Replica) {
-        const auto from = toString(level_);
-        const auto to = toString(*relaxed);
-        res_.set("X-Consistency-Downgraded",
-                 std::string(from) + "->" + std::string(to) + "; reason=primary_overloaded");
-        shared_.metrics->downgrades(from, to, "primary_overloaded").Increment();
-        level_ = *relaxed;
-        rr = relaxedRequest;
-        decision = relaxedDecision;
-      }
+bool DataRequest::wantsLaggingReplica() const {
+  return level_ == Level::Session && decision_.kind != routing::RouteKind::Replica &&
+         decision_.fallbackReason == "no_fresh_replica" &&
+         rr_.sessionOffset != std::numeric_limits<std::uint64_t>::max();
+}
+
+void DataRequest::relaxIfOverloaded() {
+  const bool toPrimary = decision_.kind == routing::RouteKind::Primary || decision_.kind == routing::RouteKind::Wait;
+  if (!toPrimary || !policy_->downgradeEnabled || !shared_.overloaded.load(std::memory_order_relaxed)) return;
+  // Relax to the strongest level a replica can serve now, never below the rule's floor,
+  // and say so. If none can, stay as asked.
+  const auto now = Clock::now();
+  auto relaxed = routing::relaxForLoad(rr_, policy_->floor, *topology_, now);
+  if (!relaxed) return;
+  routing::RouteRequest relaxedRequest = rr_;
+  relaxedRequest.level = *relaxed;
+  auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().preference());
+  if (relaxedDecision.kind != routing::RouteKind::Replica) return;
+  const auto from = toString(level_);
+  const auto to = toString(*relaxed);
+  res_.set("X-Consistency-Downgraded", std::string(from) + "->" + std::string(to) + "; reason=primary_overloaded");
+  shared_.metrics->downgrades(from, to, "primary_overloaded").Increment();
+  level_ = *relaxed;
+  rr_ = relaxedRequest;
+  decision_ = relaxedDecision;
+}
+
+void DataRequest::read(Self self) {
+  DataRequest& d = *self;
+  d.routeRead();
+  if (d.wantsLaggingReplica()) return d.spawn(readSlowly(std::move(self), true));
+  d.relaxIfOverloaded();
+  if (d.decision_.kind == routing::RouteKind::Wait) return d.spawn(readSlowly(std::move(self), false));
+  readDecided(std::move(self));
+}
+
+asio::awaitable<void> DataRequest::readSlowly(Self self, bool askLaggingReplica) {
+  DataRequest& d = *self;
+  if (askLaggingReplica) {
+    const bool served = co_await d.trySessionOnLaggingReplica(d.rr_);
+    if (served) {
+      finish(std::move(self));
+      co_return;
     }
+    d.relaxIfOverloaded();
   }
-  if (decision.kind == routing::RouteKind::Wait) {
+  if (d.decision_.kind == routing::RouteKind::Wait) {
     // on_stale: wait — look at newer snapshots until one qualifies or the time is up.
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    const auto deadline = Clock::now() + config_->consistency.waitTimeout;
-    while (decision.kind == routing::RouteKind::Wait && Clock::now() < deadline) {
+    const auto deadline = Clock::now() + d.config_->consistency.waitTimeout;
+    while (d.decision_.kind == routing::RouteKind::Wait && Clock::now() < deadline) {
       timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(2), deadline - Clock::now()));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      topology_ = worker_.topology();
-      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
+      d.topology_ = d.worker_.topology();
+      d.decision_ = routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(),
+                                   d.worker_.pool().preference());
     }
-    if (decision.kind == routing::RouteKind::Wait) {
-      rr.onStale = routing::OnStale::Primary;
-      decision = routing::route(rr, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
+    if (d.decision_.kind == routing::RouteKind::Wait) {
+      d.rr_.onStale = routing::OnStale::Primary;
+      d.decision_ = routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(),
+                                   d.worker_.pool().preference());
     }
   }
-  switch (decision.kind) {
+  readDecided(std::move(self));
+}
+
+void DataRequest::readDecided(Self self) {
+  DataRequest& d = *self;
+  switch (d.decision_.kind) {
     case routing::RouteKind::NoFreshReplica:
-      shared_.metrics->violations("no_fresh_replica").Increment();
-      fail(503, "no_fresh_replica",
-           std::string("no replica can serve this ") + std::string(toString(level_)) +
-               " read right now and the rule says on_stale: error; retry later or ask for a weaker level");
-      co_return;
+      d.shared_.metrics->violations("no_fresh_replica").Increment();
+      d.fail(503, "no_fresh_replica",
+             std::string("no replica can serve this ") + std::string(toString(d.level_)) +
+                 " read right now and the rule says on_stale: error; retry later or ask for a weaker level");
+      return finish(std::move(self));
     case routing::RouteKind::PrimaryUnavailable:
-      fail(503, "primary_unavailable",
-           std::string("no replica can serve this ") + std::string(toString(level_)) +
-               " read and the Redis primary is not reachable; retry later or ask for a weaker level");
-      co_return;
+      d.fail(503, "primary_unavailable",
+             std::string("no replica can serve this ") + std::string(toString(d.level_)) +
+                 " read and the Redis primary is not reachable; retry later or ask for a weaker level");
+      return finish(std::move(self));
     default:
       break;
   }
-  const bool needRole = level_ == Level::Strong || level_ == Level::Session;
-  std::size_t target = decision.kind == routing::RouteKind::Replica ? decision.backend : 0;
-  if (target == 0 && !decision.fallbackReason.empty()) {
-    shared_.metrics->fallbacks("replica", "primary", decision.fallbackReason).Increment();
+  d.needRole_ = d.level_ == Level::Strong || d.level_ == Level::Session;
+  d.target_ = d.decision_.kind == routing::RouteKind::Replica ? d.decision_.backend : 0;
+  if (d.target_ == 0 && !d.decision_.fallbackReason.empty()) {
+    d.shared_.metrics->fallbacks("replica", "primary", d.decision_.fallbackReason).Increment();
   }
-  auto bound = decision.stalenessBound;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::string encoded;
-    appendMainCommand(encoded);
-    // ROLE after the read gives a position at or after what the read saw: the token's.
-    auto& conn = beginCall(target);
-    const auto started = Clock::now();
-    auto result = co_await conn.execute(std::move(encoded), 1, config_->redis.commandTimeout,
-                                        needRole ? kRoleTrailer : std::string_view{});
-    endCall(target, result, Clock::now() - started, true);
-    setServed(target, bound);
-    if (!result.ok()) {
-      if (target != 0 && level_ != Level::Strong) {
-        // A replica failed mid-read: the primary can always serve a read.
-        shared_.metrics->backendErrors(topology_->backends[target].name, backends::toString(result.error)).Increment();
-        shared_.metrics->fallbacks("replica", "primary", "replica_error").Increment();
-        target = 0;
-        bound = std::chrono::milliseconds{0};
-        continue;
-      }
-      backendFailure(result.error, target);
-      co_return;
+  d.bound_ = d.decision_.stalenessBound;
+  readAttempt(std::move(self));
+}
+
+// On target_; a replica that fails is followed by one attempt on the primary.
+void DataRequest::readAttempt(Self self) {
+  DataRequest& d = *self;
+  std::string encoded;
+  d.appendMainCommand(encoded);
+  // ROLE after the read gives a position at or after what the read saw: the token's.
+  call(std::move(self), d.target_, std::move(encoded), 1, {}, d.needRole_ ? kRoleTrailer : std::string_view{},
+       /*countLatency=*/true, &DataRequest::onReadReply);
+}
+
+void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
+  setServed(target_, bound_);
+  if (!result.ok()) {
+    if (target_ != 0 && level_ != Level::Strong) {
+      // A replica failed mid-read: the primary can always serve a read.
+      shared_.metrics->backendErrors(topology_->backends[target_].name, backends::toString(result.error)).Increment();
+      shared_.metrics->fallbacks("replica", "primary", "replica_error").Increment();
+      target_ = 0;
+      bound_ = std::chrono::milliseconds{0};
+      return readAttempt(std::move(self));
     }
-    std::uint64_t readOffset = 0;
-    if (needRole) {
-      auto offset = roleOffset(*result.trailer, target == 0);
-      if (!offset && target != 0) offset = co_await replicaOffsetFromInfo(target);
-      if (offset && target != 0 && *offset < rr.sessionOffset) offset.reset();
-      if (!offset) {
-        if (target == 0) {
-          fail(503, "primary_unavailable",
-               "'" + topology_->primary().name + "' is no longer the primary; a " + std::string(toString(level_)) +
-                   " read cannot be served; retry later");
-          co_return;
-        }
-        // The replica changed role or lost its link: serve from the primary instead.
-        shared_.metrics->fallbacks("replica", "primary", "replica_changed").Increment();
-        target = 0;
-        bound = std::chrono::milliseconds{0};
-        continue;
-      }
-      readOffset = *offset;
-    }
-    issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target == 0);
-    respondWithReply(result.replies[0]);
-    co_return;
+    backendFailure(result.error, target_);
+    return finish(std::move(self));
   }
+  readResult_ = std::move(result);
+  if (!needRole_) return afterReadOffset(self, 0);
+  auto offset = roleOffset(*readResult_.trailer, target_ == 0);
+  if (!offset && target_ != 0) {
+    static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
+    return call(std::move(self), target_, backends::encodeCommand(kInfo), 1, {}, {}, /*countLatency=*/true,
+                &DataRequest::onReadInfo);
+  }
+  afterReadOffset(self, offset);
+}
+
+void DataRequest::onReadInfo(Self& self, backends::ExecResult result) { afterReadOffset(self, offsetFromInfo(result)); }
+
+void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offset) {
+  if (needRole_) {
+    if (offset && target_ != 0 && *offset < rr_.sessionOffset) offset.reset();
+    if (!offset) {
+      if (target_ == 0) {
+        fail(503, "primary_unavailable",
+             "'" + topology_->primary().name + "' is no longer the primary; a " + std::string(toString(level_)) +
+                 " read cannot be served; retry later");
+        return finish(std::move(self));
+      }
+      // The replica changed role or lost its link: serve from the primary instead.
+      shared_.metrics->fallbacks("replica", "primary", "replica_changed").Increment();
+      target_ = 0;
+      bound_ = std::chrono::milliseconds{0};
+      return readAttempt(std::move(self));
+    }
+  }
+  const std::uint64_t readOffset = offset.value_or(0);
+  issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target_ == 0);
+  respondWithReply(readResult_.replies[0]);
+  finish(std::move(self));
 }
 
 bool DataRequest::prepare() {
@@ -888,7 +1060,7 @@ bool DataRequest::sessionSettledBySnapshot() {
   return session_.status == routing::SessionRequirement::Status::Ok;
 }
 
-void DataRequest::recordMetrics(Clock::time_point started) {
+void DataRequest::recordMetrics() {
   auto& m = *shared_.metrics;
   std::string_view op = kOpNames[static_cast<int>(op_)];
   std::string_view requested = requested_ ? toString(*requested_) : std::string_view("default");
@@ -904,7 +1076,7 @@ void DataRequest::recordMetrics(Clock::time_point started) {
   cachedMetric(cache.counters, metricKey(CachedMetric::Requests, ids),
                [&]() -> auto& { return m.requests(op, requested, served, roleLabel_, static_cast<int>(res_.result_int())); })
       .Increment();
-  const auto elapsed = Clock::now() - started;
+  const auto elapsed = Clock::now() - started_;
   cachedMetric(cache.histograms, metricKey(CachedMetric::RequestDuration, opId << 8 | roleId),
                [&]() -> auto& { return m.requestDuration(op, roleLabel_); })
       .Observe(std::chrono::duration<double>(elapsed).count());
@@ -928,15 +1100,8 @@ void DataRequest::recordMetrics(Clock::time_point started) {
 
 }  // namespace
 
-// One coroutine frame for the whole request: the request object lives in it, and the
-// steps that need no I/O run as plain calls (each coroutine is a frame allocation).
-asio::awaitable<void> Worker::handle(const Request& request, Response& response) {
-  const auto started = Clock::now();
-  DataRequest data(*this, request, response);
-  if (data.prepare() && (data.sessionSettledBySnapshot() || co_await data.validateSession())) {
-    co_await data.serve();
-  }
-  data.recordMetrics(started);
+void Worker::handle(const Request& request, Response& response, Responder done) {
+  DataRequest::run(std::make_unique<DataRequest>(*this, request, response, done));
 }
 
 }  // namespace cx::proxy

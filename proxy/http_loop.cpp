@@ -1,12 +1,10 @@
 // See http_loop.h. A connection is a small state machine driven from four places: the
-// poller (its socket is readable or writable), its coroutine (its response is ready),
-// the send turn (sendReady) and the sweeper (a deadline passed). All run on the loop's
-// thread.
+// poller (its socket is readable or writable), its handler's Responder (its response is
+// ready), the send turn (sendReady) and the sweeper (a deadline passed). All run on the
+// loop's thread.
 #include "proxy/http_loop.h"
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -27,6 +25,7 @@
 #include <cstring>
 #include <list>
 #include <optional>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -86,12 +85,14 @@ struct Conn {
     Idle,      // between requests: waits for the first byte of the next one
     Header,    // reading a request's header
     Body,      // reading its body
-    Handling,  // its handler runs; the socket is not read (responses stay in order)
+    Handling,  // its handler has it; the socket is not read (responses stay in order)
     Ready,     // its response waits for the loop's next send turn (sendReady())
     Writing,   // the socket did not take the whole response; the rest is in `out`
     Closed,
   };
+  HttpLoop::Impl* loop = nullptr;
   int fd = -1;
+  std::uint32_t request = 0;  // numbers this connection's requests, for their Responders
   Phase phase = Phase::Idle;
   bool readable = false;  // bytes may be waiting: an edge came after the last read that drained the socket
   bool peerClosed = false;  // the client's FIN (or an error) was reported: a read returns it even after a short one
@@ -102,12 +103,6 @@ struct Conn {
   std::string in;                // received, not yet parsed: the rest of a request, or pipelined ones
   std::string out;               // what the socket did not take of a response
   std::size_t outSent = 0;
-  // The connection's coroutine (see serve()), started by its first request: suspended
-  // between requests with its resumption here, or running one. In an optional:
-  // Boost 1.81's any_completion_handler move-assignment wraps the handler in itself, so
-  // it is only ever constructed in place and reset.
-  std::optional<asio::any_completion_handler<void()>> wake;
-  bool spawned = false;
   std::list<Conn>::iterator self;
 };
 
@@ -165,7 +160,8 @@ struct HttpLoop::Impl {
   void pump(Conn& c);
   std::size_t consume(Conn& c, std::string_view data);
   void dispatch(Conn& c);
-  asio::awaitable<void> serve(Conn* c);
+  void failed(Conn& c, std::uint32_t request);
+  void responded(Conn& c, std::uint32_t request);
   void respond(Conn& c);
   void sendReady();
   void send(Conn& c, const Response& res, unsigned version, bool keepAlive, bool headRequest);
@@ -251,6 +247,7 @@ void HttpLoop::Impl::adopt(int fd) {
   }
   conns.emplace_back();
   Conn& c = conns.back();
+  c.loop = this;
   c.self = std::prev(conns.end());
   c.fd = fd;
   c.deadline = Clock::now() + limits.idleTimeout;
@@ -379,45 +376,39 @@ std::size_t HttpLoop::Impl::consume(Conn& c, std::string_view data) {
   return used;
 }
 
-// The connection's coroutine: runs the handler of each request and hands its response
-// to the loop's send turn. It starts with the connection's first request and never
-// reads the socket (pump() does), so nothing closes the connection under a handler.
-// Between requests it waits with its resumption in `wake`: dispatch() resumes it at
-// once, on the stack of the pump that completed the request, and close() destroys it.
-asio::awaitable<void> HttpLoop::Impl::serve(Conn* c) {
-  for (;;) {
-    Exchange& ex = *c->ex;
-    ex.res.clear();
-    bool failed = false;
-    try {
-      co_await handler(ex.req, ex.res);
-    } catch (const std::exception& e) {  // handlers return errors as values; this is a bug
-      log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", e.what()}});
-      failed = true;
-    } catch (...) {
-      log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", "not a std::exception"}});
-      failed = true;
-    }
-    if (failed) {
-      ex.res = errorResponse(http::status::internal_server_error, "internal_error", "the request failed unexpectedly");
-    }
-    respond(*c);  // the response waits for the loop's send turn
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [c](auto handler) { c->wake.emplace(std::move(handler)); }, asio::use_awaitable);
+// Runs the handler of a complete request. It answers through the Responder, here or
+// later; meanwhile the socket is not read (pump() stops at Handling), so nothing closes
+// the connection under a handler, and pipelined requests wait their turn.
+void HttpLoop::Impl::dispatch(Conn& c) {
+  Exchange& ex = *c.ex;
+  ex.res.clear();
+  const std::uint32_t request = ++c.request;
+  try {
+    handler(ex.req, ex.res, HttpLoop::makeResponder(&c, request));
+  } catch (const std::exception& e) {  // handlers return errors as values; this is a bug
+    log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", e.what()}});
+    failed(c, request);
+  } catch (...) {
+    log(LogLevel::Error, "handler_exception", {{"listener", listener}, {"error", "not a std::exception"}});
+    failed(c, request);
   }
 }
 
-void HttpLoop::Impl::dispatch(Conn& c) {
-  if (c.wake) {
-    auto resume = std::move(*c.wake);
-    c.wake.reset();
-    std::move(resume)();
-  } else if (!c.spawned) {
-    c.spawned = true;
-    asio::co_spawn(io, serve(&c), asio::detached);
+// A handler threw. If it had not answered yet, the client gets a 500; any later call of
+// its Responder is then a stray one and ignored.
+void HttpLoop::Impl::failed(Conn& c, std::uint32_t request) {
+  if (c.phase != Conn::Phase::Handling || c.request != request) return;
+  c.ex->res = errorResponse(http::status::internal_server_error, "internal_error", "the request failed unexpectedly");
+  ++c.request;
+  respond(c);
+}
+
+void HttpLoop::Impl::responded(Conn& c, std::uint32_t request) {
+  if (c.phase != Conn::Phase::Handling || c.request != request) {
+    log(LogLevel::Error, "stray_response", {{"listener", listener}});  // a handler bug: answered twice
+    return;
   }
-  // There is no third case: from respond() to its wait the coroutine runs no other code,
-  // and a request completes only after the previous response was sent.
+  respond(c);
 }
 
 void HttpLoop::Impl::respond(Conn& c) {
@@ -551,7 +542,6 @@ void HttpLoop::Impl::onEof(Conn& c) {
 
 void HttpLoop::Impl::close(Conn& c) {
   if (c.phase == Conn::Phase::Closed) return;
-  c.wake.reset();  // a coroutine waiting for the next request ends here
   release(std::move(c.ex));
   ::shutdown(c.fd, SHUT_WR);
   ::close(c.fd);  // also leaves the epoll set
@@ -567,8 +557,15 @@ HttpLoop::HttpLoop(asio::io_context& io, const LimitsConfig& limits, Handler han
                    metrics::Metrics& metrics, std::string listener)
     : impl_(std::make_unique<Impl>(io, limits, std::move(handler), open, metrics, std::move(listener))) {}
 
+void Responder::operator()() const {
+  auto& c = *static_cast<Conn*>(conn_);
+  c.loop->responded(c, request_);
+}
+
 HttpLoop::~HttpLoop() {
-  // Requests still in a handler (the io_context stopped first) are dropped with it.
+  // Requests still in a handler (the io_context stopped first) are dropped with it: their
+  // Responders must not be called after this (a worker's pending completions are
+  // destroyed with its io_context, after its loop, without being run).
   for (auto& c : impl_->conns) {
     if (c.fd >= 0) ::close(c.fd);
   }

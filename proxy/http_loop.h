@@ -8,7 +8,8 @@
 // descriptor only when nothing in it is ready. A ready connection is read into one
 // buffer per loop, which stays warm; a read that comes back short has drained the
 // socket (the next bytes bring a new edge), so in the common case no read comes back
-// empty. A complete request runs its handler in the connection's coroutine. The
+// empty. A complete request goes to the handler, which answers it through a Responder,
+// at once or when its backend replies come (no coroutine per request or connection). The
 // responses completed in one turn of the loop leave back to back in the next, each with
 // one non-blocking sendmsg; only what a socket does not take waits for it to drain.
 //
@@ -17,11 +18,11 @@
 // deadlines) are enforced before a request reaches its handler.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,7 +37,24 @@ class Metrics;
 
 namespace cx::proxy {
 
-using Handler = std::function<boost::asio::awaitable<void>(const Request&, Response&)>;
+// Hands a request's response to its connection. A handler calls it exactly once, on the
+// loop's thread, when the Response is complete: before it returns or later (say, from a
+// backend reply's completion). Copyable; it holds no resources.
+class Responder {
+ public:
+  void operator()() const;
+
+ private:
+  friend class HttpLoop;
+  Responder(void* conn, std::uint32_t request) : conn_(conn), request_(request) {}
+  void* conn_;             // the connection (http_loop.cpp's Conn)
+  std::uint32_t request_;  // which of its requests: a stray second call is ignored, not misdirected
+};
+
+// Serves one request. The Request and Response stay valid until the Responder is called.
+// Errors go into the Response; a handler must not throw (if it does before responding,
+// the loop answers 500).
+using Handler = std::function<void(const Request&, Response&, Responder)>;
 
 class HttpLoop {
  public:
@@ -58,8 +76,10 @@ class HttpLoop {
   // Closes every connection and stops waiting; before the io_context stops.
   void stop();
 
+  struct Impl;  // public only so http_loop.cpp's connections can point to their loop
+
  private:
-  struct Impl;
+  static Responder makeResponder(void* conn, std::uint32_t request) { return {conn, request}; }
   std::unique_ptr<Impl> impl_;
 };
 

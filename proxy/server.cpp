@@ -203,7 +203,7 @@ struct Server::Impl {
       workers.push_back(std::make_unique<Worker>(shared, i));
       Worker* w = workers.back().get();
       loops.push_back(std::make_unique<HttpLoop>(
-          w->io(), cfg.limits, [w](const Request& req, Response& res) { return w->handle(req, res); }, openData,
+          w->io(), cfg.limits, [w](const Request& req, Response& res, Responder done) { w->handle(req, res, done); }, openData,
           *shared.metrics, "data"));
     }
     dataAcceptor.emplace(bindAcceptor(workers[0]->io(), cfg.listen.data));
@@ -212,7 +212,10 @@ struct Server::Impl {
     LimitsConfig adminLimits = cfg.limits;
     adminLimits.maxBodyBytes = 64 * 1024;
     adminLoop = std::make_unique<HttpLoop>(
-        adminIo, adminLimits, [a = admin.get()](const Request& req, Response& res) { return a->handle(req, res); },
+        adminIo, adminLimits, [a = admin.get()](const Request& req, Response& res, Responder done) {
+          a->handle(req, res);
+          done();
+        },
         openAdmin, *shared.metrics, "admin");
   }
 };

@@ -19,6 +19,7 @@
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
 #include "proxy/config.h"
+#include "proxy/http_loop.h"
 #include "proxy/http_request.h"
 #include "proxy/http_response.h"
 #include "routing/latency_window.h"
@@ -154,8 +155,9 @@ class Worker {
   }
   std::size_t index() const { return index_; }
 
-  // Serves one data request (DESIGN §3). Never throws.
-  boost::asio::awaitable<void> handle(const Request& request, Response& response);
+  // Serves one data request (DESIGN §3): calls `done` once the response is complete, at
+  // once or from a backend reply's completion. Never throws.
+  void handle(const Request& request, Response& response, Responder done);
 
  private:
   SharedState& shared_;

@@ -1423,12 +1423,13 @@ TEST_F(DataPathLimitsTest, AResponseTheClientDoesNotReadIsDroppedAfterTheBodyDea
   for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nX-Consistency: strong\r\n\r\n";
   HttpClient stalled(proxy.dataPort());
   ASSERT_TRUE(stalled.sendRaw(batch));
-  // Polled, not timed: the gauge drops when the server closes the connection.
+  // Polled, not timed: the gauge counts the connection once a worker has it (the accept
+  // is asynchronous, so it may still read 0 right after the connect), and drops when
+  // the server closes it.
+  auto open = [&] { return metricValue(scrape(proxy.adminPort()), "cxproxy_open_connections", {{"listener", "data"}}); };
+  ASSERT_TRUE(waitUntil([&] { return open() == 1.0; }, 30s, 10ms)) << "the connection was never counted";
   const bool closed = waitUntil(
-      [&] {
-        return metricValue(scrape(proxy.adminPort()), "cxproxy_open_connections", {{"listener", "data"}}) == 0.0;
-      },
-      30s, 50ms);
+[&] { return open() == 0.0; }, 30s, 50ms);
   EXPECT_TRUE(closed) << "the server kept a connection whose client stopped reading";
   RawResult r = stalled.readRaw(HttpClient::kUntilClose, 30s);
   EXPECT_TRUE(r.closed);
