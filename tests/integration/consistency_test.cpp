@@ -792,6 +792,31 @@ TEST(ConsistencyTest, BoundedReadsNeverExceedTheRequestedStaleness) {
   EXPECT_GT(replicaReads * 10, total) << "fewer than 10% of bounded reads were served by replicas";
 }
 
+// A replica that stops answering in the middle of a read: the read times out there and
+// is served by the primary (any read may go to the primary), once, and the fallback is
+// counted. The tracker still sees the replicas as up (down_after is far off), so the
+// reads are routed to them first.
+TEST(ConsistencyTest, ReadOnAReplicaThatStopsAnsweringIsServedByThePrimary) {
+  RedisCluster cluster(2);
+  auto proxy = startProxy(
+      cluster, redisSection(cluster, "  command_timeout: 300ms\n") + "tracking:\n  interval: 1s\n  down_after: 60s\n");
+  HttpClient client(proxy->dataPort());
+  ASSERT_EQ(client.put("/v1/kv/rs", "value").status, 204);
+  waitReplicasSynced(cluster);
+  for (std::size_t r : cluster.replicaIndices()) cluster.pause(r);
+  std::vector<HttpResponse> reads;
+  for (int i = 0; i < 3; ++i) reads.push_back(client.get("/v1/kv/rs", {{"X-Consistency", "eventual"}}));
+  for (std::size_t r : cluster.replicaIndices()) cluster.resume(r);
+  for (const auto& read : reads) {
+    EXPECT_EQ(read.status, 200) << describe(read);
+    EXPECT_EQ(read.body, "value") << describe(read);
+    EXPECT_EQ(read.header("x-served-role"), "primary") << describe(read);
+    EXPECT_EQ(read.header("x-staleness-bound-ms"), "0") << describe(read);
+  }
+  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_fallbacks_total", "reason=\"replica_error\""), 3);
+  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_backend_errors_total", "reason=\"timeout\""), 3);
+}
+
 TEST(ConsistencyTest, BoundedReadFallsBackToThePrimaryWhenEveryReplicaIsTooStale) {
   RedisCluster cluster(2);
   auto proxy = startProxy(cluster);
