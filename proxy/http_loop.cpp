@@ -25,8 +25,8 @@
 #include <cstring>
 #include <list>
 #include <optional>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metrics/metrics.h"
