@@ -121,7 +121,7 @@ std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary)
 // common request runs synchronously up to its backend call and ends in that call's
 // completion, so what it keeps while Redis answers is this object, not a stack of
 // coroutine frames (at 1,024 connections the frames of the requests in flight no longer
-// fit the CPU's cache, and resuming them cost more than the work they resumed). The
+// fit the CPU's cache, and resuming them when the replies came missed it). The
 // rarer steps that wait more than once (asking the primary about a session token,
 // asking a lagging replica, on_stale: wait) run as coroutines and then hand back.
 //

@@ -2,7 +2,6 @@
 // io_context on its own thread with its own backend connections (DESIGN §6).
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 
