@@ -122,20 +122,19 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
 
 asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t replyCount,
                                                 std::chrono::milliseconds timeout, std::string_view trailer) {
-  if (!connected_ && connecting_ && !stopped_) {
-    return executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer));
-  }
-  // Not a coroutine: the caller awaits the operation itself, one frame less per call.
+  // Not a coroutine: the caller awaits submit() itself, one frame less per call.
   return asio::async_initiate<decltype(asio::use_awaitable), void(ExecResult)>(
       [self = shared_from_this(), encoded = std::move(encoded), replyCount, timeout,
        trailer](auto handler) mutable {
-        self->enqueue(std::move(encoded), replyCount, timeout, trailer, std::move(handler));
+        self->submit(std::move(encoded), replyCount, timeout, trailer, std::move(handler));
       },
       asio::use_awaitable);
 }
 
 void Connection::submit(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
                         std::string_view trailer, asio::any_completion_handler<void(ExecResult)> handler) {
+  // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
+  // refusing. While backing off after a failed attempt, enqueue() refuses at once.
   if (!connected_ && connecting_ && !stopped_) {
     asio::co_spawn(executor_,
                    executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer)),
@@ -151,8 +150,6 @@ void Connection::submit(std::string encoded, std::size_t replyCount, std::chrono
 asio::awaitable<ExecResult> Connection::executeAfterConnect(std::string encoded, std::size_t replyCount,
                                                             std::chrono::milliseconds timeout,
                                                             std::string trailer) {
-  // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
-  // refusing. While backing off after a failed attempt, execute() refuses at once.
   co_await waitConnected(std::min(timeout, options_.connectTimeout));
   if (!connected_) co_return ExecResult{BackendError::Unavailable, {}, {}};
   co_return co_await execute(std::move(encoded), replyCount, timeout, trailer);

@@ -1,6 +1,7 @@
 // The pipelined backend connection against a real redis-server: calls that leave in one
-// write share one trailer command (ROLE), each gets its own replies, and a server that
-// stops answering or goes away fails every waiting call, trailer followers included.
+// write share one trailer command (ROLE), each gets its own replies, a server that stops
+// answering or goes away fails every waiting call, trailer followers included, and calls
+// made while the connect is under way wait for it.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -247,6 +248,36 @@ TEST_F(ConnectionTest, AServerThatGoesAwayFailsEveryFollower) {
   cluster_.node(0).kill();
   while (finished < results.size()) io_.run_one();
   for (const auto& r : results) EXPECT_EQ(r->error, BackendError::ConnectionLost);
+}
+
+// Calls made while the first connect is still under way wait for it instead of failing
+// as unavailable, through execute() (coroutine callers) and submit() (the data path's
+// callbacks) alike.
+TEST_F(ConnectionTest, CallsMadeWhileConnectingWaitForTheConnect) {
+  backends::ConnectionOptions options;
+  options.port = static_cast<std::uint16_t>(cluster_.primaryPort());
+  auto fresh = std::make_shared<Connection>(io_.get_executor(), options);
+  fresh->start();  // its connect loop begins in the io_context's next turn
+  std::optional<ExecResult> viaExecute;
+  std::optional<ExecResult> viaSubmit;
+  bool connectedWhenCalled = true;
+  asio::co_spawn(  // queued after the connect loop: runs once it waits for its connect
+      io_,
+      [&]() -> asio::awaitable<void> {
+        connectedWhenCalled = fresh->connected();
+        fresh->submit(std::string(kPing), 1, 5s, {}, [&](ExecResult r) { viaSubmit = std::move(r); });
+        viaExecute = co_await fresh->execute(std::string(kPing), 1, 5s);
+      },
+      asio::detached);
+  while (!viaExecute || !viaSubmit) io_.run_one();
+  EXPECT_FALSE(connectedWhenCalled);
+  for (const auto* r : {&*viaExecute, &*viaSubmit}) {
+    ASSERT_TRUE(r->ok()) << backends::toString(r->error);
+    ASSERT_EQ(r->replies.size(), 1u);
+    EXPECT_EQ(r->replies[0].str, "PONG");
+  }
+  fresh->stop();
+  io_.poll();
 }
 
 }  // namespace
