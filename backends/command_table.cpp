@@ -1,5 +1,5 @@
 // Parses Redis's COMMAND reply into a lookup table, finds key arguments from key specs,
-// and applies the POST /v1/cmd allow-list (DESIGN §3).
+// and applies the POST /v1/cmd allow-list (README "HTTP API").
 #include "backends/command_table.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // What the backend's `COMMAND` reply says about each command (arity, flags, where the keys
-// are), and the allow-list that decides which commands POST /v1/cmd may run (DESIGN §3).
+// are), and the allow-list that decides which commands POST /v1/cmd may run (README "HTTP API").
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // RESP2 values, the command encoder and an incremental reply decoder. hiredis's
 // redisReader does the parsing, building RespValues directly; Asio owns the sockets
-// (DESIGN §6).
+// (ARCHITECTURE.md).
 #pragma once
 
 #include <cstdint>

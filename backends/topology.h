@@ -16,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 enum class NodeRole : std::uint8_t { Unknown, Primary, Replica };
 std::string_view toString(NodeRole role);
 
-// Staleness bounds (DESIGN §1). The tracker samples the primary's replication offset,
+// Staleness bounds (README "Consistency levels"). The tracker samples the primary's replication offset,
 // remembering when each poll was *sent*. The reply's offset P is at least the offset at
 // send time t, so every write acknowledged before t has an offset <= P. A replica that
 // has applied O_R >= P therefore holds every write acknowledged before t. The latest

@@ -1,4 +1,4 @@
-// Every Prometheus metric family cxproxy exports (DESIGN §5), defined in one place.
+// Every Prometheus metric family cxproxy exports (README "Metrics"), defined in one place.
 // Families are created once at start-up; label children are looked up through small
 // caches so the hot path does not take the registry's mutex for a known label set. The
 // families every request records (requests, durations, served staleness, backend calls)

@@ -1,4 +1,4 @@
-// The admin listener's endpoints (DESIGN §3): /metrics, /healthz, /readyz, /v1/status.
+// The admin listener's endpoints (README "HTTP API"): /metrics, /healthz, /readyz, /v1/status.
 // Also owns the loader of the backend's COMMAND table, which /v1/cmd needs.
 #pragma once
 

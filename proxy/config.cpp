@@ -1,4 +1,4 @@
-// Loads cxproxy's YAML configuration (DESIGN §7) into a typed, validated Config. Every
+// Loads cxproxy's YAML configuration (README "Configuration") into a typed, validated Config. Every
 // error names the file, the 1-based line and the key path, e.g.
 // "cx.yaml:14: consistency.rules[0].levle: unknown key (did you mean \"level\"?)".
 #include "proxy/config.h"

@@ -1,4 +1,4 @@
-// cxproxy's configuration (DESIGN §7): the validated, typed form of the YAML file.
+// cxproxy's configuration (README "Configuration"): the validated, typed form of the YAML file.
 // Loading throws ConfigError (control plane); everything after start-up reads values.
 #pragma once
 

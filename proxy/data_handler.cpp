@@ -1,4 +1,4 @@
-// The data endpoints (DESIGN §3): parse and validate a request, pick the policy and
+// The data endpoints (README "HTTP API"): parse and validate a request, pick the policy and
 // level, route it (routing::route), run it on a pipelined backend connection together
 // with the commands that prove what was served (ROLE, WAIT), and build the response.
 // This is the only place that maps errors to HTTP statuses and JSON bodies.
@@ -182,7 +182,7 @@ class DataRequest {
   void routeRead();
   // A session read no replica is known to qualify for, that a replica might serve.
   bool wantsLaggingReplica() const;
-  // Load-driven downgrading (DESIGN §2) of a read headed for an overloaded primary.
+  // Load-driven downgrading (README "Rules") of a read headed for an overloaded primary.
   void relaxIfOverloaded();
   static asio::awaitable<void> readSlowly(Self self, bool askLaggingReplica);
   static void readDecided(Self self);

@@ -1,4 +1,4 @@
-// JSON for POST /v1/cmd (DESIGN §3): the request body ["CMD", "arg", ...] in, the Redis
+// JSON for POST /v1/cmd (README "HTTP API"): the request body ["CMD", "arg", ...] in, the Redis
 // reply out as the value of {"result": ...}. Both directions are binary safe.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The process-wide state workers share (read-only or thread-safe) and one worker: an
-// io_context on its own thread with its own backend connections (DESIGN §6).
+// io_context on its own thread with its own backend connections (ARCHITECTURE.md).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -154,7 +154,7 @@ class Worker {
   }
   std::size_t index() const { return index_; }
 
-  // Serves one data request (DESIGN §3): calls `done` once the response is complete, at
+  // Serves one data request (README "HTTP API"): calls `done` once the response is complete, at
   // once or from a backend reply's completion. Never throws.
   void handle(const Request& request, Response& response, Responder done);
 

@@ -1,4 +1,4 @@
-// Glob patterns for rule keys (DESIGN §2): `*`, `?`, `[abc]`, `[a-z]`, `[^a]`/`[!a]`, `\x`.
+// Glob patterns for rule keys (README "Rules"): `*`, `?`, `[abc]`, `[a-z]`, `[^a]`/`[!a]`, `\x`.
 // Binary safe and iterative: matching costs at most O(pattern × text), never recursion.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Consistency levels (DESIGN §1) and the per-rule policy that chooses among them.
+// Consistency levels (README "Consistency levels") and the per-rule policy that chooses among them.
 // Pure values: no I/O, no clocks.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace cx::routing {
 
-// Ordered strongest first; the relaxation order of DESIGN §2 is increasing value.
+// Ordered strongest first; the relaxation order of README "Rules" is increasing value.
 enum class Level : std::uint8_t { Strong = 0, Bounded = 1, Session = 2, Prefix = 3, Eventual = 4 };
 
 // Case-insensitive; accepts the alias "linearizable" for strong. nullopt when unknown.

@@ -1,4 +1,4 @@
-// The load controller (DESIGN §2): decides from periodic observations of the primary
+// The load controller (README "Rules"): decides from periodic observations of the primary
 // whether cxproxy is in the *overloaded* state that lets rules downgrade primary reads.
 // Pure logic: observations and time come in as values; no I/O, no threads, no clock.
 #pragma once

@@ -1,4 +1,4 @@
-// Routing decisions. Eligibility follows DESIGN §1:
+// Routing decisions. Eligibility follows README "Consistency levels":
 // - prefix, bounded, session need a *tracked* replica: answering polls, not loading or
 //   resyncing, in the primary's replication history. A replica whose link is down while
 //   the primary is up is not tracked (it may be about to resync); when the primary itself

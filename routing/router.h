@@ -1,4 +1,4 @@
-// The router: pure decisions from values (DESIGN §6). Given what a request needs, the
+// The router: pure decisions from values (ARCHITECTURE.md). Given what a request needs, the
 // current topology snapshot, this worker's backend loads and a time, it picks the
 // backend that can provably serve it, or says why none can.
 #pragma once
@@ -84,7 +84,7 @@ RouteDecision route(const RouteRequest& request, const backends::Topology& topol
 bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,
                Clock::time_point now);
 
-// Load-driven downgrading (DESIGN §2): for a read that would go to the primary while it
+// Load-driven downgrading (README "Rules"): for a read that would go to the primary while it
 // is overloaded, the strongest level weaker than request.level, and not weaker than
 // `floor`, that some replica can serve right now. nullopt when none can: the read then
 // stays on the primary at its level (never an unannounced weaker read).
@@ -98,7 +98,7 @@ struct LevelChoice {
 };
 LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested);
 
-// Session tokens to one requirement in the primary's current history (DESIGN §1, §4).
+// Session tokens to one requirement in the primary's current history (README "Consistency levels", ARCHITECTURE.md "Session tokens").
 // Positions from the previous history (master_replid2) carry over up to
 // second_repl_offset (exclusive); any other history cannot be vouched for.
 struct SessionRequirement {

@@ -1,4 +1,4 @@
-// Rule selection (DESIGN §2): the first rule whose key glob and method match wins.
+// Rule selection (README "Rules"): the first rule whose key glob and method match wins.
 #pragma once
 
 #include <span>

@@ -1,4 +1,4 @@
-// Session token codec (DESIGN §4): binary layout, base64url text form, HMAC-SHA256
+// Session token codec (ARCHITECTURE.md "Session tokens"): binary layout, base64url text form, HMAC-SHA256
 // signing with the first key of a KeyRing and verification with any of them.
 #include "session/token.h"
 

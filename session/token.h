@@ -1,4 +1,4 @@
-// Session tokens (DESIGN §4): opaque to clients, base64url, versioned, HMAC-SHA256
+// Session tokens (ARCHITECTURE.md "Session tokens"): opaque to clients, base64url, versioned, HMAC-SHA256
 // signed with a key ring (the first key signs, every key verifies, for rotation).
 // A token carries the replication history (replid) and the highest write and read
 // positions its session has seen in that history.

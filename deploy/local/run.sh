@@ -18,7 +18,7 @@ if [ ! -f "$CONFIG" ]; then
 fi
 command -v curl >/dev/null || { echo "run: curl is needed to wait for readiness" >&2; exit 1; }
 
-# Addresses from the config (DESIGN §7 layout), with the documented defaults.
+# Addresses from the config (README "Configuration"), with the documented defaults.
 data=$(sed -n 's/^[[:space:]]*data:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$CONFIG" | head -n 1)
 admin=$(sed -n 's/^[[:space:]]*admin:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$CONFIG" | head -n 1)
 primary_port=$(sed -n 's/^[[:space:]]*primary:.*address:[[:space:]]*[^:,}]*:\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -n 1)

@@ -1,4 +1,4 @@
-// Consistency guarantees end to end (DESIGN §1, §3, §4, §5): a real Redis primary and two
+// Consistency guarantees end to end (README "Consistency levels", README "HTTP API", ARCHITECTURE.md "Session tokens", README "Metrics"): a real Redis primary and two
 // replicas, made to lag with CLIENT PAUSE WRITE (reads still answered from old data, applied
 // offset frozen) and SIGSTOP/SIGCONT, behind the real cxproxy binary. Every check is on
 // what a client sees: values, statuses, headers, error bodies and metrics.
@@ -1233,7 +1233,7 @@ TEST(ConsistencyTest, KilledPrimaryRefusesWritesButReplicasKeepServingWeakReads)
 }
 
 // Session is weaker than strong: with the primary unreachable, a session read must still
-// be served by a replica that has applied the token's position (DESIGN §1: weaker reads
+// be served by a replica that has applied the token's position (README "Consistency levels": weaker reads
 // keep being served by replicas where the level allows it). The token is used at once
 // after its write, before the tracker has polled the primary's new offset (a slow
 // tracking interval makes that window wide), so the proxy cannot compare it with the
@@ -1284,7 +1284,7 @@ TEST(ConsistencyTest, SessionReadsWithAKilledPrimaryAreServedByAReplicaThatHasTh
 
 // A replica restarted empty (no persistence) that cannot resync (its primary is stopped)
 // answers reads, with none of the data: fine for eventual, never for prefix, bounded or
-// session, which need a replica in the primary's history (DESIGN §1).
+// session, which need a replica in the primary's history (README "Consistency levels").
 TEST(ConsistencyTest, RestartedEmptyReplicaServesOnlyEventualReads) {
   RedisCluster cluster(2);
   auto proxy = startProxy(cluster);

@@ -1,4 +1,4 @@
-// The data path end to end (DESIGN §3, §7): real redis-server processes and the real cxproxy
+// The data path end to end (README "HTTP API", README "Configuration"): real redis-server processes and the real cxproxy
 // binary, driven over HTTP as an application would, with what Redis itself holds as the
 // reference. Covers round trips, binary safety, response headers, pipelining, concurrent
 // clients, a primary crash, input validation and limits, admin endpoints, graceful
@@ -146,7 +146,7 @@ std::string cmdBody(std::initializer_list<json::value> argv) {
 
 json::value b64Arg(std::string_view bytes) { return json::object{{"base64", base64(bytes)}}; }
 
-// A client that carries its session token from response to request, as DESIGN §3 asks.
+// A client that carries its session token from response to request, as README "HTTP API" asks.
 class SessionClient {
  public:
   explicit SessionClient(int port) : http_(port) {}

@@ -68,7 +68,7 @@ YAML::Node findDoc(const std::vector<YAML::Node>& docs, const std::string& kind,
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
-// "1s", "250ms", "1m", "500us" or a bare number of milliseconds (DESIGN §7) → seconds.
+// "1s", "250ms", "1m", "500us" or a bare number of milliseconds (README "Configuration") → seconds.
 double durationSeconds(const std::string& text) {
   std::size_t end = 0;
   const double value = std::stod(text, &end);
@@ -623,7 +623,7 @@ TEST(DeployConfigTest, ManifestsAgreeWithTheConfigAndEachOther) {
   // The staleness alert is written against the tightest bound the config sets.
   double tightest = config["consistency"]["max_staleness"]
                         ? durationSeconds(config["consistency"]["max_staleness"].as<std::string>())
-                        : 1.0;  // DESIGN §7 default
+                        : 1.0;  // README "Configuration" default
   if (config["consistency"]["default"]["max_staleness"]) {
     tightest = std::min(tightest, durationSeconds(config["consistency"]["default"]["max_staleness"].as<std::string>()));
   }

@@ -1,4 +1,4 @@
-// Each DESIGN §5 metric moves when its event happens: scraped from a live cxproxy
+// Each metric of README "Metrics" moves when its event happens: scraped from a live cxproxy
 // before and after the event.
 #include <gtest/gtest.h>
 

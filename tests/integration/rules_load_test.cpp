@@ -1,4 +1,4 @@
-// Rules, load-driven downgrading and hot reload end to end (DESIGN §2, §3, §5, §7): a real
+// Rules, load-driven downgrading and hot reload end to end (README "Rules", README "HTTP API", README "Metrics", README "Configuration"): a real
 // Redis primary and two replicas behind the real cxproxy binary. Rules are checked through
 // the headers a client sees (X-Consistency-Rule, X-Consistency, X-Consistency-Overridden);
 // downgrading by making the primary slow with a loop of DEBUG SLEEP while clients read and

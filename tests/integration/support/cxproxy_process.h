@@ -20,7 +20,7 @@ namespace cx::testing {
 
 class RedisCluster;
 
-// listen/redis/tracking sections (DESIGN §7) for `cluster`: its primaryIndex() node as
+// listen/redis/tracking sections (README "Configuration") for `cluster`: its primaryIndex() node as
 // primary and every other node as a replica, named as in the cluster ("primary",
 // "replica-1" ...), and `tracking: {interval: 20ms}`. `extra` (more top-level YAML) is
 // appended; if it has its own top-level `listen:`, `redis:` or `tracking:` section, that

@@ -209,7 +209,7 @@ TEST(ParsePollReplies, PrimaryReportsItsOffsetAndHistory) {
 }
 
 TEST(ParsePollReplies, PrimaryOffsetComesFromRoleNotFromInfo) {
-  // ROLE is the offset source (DESIGN §6); INFO's master_repl_offset is only the
+  // ROLE is the offset source (ARCHITECTURE.md); INFO's master_repl_offset is only the
   // fallback for a disconnected replica. Make the two disagree to see which one is taken.
   BackendStatus s;
   ASSERT_TRUE(parsePollReplies(primaryRole(64), kPrimaryInfo, s));

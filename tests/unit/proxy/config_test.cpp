@@ -1,4 +1,4 @@
-// Tests for configuration loading (DESIGN §7): defaults, the documented example, every
+// Tests for configuration loading (README "Configuration"): defaults, the documented example, every
 // extension key, and errors that name the file, line and key path.
 #include "proxy/config.h"
 
@@ -16,7 +16,7 @@ using routing::OnStale;
 using routing::Override;
 using std::chrono::milliseconds;
 
-// The DESIGN §7 example, verbatim.
+// The documented configuration example, verbatim.
 constexpr const char* kDesignExample = R"yaml(listen:
   data: 127.0.0.1:8080          # app traffic
   admin: 127.0.0.1:9100         # metrics, health, status

@@ -1,4 +1,4 @@
-// Unit tests for load-driven downgrading (DESIGN §2): relaxForLoad over every (level,
+// Unit tests for load-driven downgrading (README "Rules"): relaxForLoad over every (level,
 // floor) pair against hand-built topology snapshots — never below the floor, never for
 // writes, the strongest level a replica can serve, nullopt when none can — and
 // chooseLevel's override modes (any / stronger / none) over every pair of levels.

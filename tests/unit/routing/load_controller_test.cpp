@@ -1,5 +1,5 @@
 // Tests for the load controller: when cxproxy enters and leaves the overloaded state that
-// allows downgrading (DESIGN §2), driven by a fake clock and synthetic observations.
+// allows downgrading (README "Rules"), driven by a fake clock and synthetic observations.
 #include "routing/load_controller.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Unit tests for the router: where each read and write goes given a hand-built topology
-// snapshot, this worker's in-flight counts and a time (DESIGN §1); the level chosen from
+// snapshot, this worker's in-flight counts and a time (README "Consistency levels"); the level chosen from
 // a rule and the client's header; and session tokens merged into one requirement.
 #include "routing/router.h"
 

@@ -1,4 +1,4 @@
-// Unit tests for rule selection (DESIGN §2): the first rule whose key glob and method
+// Unit tests for rule selection (README "Rules"): the first rule whose key glob and method
 // match wins; /v1/cmd requests match by Redis command name or by GET (read) / PUT (write);
 // a request no rule matches gets nullptr (consistency.default).
 #include "routing/rules.h"
