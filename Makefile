@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 DEPS_PREFIX := $(CURDIR)/build/deps
 CMAKE_COMMON := -DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)/usr
+# ccache, when installed, makes rebuilds in several checkouts of the tree cheap.
+CMAKE_COMMON += $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 JOBS ?= $(shell nproc)
 
 .PHONY: deps build build-test test run stop bench clean
