@@ -192,6 +192,7 @@ ReplicationTracker::ReplicationTracker(TrackerOptions options, metrics::Metrics*
     co.password = state_->options.password;
     co.connectTimeout = state_->options.connectTimeout;
     node.connection = std::make_shared<Connection>(state_->io.get_executor(), co);
+    if (metrics) metrics->exportBackend(address.name);
     state_->nodes.push_back(std::move(node));
   };
   addNode(state_->options.primary, true);

@@ -18,6 +18,20 @@ const std::vector<double> kDurationBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.002
                                            0.025,  0.05,    0.1,    0.25,  0.5,    1,    2.5};
 const std::vector<double> kStalenessBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10};  // README "Metrics"
 
+// Label values known before the first event. Counters exist from the start at 0 for each
+// of them: an alert on `increase(x[5m]) > 0` cannot see the first event of a series that
+// appears with it. The names are the ones the data path records (README "Metrics").
+constexpr std::string_view kLevels[] = {"strong", "bounded", "session", "prefix", "eventual"};
+constexpr std::string_view kOps[] = {"get", "put", "delete", "cmd"};
+constexpr std::string_view kViolationTypes[] = {"session_history_lost", "no_fresh_replica", "audit_mismatch"};
+constexpr std::string_view kFallbackReasons[] = {"no_healthy_replica", "no_fresh_replica", "replica_error",
+                                                 "replica_changed"};
+constexpr std::string_view kDowngradeReasons[] = {"primary_overloaded"};
+constexpr std::string_view kTokenRejections[] = {"malformed", "too_large", "unknown_key", "bad_signature",
+                                                 "beyond_primary"};
+constexpr std::string_view kReloadResults[] = {"success", "unchanged", "error"};
+constexpr std::string_view kBackendErrors[] = {"unavailable", "connection_lost", "timeout", "protocol_error"};
+
 }  // namespace
 
 namespace {
@@ -91,6 +105,23 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
   for (const auto& family : {requests_, backendRequests_}) addCollectable(family);
   for (const auto& family : {requestDuration_, readStaleness_, backendRequestDuration_}) addCollectable(family);
   addCollectable(std::make_shared<ProcessMetrics>());
+  exportKnownSeries();
+}
+
+void Metrics::exportKnownSeries() {
+  for (auto type : kViolationTypes) violations(type);
+  for (auto op : kOps) quorumFailures(op);
+  // A downgrade relaxes one level at a time, in the order of kLevels.
+  for (std::size_t i = 0; i + 1 < std::size(kLevels); ++i) {
+    for (auto reason : kDowngradeReasons) downgrades(kLevels[i], kLevels[i + 1], reason);
+  }
+  for (auto reason : kFallbackReasons) fallbacks("replica", "primary", reason);
+  for (auto reason : kTokenRejections) sessionTokensRejected(reason);
+  for (auto result : kReloadResults) configReloads(result);
+}
+
+void Metrics::exportBackend(std::string_view backend) {
+  for (auto reason : kBackendErrors) backendErrors(backend, reason);
 }
 
 void Metrics::addCollectable(std::shared_ptr<const prometheus::Collectable> collectable) {

@@ -43,6 +43,10 @@ class Metrics {
   // Adds families computed at scrape time (process metrics are registered by the
   // constructor). Call during start-up, before serialize() runs on another thread.
   void addCollectable(std::shared_ptr<const prometheus::Collectable> collectable);
+  // Creates, at 0, the series of one backend whose label values are known in advance
+  // (errors by reason, calls by result), so that `increase()` sees its first event.
+  // Call when a backend becomes known (start-up, or discovery).
+  void exportBackend(std::string_view backend);
 
   // Thread-safe; children are created on first use and then cached.
   ShardedCounter& requests(std::string_view op, std::string_view requested,
@@ -92,6 +96,9 @@ class Metrics {
   std::shared_ptr<ShardedFamily<ShardedCounter>> backendRequests_;
   std::shared_ptr<ShardedFamily<ShardedHistogram>> backendRequestDuration_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;
+
+  // Every counter series whose labels are known in advance, at 0 (see kKnown* in metrics.cpp).
+  void exportKnownSeries();
 
   std::mutex mutex_;  // guards Family::Add on a cache miss
   std::uint64_t instanceId_;

@@ -11,6 +11,32 @@ std::optional<double> scrape(int adminPort, const std::string& name, const std::
   return scrapeMetric(adminPort, name, label.empty() ? std::vector<std::string>{} : std::vector<std::string>{label});
 }
 
+// A fresh process exports every counter whose labels are known in advance at 0, so an
+// alert on increase() sees the first event (the series must not appear with it).
+TEST(MetricsEventsTest, FreshProcessExportsKnownSeriesAtZero) {
+  RedisCluster cluster(2);
+  CxproxyProcess proxy(cluster);
+  const int admin = proxy.adminPort();
+  const std::vector<std::pair<std::string, std::vector<std::string>>> series = {
+      {"cxproxy_consistency_violations_total", {"type=\"session_history_lost\""}},
+      {"cxproxy_consistency_violations_total", {"type=\"no_fresh_replica\""}},
+      {"cxproxy_consistency_violations_total", {"type=\"audit_mismatch\""}},
+      {"cxproxy_quorum_failures_total", {"op=\"put\""}},
+      {"cxproxy_quorum_failures_total", {"op=\"cmd\""}},
+      {"cxproxy_consistency_downgrades_total", {"from=\"strong\"", "to=\"bounded\""}},
+      {"cxproxy_consistency_downgrades_total", {"from=\"prefix\"", "to=\"eventual\""}},
+      {"cxproxy_fallbacks_total", {"reason=\"no_fresh_replica\""}},
+      {"cxproxy_fallbacks_total", {"reason=\"replica_error\""}},
+      {"cxproxy_session_tokens_rejected_total", {"reason=\"bad_signature\""}},
+      {"cxproxy_config_reload_total", {"result=\"error\""}},
+      {"cxproxy_backend_errors_total", {"backend=\"replica-1\"", "reason=\"timeout\""}},
+      {"cxproxy_overloaded", {}},
+  };
+  for (const auto& [name, labels] : series) {
+    EXPECT_EQ(scrapeMetric(admin, name, labels), 0.0) << name << " " << ::testing::PrintToString(labels);
+  }
+}
+
 TEST(MetricsEventsTest, ReplicaGaugesFollowLagAndOutages) {
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster);
