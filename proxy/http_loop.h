@@ -28,7 +28,7 @@
 #include <string>
 
 #include "proxy/config.h"
-#include "proxy/http_request.h"
+#include "proxy/http/request.h"
 #include "proxy/http_response.h"
 
 namespace cx::metrics {

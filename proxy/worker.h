@@ -19,7 +19,7 @@
 #include "metrics/metrics.h"
 #include "proxy/config.h"
 #include "proxy/http_loop.h"
-#include "proxy/http_request.h"
+#include "proxy/http/request.h"
 #include "proxy/http_response.h"
 #include "routing/latency_window.h"
 #include "routing/router.h"

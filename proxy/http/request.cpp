@@ -1,5 +1,5 @@
-// The request parser (see http_request.h for why it exists and how strict it is).
-#include "proxy/http_request.h"
+// The request parser (see request.h for why it exists and how strict it is).
+#include "proxy/http/request.h"
 
 #include <boost/beast/core/string.hpp>
 

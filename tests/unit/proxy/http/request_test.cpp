@@ -1,7 +1,7 @@
 // Unit tests for the request parser: what it accepts (checked field by field against
 // Beast's parser on generated requests, whole and in pieces of every size), what it
 // refuses and why, keep-alive rules, limits, and reuse of one Request per connection.
-#include "proxy/http_request.h"
+#include "proxy/http/request.h"
 
 #include <boost/beast/http.hpp>
 
