@@ -5,7 +5,7 @@
 // error every pending call fails before the socket is reused.
 #include "backends/connection.h"
 
-#include "backends/info.h"
+#include "backends/replication_info.h"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>

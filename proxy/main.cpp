@@ -10,9 +10,9 @@
 
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
-#include "proxy/config.h"
-#include "proxy/log.h"
-#include "proxy/server.h"
+#include "proxy/config/config.h"
+#include "proxy/app/log.h"
+#include "proxy/app/server.h"
 #include "session/token.h"
 
 #ifdef CXPROXY_WITH_JEMALLOC
