@@ -91,7 +91,7 @@ std::string AdminEndpoints::statusHtml() const {
   auto configSnapshot = shared_.config.load();
   StatusPageContext context;
   context.now = backends::Clock::now();
-  context.loadState = "normal";
+  context.loadState = loadStatus(shared_).state;
   context.configVersion = configSnapshot->version;
   context.proxyVersion = CXPROXY_VERSION;
   context.draining = shared_.draining.load();
