@@ -8,24 +8,13 @@
 #include <limits>
 #include <utility>
 
+#include "backends/text.h"
+
 namespace cx::backends {
 namespace {
 
-char toLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (toLower(a[i]) != toLower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string lowerCase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = toLower(c);
-  return out;
-}
+using text::iequals;
+using text::lowerCopy;
 
 // ---- Reply parsing ------------------------------------------------------------------
 
@@ -36,7 +25,7 @@ const RespValue* mapGet(const RespValue& map, std::string_view key) {
   if (!isArray(map)) return nullptr;
   for (std::size_t i = 0; i + 1 < map.elements.size(); i += 2) {
     const RespValue& k = map.elements[i];
-    if (k.isString() && equalsIgnoreCase(k.str, key)) return &map.elements[i + 1];
+    if (k.isString() && iequals(k.str, key)) return &map.elements[i + 1];
   }
   return nullptr;
 }
@@ -70,7 +59,7 @@ bool parseKeySpec(const RespValue& raw, KeySpec& spec) {
   if (!isArray(raw)) return false;
   if (const RespValue* flags = mapGet(raw, "flags"); flags != nullptr && isArray(*flags)) {
     for (const RespValue& f : flags->elements) {
-      if (f.isString() && equalsIgnoreCase(f.str, "not_key")) return false;
+      if (f.isString() && iequals(f.str, "not_key")) return false;
     }
   }
   const RespValue* begin = mapGet(raw, "begin_search");
@@ -79,10 +68,10 @@ bool parseKeySpec(const RespValue& raw, KeySpec& spec) {
 
   std::string_view beginType = mapString(*begin, "type");
   const RespValue* beginSpec = mapGet(*begin, "spec");
-  if (equalsIgnoreCase(beginType, "index") && beginSpec != nullptr) {
+  if (iequals(beginType, "index") && beginSpec != nullptr) {
     spec.begin = KeySpec::Begin::Index;
     spec.index = mapInt(*beginSpec, "index", 0);
-  } else if (equalsIgnoreCase(beginType, "keyword") && beginSpec != nullptr) {
+  } else if (iequals(beginType, "keyword") && beginSpec != nullptr) {
     spec.begin = KeySpec::Begin::Keyword;
     spec.keyword = std::string(mapString(*beginSpec, "keyword"));
     spec.startFrom = mapInt(*beginSpec, "startfrom", 0);
@@ -92,12 +81,12 @@ bool parseKeySpec(const RespValue& raw, KeySpec& spec) {
 
   std::string_view findType = mapString(*find, "type");
   const RespValue* findSpec = mapGet(*find, "spec");
-  if (equalsIgnoreCase(findType, "range") && findSpec != nullptr) {
+  if (iequals(findType, "range") && findSpec != nullptr) {
     spec.find = KeySpec::Find::Range;
     spec.lastKey = mapInt(*findSpec, "lastkey", 0);
     spec.keyStep = mapInt(*findSpec, "keystep", 1);
     spec.limit = mapInt(*findSpec, "limit", 0);
-  } else if (equalsIgnoreCase(findType, "keynum") && findSpec != nullptr) {
+  } else if (iequals(findType, "keynum") && findSpec != nullptr) {
     spec.find = KeySpec::Find::Keynum;
     spec.keyNumIndex = mapInt(*findSpec, "keynumidx", 0);
     spec.firstKey = mapInt(*findSpec, "firstkey", 1);
@@ -125,7 +114,7 @@ void applyFlag(CommandInfo& info, std::string_view flag) {
       {"movablekeys", &CommandInfo::movableKeys},
   }};
   for (const FlagField& f : kFlags) {
-    if (equalsIgnoreCase(flag, f.name)) info.*(f.field) = true;
+    if (iequals(flag, f.name)) info.*(f.field) = true;
   }
 }
 
@@ -144,7 +133,7 @@ void applyCategory(CommandInfo& info, std::string_view category) {
       {"pubsub", &CommandInfo::inPubsubCategory},
   }};
   for (const CategoryField& c : kCategories) {
-    if (equalsIgnoreCase(category, c.name)) info.*(c.field) = true;
+    if (iequals(category, c.name)) info.*(c.field) = true;
   }
 }
 
@@ -158,7 +147,7 @@ bool parseEntry(const RespValue& entry, CommandInfo& info) {
   if (!toInt(e[3], info.firstKey) || !toInt(e[4], info.lastKey) || !toInt(e[5], info.keyStep)) {
     return false;
   }
-  info.name = lowerCase(e[0].str);
+  info.name = lowerCopy(e[0].str);
   for (const RespValue& flag : e[2].elements) {
     if (flag.isString()) applyFlag(info, flag.str);
   }
@@ -210,7 +199,7 @@ std::optional<KeyRange> rangeOf(const KeySpec& spec, std::span<const std::string
       const long long end = spec.startFrom > 0 ? argc - 1 : 0;
       for (long long i = start; i != end; i = start <= end ? i + 1 : i - 1) {
         if (i >= argc || i < 0) break;
-        if (equalsIgnoreCase(argv[static_cast<std::size_t>(i)], spec.keyword)) {
+        if (iequals(argv[static_cast<std::size_t>(i)], spec.keyword)) {
           first = i + 1;
           break;
         }
@@ -322,9 +311,7 @@ bool contains(std::span<const std::string_view> list, std::string_view name) {
 
 // Lower case, surrounding blanks trimmed, "config get" spelled "config|get".
 std::string normaliseName(std::string_view name) {
-  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  std::string out = lowerCase(name);
+  std::string out = lowerCopy(text::trim(name));
   for (char& c : out) {
     if (c == ' ' || c == '\t') c = '|';
   }
@@ -334,8 +321,8 @@ std::string normaliseName(std::string_view name) {
 // XREAD and XREADGROUP block only with a BLOCK option, which comes before STREAMS.
 bool streamReadBlocks(std::span<const std::string_view> argv) {
   for (std::size_t i = 1; i < argv.size(); ++i) {
-    if (equalsIgnoreCase(argv[i], "streams")) return false;
-    if (equalsIgnoreCase(argv[i], "block")) return true;
+    if (iequals(argv[i], "streams")) return false;
+    if (iequals(argv[i], "block")) return true;
   }
   return false;
 }
@@ -365,7 +352,7 @@ bool refusedByFlagsOrCategory(const CommandInfo& info) {
 bool copiesAcrossDatabases(const CommandInfo& info, std::span<const std::string_view> argv) {
   if (info.name != "copy") return false;
   for (std::size_t i = 3; i < argv.size(); ++i) {
-    if (equalsIgnoreCase(argv[i], "db")) return true;
+    if (iequals(argv[i], "db")) return true;
   }
   return false;
 }
@@ -382,10 +369,8 @@ std::string displayName(std::string_view name) {
   std::string out;
   for (std::size_t i = 0; i < name.size() && i < kMaxShown; ++i) {
     const char c = name[i];
-    if (c >= 'a' && c <= 'z') {
-      out.push_back(static_cast<char>(c - 'a' + 'A'));
-    } else if (c >= 0x20 && c < 0x7f) {
-      out.push_back(c);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(text::upper(c));
     } else {
       out.push_back('?');
     }
@@ -432,14 +417,14 @@ std::vector<std::string_view> keyArguments(const CommandInfo& info,
 std::size_t CommandTable::NameHash::operator()(std::string_view name) const {
   std::uint64_t h = 14695981039346656037ULL;  // FNV-1a over lower-cased bytes
   for (char c : name) {
-    h ^= static_cast<unsigned char>(toLower(c));
+    h ^= static_cast<unsigned char>(text::lower(c));
     h *= 1099511628211ULL;
   }
   return static_cast<std::size_t>(h);
 }
 
 bool CommandTable::NameEqual::operator()(std::string_view a, std::string_view b) const {
-  return equalsIgnoreCase(a, b);
+  return iequals(a, b);
 }
 
 CommandTable CommandTable::fromCommandReply(const RespValue& reply) {
@@ -469,7 +454,7 @@ const CommandInfo* CommandTable::findSubcommand(const CommandInfo& container,
     std::string_view name = candidate.name;
     const std::size_t bar = name.find('|');
     if (bar != std::string_view::npos) name.remove_prefix(bar + 1);
-    if (equalsIgnoreCase(name, sub)) return &candidate;
+    if (iequals(name, sub)) return &candidate;
   }
   return nullptr;
 }
@@ -611,391 +596,5 @@ std::string refusalMessage(const CommandDecision& decision,
   }
   return {};
 }
-
-// ---- Test support -----------------------------------------------------------------------
-
-namespace {
-
-RespValue bulk(std::string_view s) {
-  RespValue v;
-  v.type = RespType::Bulk;
-  v.str = std::string(s);
-  return v;
-}
-
-RespValue status(std::string_view s) {
-  RespValue v;
-  v.type = RespType::Status;
-  v.str = std::string(s);
-  return v;
-}
-
-RespValue integer(long long n) {
-  RespValue v;
-  v.type = RespType::Integer;
-  v.integer = n;
-  return v;
-}
-
-RespValue array(std::vector<RespValue> elements) {
-  RespValue v;
-  v.type = RespType::Array;
-  v.elements = std::move(elements);
-  return v;
-}
-
-RespValue keySpec(RespValue beginSearch, RespValue findKeys) {
-  return array({bulk("flags"), array({status("RW"), status("access")}), bulk("begin_search"),
-                std::move(beginSearch), bulk("find_keys"), std::move(findKeys)});
-}
-
-RespValue indexBegin(int index) {
-  return array({bulk("type"), bulk("index"), bulk("spec"), array({bulk("index"), integer(index)})});
-}
-
-RespValue rangeFind(int lastKey, int keyStep, int limit) {
-  return array({bulk("type"), bulk("range"), bulk("spec"),
-                array({bulk("lastkey"), integer(lastKey), bulk("keystep"), integer(keyStep),
-                       bulk("limit"), integer(limit)})});
-}
-
-}  // namespace
-
-RespValue makeIndexRangeKeySpecForTest(int index, int lastKey, int keyStep, int limit) {
-  return keySpec(indexBegin(index), rangeFind(lastKey, keyStep, limit));
-}
-
-RespValue makeIndexKeynumKeySpecForTest(int index, int keyNumIndex, int firstKey, int keyStep) {
-  return keySpec(indexBegin(index),
-                 array({bulk("type"), bulk("keynum"), bulk("spec"),
-                        array({bulk("keynumidx"), integer(keyNumIndex), bulk("firstkey"),
-                               integer(firstKey), bulk("keystep"), integer(keyStep)})}));
-}
-
-RespValue makeKeywordRangeKeySpecForTest(std::string_view keyword, int startFrom, int lastKey,
-                                         int keyStep, int limit) {
-  return keySpec(
-      array({bulk("type"), bulk("keyword"), bulk("spec"),
-             array({bulk("keyword"), bulk(keyword), bulk("startfrom"), integer(startFrom)})}),
-      rangeFind(lastKey, keyStep, limit));
-}
-
-RespValue makeCommandEntryForTest(const CommandSpecForTest& spec) {
-  std::vector<RespValue> flags;
-  for (const std::string& f : spec.flags) flags.push_back(status(f));
-  std::vector<RespValue> categories;
-  for (const std::string& c : spec.aclCategories) {
-    categories.push_back(status(c.starts_with('@') ? c : "@" + c));
-  }
-  std::vector<RespValue> keySpecs = spec.keySpecs;
-  if (keySpecs.empty() && spec.firstKey > 0) {
-    const int lastKey = spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey;
-    keySpecs.push_back(
-        makeIndexRangeKeySpecForTest(spec.firstKey, lastKey, std::max(spec.keyStep, 1), 0));
-  }
-  std::vector<RespValue> subcommands;
-  for (const CommandSpecForTest& sub : spec.subcommands) {
-    subcommands.push_back(makeCommandEntryForTest(sub));
-  }
-  return array({bulk(spec.name), integer(spec.arity), array(std::move(flags)),
-                integer(spec.firstKey), integer(spec.lastKey), integer(spec.keyStep),
-                array(std::move(categories)), array({}), array(std::move(keySpecs)),
-                array(std::move(subcommands))});
-}
-
-RespValue makeCommandReplyForTest(std::span<const CommandSpecForTest> specs) {
-  std::vector<RespValue> entries;
-  entries.reserve(specs.size());
-  for (const CommandSpecForTest& spec : specs) entries.push_back(makeCommandEntryForTest(spec));
-  return array(std::move(entries));
-}
-
-CommandTable makeCommandTableForTest(std::span<const CommandSpecForTest> specs) {
-  return CommandTable::fromCommandReply(makeCommandReplyForTest(specs));
-}
-
-// Transcribed from redis-server 7.0.15 `COMMAND INFO` by a script; key specs equal to the
-// legacy fields are regenerated by makeCommandEntryForTest, and SORT's "unknown" specs are
-// omitted.
-// clang-format off
-std::vector<CommandSpecForTest> redisCommandsForTest() {
-  return {
-    {.name = "get", .arity = 2, .flags = {"readonly", "fast"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@read", "@string", "@fast"}},
-    {.name = "set", .arity = -3, .flags = {"write", "denyoom"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@write", "@string", "@slow"}},
-    {.name = "del", .arity = -2, .flags = {"write"}, .firstKey = 1, .lastKey = -1, .keyStep = 1,
-     .aclCategories = {"@keyspace", "@write", "@slow"}},
-    {.name = "mget", .arity = -2, .flags = {"readonly", "fast"}, .firstKey = 1, .lastKey = -1,
-     .keyStep = 1, .aclCategories = {"@read", "@string", "@fast"}},
-    {.name = "mset", .arity = -3, .flags = {"write", "denyoom"}, .firstKey = 1, .lastKey = -1,
-     .keyStep = 2, .aclCategories = {"@write", "@string", "@slow"}},
-    {.name = "incr", .arity = 2, .flags = {"write", "denyoom", "fast"}, .firstKey = 1,
-     .lastKey = 1, .keyStep = 1, .aclCategories = {"@write", "@string", "@fast"}},
-    {.name = "hgetall", .arity = 2, .flags = {"readonly"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@read", "@hash", "@slow"}},
-    {.name = "hset", .arity = -4, .flags = {"write", "denyoom", "fast"}, .firstKey = 1,
-     .lastKey = 1, .keyStep = 1, .aclCategories = {"@write", "@hash", "@fast"}},
-    {.name = "expire", .arity = -3, .flags = {"write", "fast"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@keyspace", "@write", "@fast"}},
-    {.name = "ttl", .arity = 2, .flags = {"readonly", "fast"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@fast"}},
-    {.name = "exists", .arity = -2, .flags = {"readonly", "fast"}, .firstKey = 1, .lastKey = -1,
-     .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@fast"}},
-    {.name = "scan", .arity = -2, .flags = {"readonly"},
-     .aclCategories = {"@keyspace", "@read", "@slow"}},
-    {.name = "dbsize", .arity = 1, .flags = {"readonly", "fast"},
-     .aclCategories = {"@keyspace", "@read", "@fast"}},
-    {.name = "ping", .arity = -1, .flags = {"fast"}, .aclCategories = {"@fast", "@connection"}},
-    {.name = "echo", .arity = 2, .flags = {"loading", "stale", "fast"},
-     .aclCategories = {"@fast", "@connection"}},
-    {.name = "time", .arity = 1, .flags = {"loading", "stale", "fast"},
-     .aclCategories = {"@fast"}},
-    {.name = "object", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "object|encoding", .arity = 3, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@slow"}},
-         {.name = "object|freq", .arity = 3, .flags = {"readonly"}, .firstKey = 2, .lastKey = 2,
-          .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@slow"}},
-         {.name = "object|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@keyspace", "@slow"}},
-         {.name = "object|idletime", .arity = 3, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@slow"}},
-         {.name = "object|refcount", .arity = 3, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@keyspace", "@read", "@slow"}}}},
-    {.name = "xinfo", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "xinfo|consumers", .arity = 4, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@read", "@stream", "@slow"}},
-         {.name = "xinfo|groups", .arity = 3, .flags = {"readonly"}, .firstKey = 2, .lastKey = 2,
-          .keyStep = 1, .aclCategories = {"@read", "@stream", "@slow"}},
-         {.name = "xinfo|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@stream", "@slow"}},
-         {.name = "xinfo|stream", .arity = -3, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@read", "@stream", "@slow"}}}},
-    {.name = "xadd", .arity = -5, .flags = {"write", "denyoom", "fast"}, .firstKey = 1,
-     .lastKey = 1, .keyStep = 1, .aclCategories = {"@write", "@stream", "@fast"}},
-    {.name = "xrange", .arity = -4, .flags = {"readonly"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@read", "@stream", "@slow"}},
-    {.name = "xread", .arity = -4, .flags = {"readonly", "blocking", "movablekeys"},
-     .aclCategories = {"@read", "@stream", "@slow", "@blocking"},
-     .keySpecs = {
-         makeKeywordRangeKeySpecForTest("STREAMS", 1, -1, 1, 2)}},
-    {.name = "xreadgroup", .arity = -7, .flags = {"write", "blocking", "movablekeys"},
-     .aclCategories = {"@write", "@stream", "@slow", "@blocking"},
-     .keySpecs = {
-         makeKeywordRangeKeySpecForTest("STREAMS", 4, -1, 1, 2)}},
-    {.name = "zunionstore", .arity = -4, .flags = {"write", "denyoom", "movablekeys"},
-     .firstKey = 1, .lastKey = 1, .keyStep = 1,
-     .aclCategories = {"@write", "@sortedset", "@slow"},
-     .keySpecs = {
-         makeIndexRangeKeySpecForTest(1, 0, 1, 0),
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "copy", .arity = -3, .flags = {"write", "denyoom"}, .firstKey = 1, .lastKey = 2,
-     .keyStep = 1, .aclCategories = {"@keyspace", "@write", "@slow"},
-     .keySpecs = {
-         makeIndexRangeKeySpecForTest(1, 0, 1, 0),
-         makeIndexRangeKeySpecForTest(2, 0, 1, 0)}},
-    {.name = "move", .arity = 3, .flags = {"write", "fast"}, .firstKey = 1, .lastKey = 1,
-     .keyStep = 1, .aclCategories = {"@keyspace", "@write", "@fast"}},
-    {.name = "eval", .arity = -3,
-     .flags = {"noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "evalsha", .arity = -3,
-     .flags = {"noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "eval_ro", .arity = -3,
-     .flags = {"readonly", "noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "evalsha_ro", .arity = -3,
-     .flags = {"readonly", "noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "fcall", .arity = -3,
-     .flags = {"noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "fcall_ro", .arity = -3,
-     .flags = {"readonly", "noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"},
-     .aclCategories = {"@slow", "@scripting"},
-     .keySpecs = {
-         makeIndexKeynumKeySpecForTest(2, 0, 1, 1)}},
-    {.name = "function", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "function|delete", .arity = 3, .flags = {"write", "noscript"},
-          .aclCategories = {"@write", "@slow", "@scripting"}},
-         {.name = "function|dump", .arity = 2, .flags = {"noscript"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "function|flush", .arity = -2, .flags = {"write", "noscript"},
-          .aclCategories = {"@write", "@slow", "@scripting"}},
-         {.name = "function|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "function|kill", .arity = 2, .flags = {"noscript", "allow_busy"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "function|list", .arity = -2, .flags = {"noscript"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "function|load", .arity = -3, .flags = {"write", "denyoom", "noscript"},
-          .aclCategories = {"@write", "@slow", "@scripting"}},
-         {.name = "function|restore", .arity = -3, .flags = {"write", "denyoom", "noscript"},
-          .aclCategories = {"@write", "@slow", "@scripting"}},
-         {.name = "function|stats", .arity = 2, .flags = {"noscript", "allow_busy"},
-          .aclCategories = {"@slow", "@scripting"}}}},
-    {.name = "script", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "script|debug", .arity = 3, .flags = {"noscript"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "script|exists", .arity = -3, .flags = {"noscript"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "script|flush", .arity = -2, .flags = {"noscript"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "script|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "script|kill", .arity = 2, .flags = {"noscript", "allow_busy"},
-          .aclCategories = {"@slow", "@scripting"}},
-         {.name = "script|load", .arity = 3, .flags = {"noscript", "stale"},
-          .aclCategories = {"@slow", "@scripting"}}}},
-    {.name = "blpop", .arity = -3, .flags = {"write", "noscript", "blocking"}, .firstKey = 1,
-     .lastKey = -2, .keyStep = 1, .aclCategories = {"@write", "@list", "@slow", "@blocking"}},
-    {.name = "brpop", .arity = -3, .flags = {"write", "noscript", "blocking"}, .firstKey = 1,
-     .lastKey = -2, .keyStep = 1, .aclCategories = {"@write", "@list", "@slow", "@blocking"}},
-    {.name = "bzpopmin", .arity = -3, .flags = {"write", "noscript", "blocking", "fast"},
-     .firstKey = 1, .lastKey = -2, .keyStep = 1,
-     .aclCategories = {"@write", "@sortedset", "@fast", "@blocking"}},
-    {.name = "subscribe", .arity = -2, .flags = {"pubsub", "noscript", "loading", "stale"},
-     .aclCategories = {"@pubsub", "@slow"}},
-    {.name = "publish", .arity = 3, .flags = {"pubsub", "loading", "stale", "fast"},
-     .aclCategories = {"@pubsub", "@fast"}},
-    {.name = "multi", .arity = 1,
-     .flags = {"noscript", "loading", "stale", "fast", "allow_busy"},
-     .aclCategories = {"@fast", "@transaction"}},
-    {.name = "exec", .arity = 1, .flags = {"noscript", "loading", "stale", "skip_slowlog"},
-     .aclCategories = {"@slow", "@transaction"}},
-    {.name = "watch", .arity = -2,
-     .flags = {"noscript", "loading", "stale", "fast", "allow_busy"}, .firstKey = 1,
-     .lastKey = -1, .keyStep = 1, .aclCategories = {"@fast", "@transaction"}},
-    {.name = "select", .arity = 2, .flags = {"loading", "stale", "fast"},
-     .aclCategories = {"@fast", "@connection"}},
-    {.name = "client", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "client|caching", .arity = 3, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|getname", .arity = 2, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|getredir", .arity = 2, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|id", .arity = 2, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|info", .arity = 2, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|kill", .arity = -3, .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}},
-         {.name = "client|list", .arity = -2, .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}},
-         {.name = "client|no-evict", .arity = 3,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}},
-         {.name = "client|pause", .arity = -3,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}},
-         {.name = "client|reply", .arity = 3, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|setname", .arity = 3, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|tracking", .arity = -3, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|trackinginfo", .arity = 2, .flags = {"noscript", "loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "client|unblock", .arity = -3,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}},
-         {.name = "client|unpause", .arity = 2,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous", "@connection"}}}},
-    {.name = "config", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "config|get", .arity = -3, .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous"}},
-         {.name = "config|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow"}},
-         {.name = "config|resetstat", .arity = 2,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous"}},
-         {.name = "config|rewrite", .arity = 2,
-          .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous"}},
-         {.name = "config|set", .arity = -4, .flags = {"admin", "noscript", "loading", "stale"},
-          .aclCategories = {"@admin", "@slow", "@dangerous"}}}},
-    {.name = "flushall", .arity = -1, .flags = {"write"},
-     .aclCategories = {"@keyspace", "@write", "@slow", "@dangerous"}},
-    {.name = "flushdb", .arity = -1, .flags = {"write"},
-     .aclCategories = {"@keyspace", "@write", "@slow", "@dangerous"}},
-    {.name = "keys", .arity = 2, .flags = {"readonly"},
-     .aclCategories = {"@keyspace", "@read", "@slow", "@dangerous"}},
-    {.name = "info", .arity = -1, .flags = {"loading", "stale"},
-     .aclCategories = {"@slow", "@dangerous"}},
-    {.name = "role", .arity = 1, .flags = {"noscript", "loading", "stale", "fast"},
-     .aclCategories = {"@admin", "@fast", "@dangerous"}},
-    {.name = "sort", .arity = -2, .flags = {"write", "denyoom", "movablekeys"}, .firstKey = 1,
-     .lastKey = 1, .keyStep = 1,
-     .aclCategories = {"@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"}},
-    {.name = "migrate", .arity = -6, .flags = {"write", "movablekeys"}, .firstKey = 3,
-     .lastKey = 3, .keyStep = 1, .aclCategories = {"@keyspace", "@write", "@slow", "@dangerous"},
-     .keySpecs = {
-         makeIndexRangeKeySpecForTest(3, 0, 1, 0),
-         makeKeywordRangeKeySpecForTest("KEYS", -2, -1, 1, 0)}},
-    {.name = "wait", .arity = 3, .flags = {"noscript"}, .aclCategories = {"@slow", "@connection"}},
-    {.name = "shutdown", .arity = -1,
-     .flags = {"admin", "noscript", "loading", "stale", "no_multi", "allow_busy"},
-     .aclCategories = {"@admin", "@slow", "@dangerous"}},
-    {.name = "debug", .arity = -2, .flags = {"admin", "noscript", "loading", "stale"},
-     .aclCategories = {"@admin", "@slow", "@dangerous"}},
-    {.name = "hello", .arity = -1,
-     .flags = {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"},
-     .aclCategories = {"@fast", "@connection"}},
-    {.name = "auth", .arity = -2,
-     .flags = {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"},
-     .aclCategories = {"@fast", "@connection"}},
-    {.name = "memory", .arity = -2, .flags = {}, .aclCategories = {"@slow"},
-     .subcommands = {
-         {.name = "memory|doctor", .arity = 2, .flags = {}, .aclCategories = {"@slow"}},
-         {.name = "memory|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow"}},
-         {.name = "memory|malloc-stats", .arity = 2, .flags = {}, .aclCategories = {"@slow"}},
-         {.name = "memory|purge", .arity = 2, .flags = {}, .aclCategories = {"@slow"}},
-         {.name = "memory|stats", .arity = 2, .flags = {}, .aclCategories = {"@slow"}},
-         {.name = "memory|usage", .arity = -3, .flags = {"readonly"}, .firstKey = 2,
-          .lastKey = 2, .keyStep = 1, .aclCategories = {"@read", "@slow"}}}},
-    {.name = "command", .arity = -1, .flags = {"loading", "stale"},
-     .aclCategories = {"@slow", "@connection"},
-     .subcommands = {
-         {.name = "command|count", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|docs", .arity = -2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|getkeys", .arity = -4, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|getkeysandflags", .arity = -4, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|help", .arity = 2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|info", .arity = -2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}},
-         {.name = "command|list", .arity = -2, .flags = {"loading", "stale"},
-          .aclCategories = {"@slow", "@connection"}}}},
-    {.name = "lolwut", .arity = -1, .flags = {"readonly", "fast"},
-     .aclCategories = {"@read", "@fast"}}
-  };
-}
-// clang-format on
 
 }  // namespace cx::backends

@@ -36,10 +36,6 @@ struct TrackerOptions {
   std::chrono::milliseconds connectTimeout{1000};
 };
 
-// Parses the replies of ROLE and INFO (replication + persistence sections) into `out`.
-// Exposed for unit tests. Returns false if the replies are not what Redis sends.
-bool parsePollReplies(const struct RespValue& role, const struct RespValue& info, BackendStatus& out);
-
 class ReplicationTracker {
  public:
   ReplicationTracker(TrackerOptions options, metrics::Metrics* metrics);

@@ -4,17 +4,14 @@
 #include <algorithm>
 #include <array>
 
+#include "backends/text.h"
+
 namespace cx::routing {
 namespace {
 
 // ASCII only, as header values are: no locale lookup per character (this runs on every
 // request's X-Consistency).
-constexpr char asciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return asciiLower(x) == asciiLower(y); });
-}
+using text::iequals;
 
 constexpr std::array<std::string_view, 5> kLevelNames = {"strong", "bounded", "session", "prefix",
                                                          "eventual"};
@@ -25,25 +22,25 @@ std::optional<Level> parseLevel(std::string_view text) {
     if (text == kLevelNames[i]) return static_cast<Level>(i);
   }
   for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
-    if (equalsIgnoreCase(text, kLevelNames[i])) return static_cast<Level>(i);
+    if (iequals(text, kLevelNames[i])) return static_cast<Level>(i);
   }
-  if (equalsIgnoreCase(text, "linearizable")) return Level::Strong;
+  if (iequals(text, "linearizable")) return Level::Strong;
   return std::nullopt;
 }
 
 std::string_view toString(Level level) { return kLevelNames[static_cast<std::size_t>(level)]; }
 
 std::optional<Override> parseOverride(std::string_view text) {
-  if (equalsIgnoreCase(text, "any")) return Override::Any;
-  if (equalsIgnoreCase(text, "stronger")) return Override::Stronger;
-  if (equalsIgnoreCase(text, "none")) return Override::None;
+  if (iequals(text, "any")) return Override::Any;
+  if (iequals(text, "stronger")) return Override::Stronger;
+  if (iequals(text, "none")) return Override::None;
   return std::nullopt;
 }
 
 std::optional<OnStale> parseOnStale(std::string_view text) {
-  if (equalsIgnoreCase(text, "primary")) return OnStale::Primary;
-  if (equalsIgnoreCase(text, "wait")) return OnStale::Wait;
-  if (equalsIgnoreCase(text, "error")) return OnStale::Error;
+  if (iequals(text, "primary")) return OnStale::Primary;
+  if (iequals(text, "wait")) return OnStale::Wait;
+  if (iequals(text, "error")) return OnStale::Error;
   return std::nullopt;
 }
 

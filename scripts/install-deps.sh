@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config
-      libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+      libboost1.81-dev libboost-json1.81-dev
       libhiredis-dev libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev libjemalloc-dev
       redis-server redis-tools redis-sentinel curl wrk python3
       chromium)  # headless: tests render the admin /v1/status page

@@ -1,6 +1,7 @@
 // Unit tests for the COMMAND table (Redis 5/6/7 reply shapes, subcommands, key specs) and
 // the POST /v1/cmd allow-list policy.
 #include "backends/command_table.h"
+#include "tests/support/command_fixtures.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,26 @@
+// The answers of a data request once Redis has spoken: a reply becomes the response
+// (README "HTTP API": value, 204, 404 or the /v1/cmd JSON), a failed backend call
+// becomes the error that says whether the operation may have happened.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "backends/connection.h"
+#include "backends/resp.h"
+#include "proxy/api/request_parse.h"
+#include "proxy/http/errors.h"
+#include "proxy/http/response.h"
+
+namespace cx::proxy {
+
+// Makes `res` the answer to `op` given Redis's reply (an error reply: redis_error).
+void setReply(Response& res, Op op, const backends::RespValue& reply);
+
+// The error for a backend call that failed with `error` on the backend `name` (the
+// primary when `primary`; `primaryError` is the primary connection's last error). For a
+// write, the message says that its outcome is unknown unless nothing was sent.
+ApiError backendCallError(backends::BackendError error, const std::string& name, bool primary, bool isWrite,
+                          std::string_view primaryError);
+
+}  // namespace cx::proxy

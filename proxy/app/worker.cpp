@@ -1,0 +1,18 @@
+// The data worker (see worker.h): construction and the entry of a data request.
+#include "proxy/app/worker.h"
+
+#include "proxy/api/data_request.h"
+
+namespace cx::proxy {
+
+Worker::Worker(SharedState& shared, std::size_t index)
+    : shared_(shared),
+      index_(index),
+      pool_(io_.get_executor(), *shared.config.load(), shared.password, index),
+      requestMetrics_(*shared.metrics) {}
+
+void Worker::handle(const Request& request, Response& response, Responder done) {
+  DataRequest::run(std::make_unique<DataRequest>(*this, request, response, done));
+}
+
+}  // namespace cx::proxy

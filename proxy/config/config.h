@@ -1,0 +1,128 @@
+// cxproxy's configuration (README "Configuration"): the validated, typed form of the YAML file.
+// Loading throws ConfigError (control plane); everything after start-up reads values.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/config/values.h"
+#include "routing/level.h"
+
+namespace cx::proxy {
+
+struct BackendConfig {
+  std::string name;
+  Endpoint address;
+};
+
+struct RedisConfig {
+  BackendConfig primary{"primary", {"127.0.0.1", 6379}};
+  std::vector<BackendConfig> replicas;
+  std::string passwordEnv;                      // redis.password_env: env var holding AUTH password
+  milliseconds connectTimeout{1000};            // redis.connect_timeout
+  milliseconds commandTimeout{1000};            // redis.command_timeout: per-command deadline
+  int connectionsPerWorker = 1;                 // redis.connections_per_worker
+  // redis.replica_stickiness: how many more calls waiting a worker's own replica may have
+  // than another before its reads go to the least loaded one; 0 = always least loaded.
+  std::uint32_t replicaStickiness = 64;
+};
+
+struct TrackingConfig {
+  milliseconds interval{50};                    // tracking.interval
+  milliseconds downAfter{1000};                 // tracking.down_after: no answer for this long → down
+};
+
+struct SessionConfig {
+  std::string keysEnv = "CXPROXY_SESSION_KEYS"; // session.keys_env: "id:hex,id2:hex"
+  std::string keysFile;                         // session.keys_file: same format, one file
+};
+
+struct WriteQuorum {
+  enum class Kind { Count, Majority, All };
+  Kind kind = Kind::Count;
+  int replicas = 1;                             // when kind == Count
+  milliseconds timeout{500};
+};
+
+struct ConsistencyConfig {
+  routing::Policy defaultPolicy;                // consistency.default
+  milliseconds maxStaleness{1000};              // consistency.max_staleness
+  milliseconds waitTimeout{100};                // consistency.wait_timeout
+  WriteQuorum writeQuorum;                      // consistency.write_quorum
+  std::vector<routing::Rule> rules;             // consistency.rules
+};
+
+struct LoadWatermark {
+  int inflight = 0;
+  milliseconds p99{0};
+  double errorRate = 0;                         // error_rate: failed share of primary calls; 0 = not used
+};
+
+struct LoadConfig {
+  bool enabled = true;
+  LoadWatermark high{256, milliseconds{20}};
+  LoadWatermark low{64, milliseconds{5}};
+  milliseconds holdFor{2000};                   // load.for
+};
+
+struct LimitsConfig {                           // limits.* (extension)
+  std::size_t maxHeaderBytes = 16 * 1024;
+  std::size_t maxBodyBytes = 1024 * 1024;
+  std::size_t maxKeyBytes = 1024;
+  std::size_t maxConnections = 10000;
+  milliseconds headerTimeout{10000};            // limits.header_timeout: whole header must arrive
+  milliseconds bodyTimeout{30000};              // limits.body_timeout
+  milliseconds idleTimeout{60000};              // limits.idle_timeout: keep-alive idle
+  milliseconds drainTimeout{10000};             // limits.drain_timeout: graceful shutdown
+};
+
+struct CommandsConfig {                         // commands.* (extension) for POST /v1/cmd
+  bool allowScripts = false;                    // EVAL, EVALSHA, FCALL, FUNCTION ...
+  std::vector<std::string> allow;               // extra commands to allow (upper case)
+  std::vector<std::string> deny;                // extra commands to refuse (upper case)
+};
+
+struct LogConfig {                              // log.* (extension)
+  std::string level = "info";                   // debug | info | warn | error
+  bool access = false;                          // log.access: one line per data request
+};
+
+struct Config {
+  struct Listen {
+    Endpoint data{"127.0.0.1", 8080};
+    Endpoint admin{"127.0.0.1", 9100};
+  } listen;
+  int workers = 1;                              // 0 = one per core
+  RedisConfig redis;
+  TrackingConfig tracking;
+  SessionConfig session;
+  ConsistencyConfig consistency;
+  LoadConfig load;
+  LimitsConfig limits;
+  CommandsConfig commands;
+  LogConfig log;
+  std::string sourceName;                       // file path or "<string>"
+  std::string version;                          // short hash of the file's text
+};
+
+// Thrown for any invalid configuration. what() is "<source>:<line>: <key path>: <problem>".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses and validates YAML text (parse.cpp). Unknown keys, bad durations, bad addresses, bad levels
+// and a floor stronger than its level are errors naming the key and line.
+Config parseConfig(std::string_view yamlText, std::string_view sourceName = "<string>");
+Config loadConfigFile(const std::string& path);
+
+// A human-readable summary of the effective configuration, for --check-config (describe.cpp).
+std::string describe(const Config& config);
+
+}  // namespace cx::proxy

@@ -1,0 +1,552 @@
+// Loads cxproxy's YAML configuration (README "Configuration") into a typed, validated Config. Every
+// error names the file, the 1-based line and the key path, e.g.
+// "cx.yaml:14: consistency.rules[0].levle: unknown key (did you mean \"level\"?)".
+#include "proxy/config/config.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "backends/text.h"
+#include "proxy/config/yaml_reader.h"
+#include "routing/glob.h"
+#include "routing/router.h"
+
+namespace cx::proxy {
+namespace {
+
+using yaml::Entry;
+using yaml::Section;
+using yaml::childPath;
+using yaml::lineOf;
+using yaml::describeNode;
+
+using routing::Level;
+using routing::OnStale;
+using routing::Override;
+using routing::Policy;
+using routing::Rule;
+
+constexpr int kMaxWorkers = 1024;
+constexpr int kMaxConnectionsPerWorker = 256;
+constexpr long long kMaxReplicaStickiness = 1'000'000;
+constexpr int kMaxQuorumReplicas = 1000;
+constexpr int kMaxInflight = 10'000'000;
+constexpr std::size_t kMaxKeyBytesRedis = 512ull * 1024 * 1024;  // Redis's own key limit
+constexpr std::size_t kVersionHexDigits = 12;
+
+// The config's version: the first hex digits of the SHA-256 of its text.
+std::string sha256Prefix(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    // Not reachable with a working libcrypto; fall back so a version always exists.
+    std::ostringstream out;
+    out << std::hex << std::setw(16) << std::setfill('0') << std::hash<std::string_view>{}(text);
+    return out.str().substr(0, kVersionHexDigits);
+  }
+  std::string hex;
+  text::appendHex(hex, digest, std::min<std::size_t>(length, kVersionHexDigits / 2));
+  return hex;
+}
+
+// The section parsers, on top of the typed readers.
+class ConfigParser : public yaml::ConfigReader {
+ public:
+  using ConfigReader::ConfigReader;
+  Config parse(const YAML::Node& root);
+
+  // --- sections ---
+  void parseListen(const Section& root, Config& config) const;
+  void parseRedis(const Section& root, Config& config) const;
+  void parseTracking(const Section& root, Config& config) const;
+  void parseSession(const Section& root, Config& config) const;
+  void parseConsistency(const Section& root, Config& config) const;
+  void parseLoad(const Section& root, Config& config) const;
+  void parseLimits(const Section& root, Config& config) const;
+  void parseCommands(const Section& root, Config& config) const;
+  void parseLog(const Section& root, Config& config) const;
+
+  BackendConfig parseBackend(const Entry& entry, BackendConfig backend, bool requireAddress) const;
+  Policy parsePolicy(const Section& section, Policy policy, const std::string& ruleName) const;
+  Rule parseRule(const Entry& entry, const Policy& defaultPolicy) const;
+  std::vector<std::string> readCommandList(const Entry& entry) const;
+
+};
+
+// ---------------------------------------------------------------------------------------
+// Sections
+
+void ConfigParser::parseListen(const Section& root, Config& config) const {
+  const auto entry = root.get("listen");
+  if (!entry) return;
+  const Section listen(*this, *entry, {"data", "admin"});
+  if (auto data = listen.get("data")) config.listen.data = readEndpoint(*data);
+  if (auto admin = listen.get("admin")) config.listen.admin = readEndpoint(*admin);
+  const auto& data = config.listen.data;
+  const auto& admin = config.listen.admin;
+  if (data.host == admin.host && data.port == admin.port) {
+    const Entry where = listen.get("admin").value_or(listen.get("data").value_or(*entry));
+    fail(where, "data and admin listeners share the address " + formatEndpoint(data) +
+                    "; give them different ports");
+  }
+}
+
+BackendConfig ConfigParser::parseBackend(const Entry& entry, BackendConfig backend,
+                                         bool requireAddress) const {
+  const Section section(*this, entry, {"name", "address"});
+  if (auto name = section.get("name")) backend.name = readName(*name, "backend");
+  if (auto address = section.get("address")) {
+    backend.address = readEndpoint(*address);
+  } else if (requireAddress) {
+    fail(entry.line, section.path("address"), "missing; every replica needs an address host:port");
+  }
+  return backend;
+}
+
+void ConfigParser::parseRedis(const Section& root, Config& config) const {
+  const auto entry = root.get("redis");
+  if (!entry) return;
+  const Section redis(*this, *entry,
+                      {"primary", "replicas", "password_env", "connect_timeout", "command_timeout",
+                       "connections_per_worker", "replica_stickiness"});
+  RedisConfig& out = config.redis;
+
+  // Names and addresses must be unique: names label metrics and responses, and one server
+  // listed twice would be polled and counted twice.
+  struct Seen {
+    std::string name;
+    std::string address;
+    int line;
+  };
+  std::vector<Seen> seen;
+  auto remember = [&](const BackendConfig& backend, const Entry& where) {
+    const std::string address = formatEndpoint(backend.address);
+    for (const auto& other : seen) {
+      if (other.name == backend.name) {
+        fail(where.line, childPath(where.path, "name"),
+             "duplicate backend name " + inQuotes(backend.name) + " (also used at line " +
+                 std::to_string(other.line) + ")");
+      }
+      if (other.address == address) {
+        fail(where.line, childPath(where.path, "address"),
+             "address " + address + " is already used by backend " + inQuotes(other.name) +
+                 " (line " + std::to_string(other.line) + ")");
+      }
+    }
+    seen.push_back({backend.name, address, where.line});
+  };
+
+  const auto primary = redis.get("primary");
+  if (primary) out.primary = parseBackend(*primary, out.primary, false);
+  remember(out.primary, primary.value_or(Entry{YAML::Node(), redis.path("primary"), entry->line}));
+
+  if (auto replicas = redis.get("replicas")) {
+    std::size_t index = 0;
+    for (const Entry& item : readList(*replicas, false)) {
+      BackendConfig defaults{"replica-" + std::to_string(index + 1), {}};
+      BackendConfig replica = parseBackend(item, defaults, true);
+      remember(replica, item);
+      out.replicas.push_back(std::move(replica));
+      ++index;
+    }
+  }
+  if (auto env = redis.get("password_env")) out.passwordEnv = readEnvVarName(*env, true);
+  if (auto timeout = redis.get("connect_timeout")) {
+    out.connectTimeout = readDuration(*timeout, false);
+  }
+  if (auto timeout = redis.get("command_timeout")) {
+    out.commandTimeout = readDuration(*timeout, false);
+  }
+  if (auto count = redis.get("connections_per_worker")) {
+    out.connectionsPerWorker = static_cast<int>(readInt(*count, 1, kMaxConnectionsPerWorker));
+  }
+  if (auto stickiness = redis.get("replica_stickiness")) {
+    out.replicaStickiness = static_cast<std::uint32_t>(readInt(*stickiness, 0, kMaxReplicaStickiness));
+  }
+}
+
+void ConfigParser::parseTracking(const Section& root, Config& config) const {
+  const auto entry = root.get("tracking");
+  if (!entry) return;
+  const Section tracking(*this, *entry, {"interval", "down_after"});
+  if (auto interval = tracking.get("interval")) {
+    config.tracking.interval = readDuration(*interval, false);
+  }
+  if (auto downAfter = tracking.get("down_after")) {
+    config.tracking.downAfter = readDuration(*downAfter, false);
+  }
+  if (config.tracking.downAfter < config.tracking.interval) {
+    const Entry where = tracking.get("down_after").value_or(tracking.get("interval").value());
+    const std::string downAfter = formatMs(config.tracking.downAfter) +
+                                  (tracking.has("down_after") ? "" : ", the default");
+    fail(where, "tracking.down_after (" + downAfter + ") is shorter than tracking.interval (" +
+                    formatMs(config.tracking.interval) +
+                    "); a backend would be marked down between two polls");
+  }
+}
+
+void ConfigParser::parseSession(const Section& root, Config& config) const {
+  const auto entry = root.get("session");
+  if (!entry) return;
+  const Section session(*this, *entry, {"keys_env", "keys_file"});
+  if (auto env = session.get("keys_env")) config.session.keysEnv = readEnvVarName(*env, true);
+  if (auto file = session.get("keys_file")) config.session.keysFile = readString(*file);
+}
+
+Policy ConfigParser::parsePolicy(const Section& section, Policy policy,
+                                 const std::string& ruleName) const {
+  if (auto level = section.get("level")) policy.level = readLevel(*level);
+  if (auto bound = section.get("max_staleness")) policy.maxStaleness = readDuration(*bound, true);
+  if (auto value = section.get("override")) policy.override = readOverride(*value);
+  if (auto value = section.get("on_stale")) policy.onStale = readOnStale(*value);
+
+  const auto downgrade = section.get("downgrade");
+  if (!downgrade) {
+    // An inherited floor may be stronger than this rule's own level; the rule then simply
+    // cannot be relaxed, which is what the floor asks for.
+    if (routing::isStronger(policy.floor, policy.level)) policy.floor = policy.level;
+    return policy;
+  }
+  std::optional<Entry> floorEntry;
+  if (downgrade->node.IsScalar()) {  // `downgrade: false` shorthand
+    policy.downgradeEnabled = readBool(*downgrade);
+    policy.floor = Level::Eventual;
+  } else {
+    const Section block(*this, *downgrade, {"enabled", "floor"});
+    // Writing a downgrade block means asking for it; `enabled: false` turns it off.
+    policy.downgradeEnabled = true;
+    policy.floor = Level::Eventual;
+    if (auto enabled = block.get("enabled")) policy.downgradeEnabled = readBool(*enabled);
+    floorEntry = block.get("floor");
+    if (floorEntry) policy.floor = readLevel(*floorEntry);
+  }
+  if (floorEntry && routing::isStronger(policy.floor, policy.level)) {
+    std::string problem = "floor " + std::string(routing::toString(policy.floor)) +
+                          " is stronger than the level " +
+                          std::string(routing::toString(policy.level));
+    problem += ruleName.empty() ? " of consistency.default" : " of rule " + inQuotes(ruleName);
+    problem += "; a floor is the weakest level reads may be relaxed to";
+    fail(*floorEntry, problem);
+  }
+  return policy;
+}
+
+Rule ConfigParser::parseRule(const Entry& entry, const Policy& defaultPolicy) const {
+  if (!entry.node.IsMap()) {
+    fail(entry, "expected a rule (a mapping with name, keys, level...), got " +
+                    describeNode(entry.node));
+  }
+  const Section section(*this, entry,
+                        {"name", "keys", "methods", "level", "max_staleness", "override",
+                         "on_stale", "downgrade"});
+  Rule rule;
+  rule.line = entry.line;
+  const auto name = section.get("name");
+  if (!name) fail(entry.line, section.path("name"), "missing; every rule needs a name");
+  rule.name = readName(*name, "rule");
+
+  const auto keys = section.get("keys");
+  if (!keys) {
+    fail(entry.line, section.path("keys"),
+         "missing; rule " + inQuotes(rule.name) +
+             " needs at least one key pattern, e.g. [\"user:*\"]");
+  }
+  for (const Entry& item : readList(*keys, true)) {
+    std::string glob = readString(item);
+    if (glob.empty()) fail(item, "empty key pattern (use \"*\" for every key)");
+    if (auto problem = routing::validateGlob(glob)) {
+      fail(item, "bad key pattern " + inQuotes(glob) + ": " + *problem);
+    }
+    rule.keyGlobs.push_back(std::move(glob));
+  }
+  if (rule.keyGlobs.empty()) {
+    fail(*keys, "rule " + inQuotes(rule.name) + " needs at least one key pattern");
+  }
+
+  if (auto methods = section.get("methods")) {
+    for (const Entry& item : readList(*methods, true)) {
+      std::string method = readString(item);
+      if (!isCommandWord(method, true)) {
+        fail(item, "invalid method " + inQuotes(method) +
+                       " (expected GET, PUT, DELETE, POST or an upper-case Redis command name)");
+      }
+      if (std::find(rule.methods.begin(), rule.methods.end(), method) == rule.methods.end()) {
+        rule.methods.push_back(std::move(method));
+      }
+    }
+  }
+
+  // Level, max_staleness, override and on_stale default to consistency.default's; downgrading
+  // is never inherited: relaxing a rule's reads under load must be asked for by that rule.
+  Policy base = defaultPolicy;
+  base.downgradeEnabled = false;
+  base.floor = Level::Eventual;
+  rule.policy = parsePolicy(section, base, rule.name);
+  return rule;
+}
+
+void ConfigParser::parseConsistency(const Section& root, Config& config) const {
+  // Walked even when absent: the write quorum default depends on redis.replicas.
+  const Entry entry = root.get("consistency").value_or(Entry{YAML::Node(), "consistency", 1});
+  const Section consistency(*this, entry,
+                            {"default", "max_staleness", "wait_timeout", "write_quorum", "rules"});
+  ConsistencyConfig& out = config.consistency;
+  std::optional<Entry> quorumEntry;
+
+  if (auto defaults = consistency.get("default")) {
+    const Section section(*this, *defaults,
+                          {"level", "max_staleness", "override", "on_stale", "downgrade"});
+    out.defaultPolicy = parsePolicy(section, out.defaultPolicy, "");
+  }
+  if (auto bound = consistency.get("max_staleness")) out.maxStaleness = readDuration(*bound, true);
+  if (auto wait = consistency.get("wait_timeout")) out.waitTimeout = readDuration(*wait, true);
+
+  if (auto quorum = consistency.get("write_quorum")) {
+    const Section section(*this, *quorum, {"replicas", "timeout"});
+    if (auto replicas = section.get("replicas")) {
+      const std::string& text = scalar(*replicas, "a number of replicas, majority or all");
+      if (text::iequals(text, "majority")) {
+        out.writeQuorum.kind = WriteQuorum::Kind::Majority;
+      } else if (text::iequals(text, "all")) {
+        out.writeQuorum.kind = WriteQuorum::Kind::All;
+      } else if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) ||
+                                   text[0] == '-' || text[0] == '+')) {
+        out.writeQuorum.kind = WriteQuorum::Kind::Count;
+        out.writeQuorum.replicas = static_cast<int>(readInt(*replicas, 0, kMaxQuorumReplicas));
+      } else {
+        fail(*replicas, "expected a number of replicas, majority or all, got " + inQuotes(text));
+      }
+    }
+    // WAIT with a timeout of 0 blocks forever in Redis; a strong write must end.
+    if (auto timeout = section.get("timeout")) {
+      out.writeQuorum.timeout = readDuration(*timeout, false);
+    }
+    quorumEntry = section.get("replicas");
+  }
+  // The quorum counts replicas that acknowledge a strong write; asking for more than are
+  // configured would fail every strong write. (redis is parsed before consistency.)
+  const int replicaCount = static_cast<int>(config.redis.replicas.size());
+  WriteQuorum& quorum = out.writeQuorum;
+  if (quorum.kind == WriteQuorum::Kind::Count && quorum.replicas > replicaCount) {
+    if (quorumEntry) {
+      fail(*quorumEntry, "a write quorum of " + std::to_string(quorum.replicas) +
+                             " replicas, but only " + std::to_string(replicaCount) +
+                             " configured under redis.replicas; every strong write would fail");
+    }
+    quorum.replicas = replicaCount;  // the default of one, without replicas: none
+  }
+
+  if (auto rules = consistency.get("rules")) {
+    for (const Entry& item : readList(*rules, false)) {
+      Rule rule = parseRule(item, out.defaultPolicy);
+      for (const Rule& other : out.rules) {
+        if (other.name == rule.name) {
+          fail(lineOf(item.node, item.line), item.path + ".name",
+               "duplicate rule name " + inQuotes(rule.name) + " (first defined at line " +
+                   std::to_string(other.line) + ")");
+        }
+      }
+      out.rules.push_back(std::move(rule));
+    }
+  }
+}
+
+void ConfigParser::parseLoad(const Section& root, Config& config) const {
+  const auto entry = root.get("load");
+  if (!entry) return;
+  const Section load(*this, *entry, {"enabled", "high", "low", "for"});
+  LoadConfig& out = config.load;
+  if (auto enabled = load.get("enabled")) out.enabled = readBool(*enabled);
+  if (auto holdFor = load.get("for")) out.holdFor = readDuration(*holdFor, true);
+
+  struct Given {
+    std::optional<Entry> inflight;
+    std::optional<Entry> p99;
+    std::optional<Entry> errorRate;
+  };
+  auto readWatermark = [&](std::string_view key, LoadWatermark& mark, bool high) {
+    Given given;
+    const auto watermark = load.get(key);
+    if (!watermark) return given;
+    const Section section(*this, *watermark, {"inflight", "p99", "error_rate"});
+    given.inflight = section.get("inflight");
+    given.p99 = section.get("p99");
+    given.errorRate = section.get("error_rate");
+    if (given.errorRate) {
+      const std::string& text = scalar(*given.errorRate, "a fraction");
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+        fail(*given.errorRate, "expected a fraction between 0 and 1 (e.g. 0.05), got " + inQuotes(text));
+      }
+      mark.errorRate = value;
+    }
+    if (given.inflight) {
+      mark.inflight = static_cast<int>(readInt(*given.inflight, high ? 1 : 0, kMaxInflight));
+    }
+    if (given.p99) mark.p99 = readDuration(*given.p99, !high);
+    return given;
+  };
+  const Given high = readWatermark("high", out.high, true);
+  const Given low = readWatermark("low", out.low, false);
+
+  // Hysteresis needs low ≤ high, or the controller would flap between the two states.
+  auto check = [&](const char* what, long long lowValue, long long highValue,
+                   const std::optional<Entry>& lowEntry, const std::optional<Entry>& highEntry,
+                   const std::string& unit) {
+    if (lowValue <= highValue) return;
+    const std::string values = "load.low." + std::string(what) + " (" +
+                               std::to_string(lowValue) + unit + ") is above load.high." + what +
+                               " (" + std::to_string(highValue) + unit + ")";
+    const std::string advice = "; the low watermark must not exceed the high one";
+    if (lowEntry) fail(*lowEntry, values + advice);
+    if (highEntry) fail(*highEntry, values + (" with the default low watermark" + advice));
+    fail(*entry, values + advice);
+  };
+  check("inflight", out.low.inflight, out.high.inflight, low.inflight, high.inflight, "");
+  check("p99", out.low.p99.count(), out.high.p99.count(), low.p99, high.p99, "ms");
+  if (out.high.errorRate > 0 && out.low.errorRate > out.high.errorRate) {
+    fail(low.errorRate ? *low.errorRate : *entry,
+         "load.low.error_rate is above load.high.error_rate; the low watermark must not exceed the high one");
+  }
+}
+
+void ConfigParser::parseLimits(const Section& root, Config& config) const {
+  const auto entry = root.get("limits");
+  if (!entry) return;
+  const Section limits(*this, *entry,
+                       {"max_header_bytes", "max_body_bytes", "max_key_bytes", "max_connections",
+                        "header_timeout", "body_timeout", "idle_timeout", "drain_timeout"});
+  LimitsConfig& out = config.limits;
+  constexpr std::size_t kGiB = 1ull << 30;
+  if (auto value = limits.get("max_header_bytes")) out.maxHeaderBytes = readByteSize(*value, kGiB);
+  if (auto value = limits.get("max_body_bytes")) out.maxBodyBytes = readByteSize(*value, 4 * kGiB);
+  if (auto value = limits.get("max_key_bytes")) {
+    out.maxKeyBytes = readByteSize(*value, kMaxKeyBytesRedis);
+  }
+  if (auto value = limits.get("max_connections")) {
+    out.maxConnections = static_cast<std::size_t>(readInt(*value, 1, 10'000'000));
+  }
+  if (auto value = limits.get("header_timeout")) out.headerTimeout = readDuration(*value, false);
+  if (auto value = limits.get("body_timeout")) out.bodyTimeout = readDuration(*value, false);
+  if (auto value = limits.get("idle_timeout")) out.idleTimeout = readDuration(*value, false);
+  if (auto value = limits.get("drain_timeout")) out.drainTimeout = readDuration(*value, true);
+}
+
+std::vector<std::string> ConfigParser::readCommandList(const Entry& entry) const {
+  std::vector<std::string> commands;
+  for (const Entry& item : readList(entry, true)) {
+    const std::string word = readString(item);
+    if (!isCommandWord(word, false)) fail(item, "invalid Redis command name " + inQuotes(word));
+    std::string upper = text::upperCopy(word);
+    if (std::find(commands.begin(), commands.end(), upper) == commands.end()) {
+      commands.push_back(std::move(upper));
+    }
+  }
+  return commands;
+}
+
+void ConfigParser::parseCommands(const Section& root, Config& config) const {
+  const auto entry = root.get("commands");
+  if (!entry) return;
+  const Section commands(*this, *entry, {"allow_scripts", "allow", "deny"});
+  CommandsConfig& out = config.commands;
+  if (auto value = commands.get("allow_scripts")) out.allowScripts = readBool(*value);
+  if (auto value = commands.get("allow")) out.allow = readCommandList(*value);
+  const auto deny = commands.get("deny");
+  if (deny) out.deny = readCommandList(*deny);
+  for (const std::string& command : out.deny) {
+    if (std::find(out.allow.begin(), out.allow.end(), command) != out.allow.end()) {
+      fail(*deny, "command " + command + " is in both commands.allow and commands.deny");
+    }
+  }
+}
+
+void ConfigParser::parseLog(const Section& root, Config& config) const {
+  const auto entry = root.get("log");
+  if (!entry) return;
+  const Section log(*this, *entry, {"level", "access"});
+  if (auto access = log.get("access")) config.log.access = readBool(*access);
+  if (auto level = log.get("level")) {
+    const std::string text = text::lowerCopy(readString(*level));
+    if (text == "debug" || text == "info" || text == "warn" || text == "error") {
+      config.log.level = text;
+    } else if (text == "warning") {
+      config.log.level = "warn";
+    } else {
+      fail(*level, "unknown log level " + inQuotes(level->node.Scalar()) +
+                       " (expected debug, info, warn or error)");
+    }
+  }
+}
+
+Config ConfigParser::parse(const YAML::Node& root) {
+  Config config;
+  const Section top(*this, Entry{root, "", 1},
+                    {"listen", "workers", "redis", "tracking", "session", "consistency", "load",
+                     "limits", "commands", "log"});
+  parseListen(top, config);
+  if (auto workers = top.get("workers")) {
+    config.workers = static_cast<int>(readInt(*workers, 0, kMaxWorkers));
+  }
+  parseRedis(top, config);
+  parseTracking(top, config);
+  parseSession(top, config);
+  parseConsistency(top, config);
+  parseLoad(top, config);
+  parseLimits(top, config);
+  parseCommands(top, config);
+  parseLog(top, config);
+
+  return config;
+}
+
+}  // namespace
+
+Config parseConfig(std::string_view yamlText, std::string_view sourceName) {
+  const std::string source(sourceName);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yamlText));
+  } catch (const YAML::ParserException& error) {
+    const int line = error.mark.is_null() ? 1 : error.mark.line + 1;
+    throw ConfigError(source + ":" + std::to_string(line) + ": (yaml): " + error.msg);
+  } catch (const YAML::Exception& error) {
+    throw ConfigError(source + ":1: (yaml): " + error.what());
+  }
+  ConfigParser parser(source);
+  Config config;
+  try {
+    config = parser.parse(root);
+  } catch (const YAML::Exception& error) {  // defensive: yaml-cpp conversions inside
+    const int line = error.mark.is_null() ? 1 : error.mark.line + 1;
+    throw ConfigError(source + ":" + std::to_string(line) + ": (yaml): " + error.msg);
+  }
+  config.sourceName = source;
+  config.version = sha256Prefix(yamlText);
+  return config;
+}
+
+Config loadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad() || text.bad()) throw ConfigError(path + ": cannot read the file");
+  return parseConfig(text.str(), path);
+}
+
+}  // namespace cx::proxy

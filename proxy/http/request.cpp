@@ -1,0 +1,368 @@
+// The request parser (see request.h for why it exists and how strict it is).
+#include "proxy/http/request.h"
+
+#include <boost/beast/core/string.hpp>
+
+#include <array>
+#include <bit>
+#include <cstring>
+#include <limits>
+
+namespace cx::proxy {
+
+namespace {
+
+using boost::beast::iequals;
+constexpr std::string_view kCrlf = "\r\n";
+// A chunk-size line (with its extensions) longer than this is refused, so a client cannot
+// make the server buffer without end while it looks for the line's end.
+constexpr std::size_t kMaxChunkLine = 4096;
+
+// RFC 9110 §5.6.2 tchar: the characters of a method and of a field name.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// Field values: HTAB, SP, VCHAR and obs-text; never another control character (a bare CR
+// or LF inside a value is how requests get smuggled).
+constexpr std::array<bool, 256> kValueChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = c != 0x7f;
+  t['\t'] = true;
+  return t;
+}();
+
+bool allOf(std::string_view s, const std::array<bool, 256>& table) {
+  for (char c : s) {
+    if (!table[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+// The first byte at or after `p` that is a control character (below 0x20) or DEL, eight
+// bytes at a time: in a field value that is the CR ending the line, a tab, or an error.
+// The block ends with "\r\n\r\n", so the search stops before `end`.
+const char* findControl(const char* p, const char* end) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    const std::uint64_t below20 = (x - kOnes * 0x20) & ~x & kHigh;  // exact for the lowest byte flagged
+    const std::uint64_t del = ((x ^ (kOnes * 0x7f)) - kOnes) & ~(x ^ (kOnes * 0x7f)) & kHigh;
+    if (const std::uint64_t hit = below20 | del) return p + std::countr_zero(hit) / 8;  // little-endian
+    p += 8;
+  }
+  while (p < end && static_cast<unsigned char>(*p) >= 0x20 && *p != 0x7f) ++p;
+  return p;
+}
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `name` against a lower-case constant.
+bool equalsLower(std::string_view name, std::string_view lowerConstant) {
+  if (name.size() != lowerConstant.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (lower(name[i]) != lowerConstant[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trimWhitespace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "name: value" (a trailer field line): syntax only.
+bool validFieldLine(std::string_view line) {
+  const auto colon = line.find(':');
+  return colon != std::string_view::npos && colon > 0 && allOf(line.substr(0, colon), kTokenChars) &&
+         allOf(line.substr(colon + 1), kValueChars);
+}
+
+}  // namespace
+
+std::string_view describe(ParseStatus status) {
+  switch (status) {
+    case ParseStatus::Ok: return "ok";
+    case ParseStatus::NeedMore: return "incomplete request";
+    case ParseStatus::HeaderTooLarge: return "the header is too large";
+    case ParseStatus::BodyTooLarge: return "the body is too large";
+    case ParseStatus::BadRequestLine: return "bad request line";
+    case ParseStatus::BadVersion: return "unsupported HTTP version (HTTP/1.0 and HTTP/1.1 are served)";
+    case ParseStatus::BadField: return "bad header field";
+    case ParseStatus::BadContentLength: return "bad Content-Length";
+    case ParseStatus::BadTransferEncoding: return "unsupported Transfer-Encoding (only chunked is accepted)";
+    case ParseStatus::LengthAndEncoding:
+      return "a request must not carry both Content-Length and Transfer-Encoding";
+    case ParseStatus::BadChunk: return "bad chunked encoding";
+    case ParseStatus::BareLineFeed: return "bad line ending (lines end with CRLF)";
+    case ParseStatus::PartialMessage: return "the connection closed in the middle of a request";
+  }
+  return "unknown";
+}
+
+std::string_view Request::operator[](std::string_view name) const {
+  for (const auto& f : fields_) {
+    if (iequals(f.name_string(), name)) return f.value();
+  }
+  return {};
+}
+
+void Request::clear() {
+  // A Request is reused: its buffers keep their capacity, unless an unusually large body
+  // would otherwise stay allocated for as long as the Request lives.
+  constexpr std::size_t kKeepBody = 64 * 1024;
+  head_.clear();
+  if (body_.capacity() > kKeepBody) {
+    std::string().swap(body_);
+  } else {
+    body_.clear();
+  }
+  fields_.clear();
+  method_ = http::verb::unknown;
+  methodText_ = {};
+  target_ = {};
+  version_ = 11;
+  keepAlive_ = true;
+}
+
+void RequestParser::reset() {
+  req_.clear();
+  state_ = State::Header;
+  scanned_ = 0;
+  remaining_ = 0;
+  trailerBytes_ = 0;
+  gotSome_ = false;
+  expectContinue_ = false;
+  hasLength_ = false;
+  hasEncoding_ = false;
+  chunked_ = false;
+  close_ = false;
+  keepAliveToken_ = false;
+  length_ = 0;
+}
+
+RequestParser::Result RequestParser::parseHeader(std::string_view data) {
+  if (state_ != State::Header) return {ParseStatus::Ok, 0};
+  gotSome_ = gotSome_ || !data.empty();
+  // Resume the search for the blank line where the last one stopped (minus the three
+  // bytes that could start a "\r\n\r\n" cut by the previous read).
+  const std::size_t from = scanned_ >= 3 ? scanned_ - 3 : 0;
+  const auto end = data.find("\r\n\r\n", from);
+  if (end == std::string_view::npos) {
+    // A client ending lines with LF alone would otherwise wait out the header deadline
+    // for a blank line that never comes: refuse it as soon as such a line arrives.
+    for (auto lf = data.find('\n', scanned_); lf != std::string_view::npos; lf = data.find('\n', lf + 1)) {
+      if (lf == 0 || data[lf - 1] != '\r') return {ParseStatus::BareLineFeed, 0};
+    }
+    scanned_ = data.size();
+    if (data.size() > headerLimit_) return {ParseStatus::HeaderTooLarge, 0};
+    return {ParseStatus::NeedMore, 0};
+  }
+  const std::size_t headerBytes = end + 4;
+  if (headerBytes > headerLimit_) return {ParseStatus::HeaderTooLarge, 0};
+  req_.head_.assign(data.data(), headerBytes);
+  if (auto status = parseHead(); status != ParseStatus::Ok) return {status, 0};
+
+  if (hasLength_ && hasEncoding_) return {ParseStatus::LengthAndEncoding, 0};
+  if (hasEncoding_ && !chunked_) return {ParseStatus::BadTransferEncoding, 0};
+  if (chunked_) {
+    state_ = State::ChunkSize;
+  } else if (length_ > 0) {
+    if (length_ > bodyLimit_) return {ParseStatus::BodyTooLarge, 0};
+    req_.body_.reserve(static_cast<std::size_t>(length_));
+    remaining_ = length_;
+    state_ = State::Length;
+  } else {
+    state_ = State::Done;
+  }
+  return {ParseStatus::Ok, headerBytes};
+}
+
+ParseStatus RequestParser::parseHead() {
+  const std::string_view head = req_.head_;  // ends with "\r\n\r\n"
+  // request-line = method SP request-target SP HTTP-version CRLF
+  const auto lineEnd = head.find(kCrlf);
+  const std::string_view line = head.substr(0, lineEnd);
+  const auto sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return ParseStatus::BadRequestLine;
+  const auto sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return ParseStatus::BadRequestLine;
+  const std::string_view method = line.substr(0, sp1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!allOf(method, kTokenChars)) return ParseStatus::BadRequestLine;
+  for (char c : target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return ParseStatus::BadRequestLine;
+  }
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+      version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return ParseStatus::BadRequestLine;
+  }
+  if (version[5] != '1') return ParseStatus::BadVersion;
+  req_.version_ = version[7] == '0' ? 10 : 11;  // a later 1.x minor speaks 1.1 (RFC 9110 §2.5)
+  req_.methodText_ = method;
+  req_.method_ = http::string_to_verb(method);
+  req_.target_ = target;
+
+  // field-line = field-name ":" OWS field-value OWS CRLF, up to the blank line. One pass:
+  // the name up to its colon, then the value up to the first control character, which
+  // must be the CR of the line's CRLF (tabs are allowed and skipped).
+  const char* p = head.data() + lineEnd + 2;
+  const char* const end = head.data() + head.size();
+  while (*p != '\r') {  // the block ends with a blank line, so this stops
+    const char* nameStart = p;
+    while (kTokenChars[static_cast<unsigned char>(*p)]) ++p;  // stops at ':' or worse
+    if (*p != ':' || p == nameStart) return ParseStatus::BadField;  // also obs-fold, "name :"
+    const std::string_view name(nameStart, static_cast<std::size_t>(p - nameStart));
+    ++p;
+    const char* valueStart = p;
+    for (;;) {
+      p = findControl(p, end);
+      if (*p != '\t') break;
+      ++p;
+    }
+    if (p[0] != '\r' || p[1] != '\n') return ParseStatus::BadField;
+    const std::string_view value =
+        trimWhitespace(std::string_view(valueStart, static_cast<std::size_t>(p - valueStart)));
+    p += 2;
+    req_.fields_.emplace_back(name, value);
+    if (auto status = onField(name, value); status != ParseStatus::Ok) return status;
+  }
+  req_.keepAlive_ = req_.version_ == 11 ? !close_ : keepAliveToken_ && !close_;
+  return ParseStatus::Ok;
+}
+
+ParseStatus RequestParser::onField(std::string_view name, std::string_view value) {
+  switch (name.size()) {
+    case 14:
+      if (equalsLower(name, "content-length")) {
+        // Digits only: a list ("5, 5"), a sign or a second, different value is refused.
+        if (value.empty() || value.size() > 19) return ParseStatus::BadContentLength;
+        std::uint64_t n = 0;
+        for (char c : value) {
+          if (c < '0' || c > '9') return ParseStatus::BadContentLength;
+          n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (hasLength_ && n != length_) return ParseStatus::BadContentLength;
+        hasLength_ = true;
+        length_ = n;
+      }
+      break;
+    case 17:
+      if (equalsLower(name, "transfer-encoding")) {
+        if (hasEncoding_) chunked_ = false;  // a second field makes "chunked, chunked" or worse
+        else chunked_ = iequals(value, "chunked");
+        hasEncoding_ = true;
+      }
+      break;
+    case 10:
+      if (equalsLower(name, "connection")) {
+        std::string_view rest = value;
+        while (!rest.empty()) {
+          const auto comma = rest.find(',');
+          const auto option = trimWhitespace(rest.substr(0, comma));
+          if (iequals(option, "close")) close_ = true;
+          if (iequals(option, "keep-alive")) keepAliveToken_ = true;
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+      }
+      break;
+    case 6:
+      if (equalsLower(name, "expect") && iequals(value, "100-continue")) expectContinue_ = true;
+      break;
+    default: break;
+  }
+  return ParseStatus::Ok;
+}
+
+RequestParser::Result RequestParser::parseBody(std::string_view data) {
+  std::size_t used = 0;
+  auto& body = req_.body_;
+  while (state_ != State::Done) {
+    const std::string_view rest = data.substr(used);
+    switch (state_) {
+      case State::Header: return {ParseStatus::Ok, used};  // parseHeader first
+      case State::Length:
+      case State::ChunkData: {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+        body.append(rest.data(), n);
+        used += n;
+        remaining_ -= n;
+        if (remaining_ > 0) return {ParseStatus::NeedMore, used};
+        state_ = state_ == State::Length ? State::Done : State::ChunkEnd;
+        break;
+      }
+      case State::ChunkSize: {
+        // chunk-size [ chunk-ext ] CRLF; extensions are allowed and ignored.
+        const auto eol = rest.find(kCrlf);
+        if (eol == std::string_view::npos) {
+          if (rest.size() > kMaxChunkLine) return {ParseStatus::BadChunk, used};
+          if (rest.find('\n') != std::string_view::npos) return {ParseStatus::BareLineFeed, used};
+          return {ParseStatus::NeedMore, used};
+        }
+        const std::string_view line = rest.substr(0, eol);
+        std::size_t i = 0;
+        std::uint64_t size = 0;
+        for (; i < line.size() && hexDigit(line[i]) >= 0; ++i) {
+          if (size > (std::numeric_limits<std::uint64_t>::max() >> 4)) return {ParseStatus::BadChunk, used};
+          size = size * 16 + static_cast<std::uint64_t>(hexDigit(line[i]));
+        }
+        if (i == 0) return {ParseStatus::BadChunk, used};
+        const std::string_view ext = trimWhitespace(line.substr(i));
+        if (!ext.empty() && (ext.front() != ';' || !allOf(ext, kValueChars))) return {ParseStatus::BadChunk, used};
+        used += eol + 2;
+        if (size == 0) {
+          state_ = State::Trailers;
+        } else {
+          if (size > bodyLimit_ - body.size()) return {ParseStatus::BodyTooLarge, used};
+          remaining_ = size;
+          state_ = State::ChunkData;
+        }
+        break;
+      }
+      case State::ChunkEnd:
+        if (rest.size() < 2) return {ParseStatus::NeedMore, used};
+        if (rest.substr(0, 2) != kCrlf) return {ParseStatus::BadChunk, used};
+        used += 2;
+        state_ = State::ChunkSize;
+        break;
+      case State::Trailers: {
+        // Trailer fields are read and dropped; they count against the header limit.
+        const auto eol = rest.find(kCrlf);
+        if (eol == std::string_view::npos) {
+          if (trailerBytes_ + rest.size() > headerLimit_) return {ParseStatus::HeaderTooLarge, used};
+          if (rest.find('\n') != std::string_view::npos) return {ParseStatus::BareLineFeed, used};
+          return {ParseStatus::NeedMore, used};
+        }
+        trailerBytes_ += eol + 2;
+        if (trailerBytes_ > headerLimit_) return {ParseStatus::HeaderTooLarge, used};
+        const std::string_view line = rest.substr(0, eol);
+        if (!line.empty() && !validFieldLine(line)) return {ParseStatus::BadField, used};
+        used += eol + 2;
+        if (line.empty()) state_ = State::Done;
+        break;
+      }
+      case State::Done: break;
+    }
+  }
+  return {ParseStatus::Ok, used};
+}
+
+}  // namespace cx::proxy
