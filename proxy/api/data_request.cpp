@@ -200,7 +200,7 @@ void DataRequest::appendMainCommand(std::string& out) const {
 
 backends::Connection& DataRequest::beginCall(std::size_t index) {
   auto& conn = worker_.pool().pick(index);
-  if (index == 0 && !conn.replid().empty()) primaryReplid_ = conn.replid();
+  callConnection_ = &conn;
   // The primary's latency, errors and in-flight count drive the load controller.
   shared_.inFlight.add(worker_.index(), index);
   return conn;
@@ -210,6 +210,14 @@ void DataRequest::endCall(std::size_t index, const backends::ExecResult& result,
                           bool countLatency) {
   shared_.inFlight.remove(worker_.index(), index);
   worker_.requestMetrics().backendCall(index, topology_->backends[index].name, result.error, result.ok(), elapsed);
+  // The history of the primary that ran the call is the one of the connection's current
+  // handshake, read now, not when the call was queued: a call queued while the
+  // connection was reconnecting (a restarted primary) runs on the new server, and the
+  // history known at queueing time is the old one. A reply that arrived ok came on the
+  // socket of the current handshake (a reconnect first fails every call in flight).
+  if (index == 0 && result.ok() && callConnection_ && !callConnection_->replid().empty()) {
+    primaryReplid_ = callConnection_->replid();
+  }
   if (index == 0 && (countLatency || !result.ok())) {
     shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed), !result.ok());
   }

@@ -139,6 +139,7 @@ class DataRequest {
   std::shared_ptr<const backends::Topology> replidSnapshot_;
   std::string liveReplid_;  // the primary's history as asked for in this request
   std::string primaryReplid_;  // history of the primary connection that served us (handshake)
+  backends::Connection* callConnection_ = nullptr;  // of the call in flight (pool-owned)
 
   // the backend call in flight (call())
   std::size_t callIndex_ = 0;
