@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "routing/level.h"
+#include "routing/rules.h"
 
 namespace cx::proxy {
 
@@ -62,7 +63,7 @@ struct ConsistencyConfig {
   milliseconds maxStaleness{1000};              // consistency.max_staleness
   milliseconds waitTimeout{100};                // consistency.wait_timeout
   WriteQuorum writeQuorum;                      // consistency.write_quorum
-  std::vector<routing::Rule> rules;             // consistency.rules
+  routing::RuleList rules;                      // consistency.rules, indexed for first match
 };
 
 struct LoadWatermark {
