@@ -8,7 +8,7 @@ CMAKE_COMMON += $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=cc
 export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build build-test test run stop bench clean
+.PHONY: deps build build-test test run stop bench bench-curves clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -36,6 +36,10 @@ stop:
 
 bench: build
 	@bash bench/compare.sh
+
+# Curves (value size, connections, rules, replicas): tables and PNG plots in bench/plots/.
+bench-curves: build
+	@bash bench/curves.sh
 
 clean:
 	rm -rf build

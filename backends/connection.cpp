@@ -28,6 +28,8 @@ namespace asio = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
 using tcp = asio::ip::tcp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// From this size a command that starts a write is swapped into the buffer, not copied.
+constexpr std::size_t kSwapInBytes = 16 * 1024;
 
 std::string_view toString(BackendError error) {
   switch (error) {
@@ -185,7 +187,15 @@ void Connection::enqueue(std::string encoded, std::size_t replyCount, std::chron
   }
   pending_.push_back(call);
   ++queued_;
-  outBuffer_.append(encoded);  // its capacity stays: it trades places with writingBuffer_
+  if (outBuffer_.empty() && encoded.size() >= kSwapInBytes) {
+    // A large command (a PUT of a big value) that starts a write takes the buffer's place
+    // instead of being copied into it: the value is then copied once on its way from the
+    // HTTP body to the socket (into `encoded`). Small ones are appended, so the buffer's
+    // capacity stays (it trades places with writingBuffer_) and nothing is allocated.
+    outBuffer_.swap(encoded);
+  } else {
+    outBuffer_.append(encoded);
+  }
   writeSignal_.cancel();
   armSweeper(deadline);
 }

@@ -138,4 +138,44 @@ std::optional<std::string> validateGlob(std::string_view pattern) {
   return std::nullopt;
 }
 
+GlobLiterals globLiterals(std::string_view pattern) {
+  // The same tokens globMatch() steps through: a '*', '?' or terminated set is a wildcard,
+  // everything else one literal byte (an unterminated '[' is '[', a trailing backslash itself).
+  GlobLiterals out;
+  bool sawWildcard = false;
+  std::string run;  // literal bytes since the last wildcard
+  auto wildcard = [&] {
+    if (!sawWildcard) out.prefix = run;
+    sawWildcard = true;
+    run.clear();
+  };
+  for (std::size_t p = 0; p < pattern.size();) {
+    const char pc = pattern[p];
+    if (pc == '*' || pc == '?') {
+      wildcard();
+      ++p;
+    } else if (pc == '[') {
+      if (auto set = matchSet(pattern, p, 0)) {
+        wildcard();
+        p = set->end;
+      } else {
+        run += '[';
+        ++p;
+      }
+    } else if (pc == '\\' && p + 1 < pattern.size()) {
+      run += pattern[p + 1];
+      p += 2;
+    } else {
+      run += pc;
+      ++p;
+    }
+  }
+  if (!sawWildcard) {
+    out.prefix = run;
+    out.exact = true;
+  }
+  out.suffix = std::move(run);
+  return out;
+}
+
 }  // namespace cx::routing

@@ -23,4 +23,16 @@ bool globMatch(std::string_view pattern, std::string_view text);
 // (unterminated `[`, trailing `\`), phrased for a configuration error message.
 std::optional<std::string> validateGlob(std::string_view pattern);
 
+// The literal bytes that every text matching `pattern` starts with (`prefix`: the bytes
+// before the first `*`, `?` or set) and ends with (`suffix`: the bytes after the last
+// one), escapes resolved. `exact` when the pattern has no wildcard at all: it matches the
+// one text `prefix` (== `suffix`). Rule selection indexes globs by these (see rules.h);
+// they follow globMatch() exactly, also for the patterns validateGlob() rejects.
+struct GlobLiterals {
+  std::string prefix;
+  std::string suffix;
+  bool exact = false;
+};
+GlobLiterals globLiterals(std::string_view pattern);
+
 }  // namespace cx::routing

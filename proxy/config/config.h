@@ -13,6 +13,7 @@
 
 #include "proxy/config/values.h"
 #include "routing/level.h"
+#include "routing/rules.h"
 
 namespace cx::proxy {
 
@@ -55,7 +56,7 @@ struct ConsistencyConfig {
   milliseconds maxStaleness{1000};              // consistency.max_staleness
   milliseconds waitTimeout{100};                // consistency.wait_timeout
   WriteQuorum writeQuorum;                      // consistency.write_quorum
-  std::vector<routing::Rule> rules;             // consistency.rules
+  routing::RuleList rules;                      // consistency.rules, indexed for first match
 };
 
 struct LoadWatermark {

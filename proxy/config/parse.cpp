@@ -15,6 +15,7 @@
 #include <iomanip>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -350,14 +351,13 @@ void ConfigParser::parseConsistency(const Section& root, Config& config) const {
   }
 
   if (auto rules = consistency.get("rules")) {
+    std::unordered_map<std::string, int> firstLine;  // rule name -> the line defining it
     for (const Entry& item : readList(*rules, false)) {
       Rule rule = parseRule(item, out.defaultPolicy);
-      for (const Rule& other : out.rules) {
-        if (other.name == rule.name) {
-          fail(lineOf(item.node, item.line), item.path + ".name",
-               "duplicate rule name " + inQuotes(rule.name) + " (first defined at line " +
-                   std::to_string(other.line) + ")");
-        }
+      if (auto [seen, added] = firstLine.try_emplace(rule.name, rule.line); !added) {
+        fail(lineOf(item.node, item.line), item.path + ".name",
+             "duplicate rule name " + inQuotes(rule.name) + " (first defined at line " +
+                 std::to_string(seen->second) + ")");
       }
       out.rules.push_back(std::move(rule));
     }
