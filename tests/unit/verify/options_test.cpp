@@ -7,6 +7,7 @@ namespace cx::verify {
 namespace {
 
 using std::chrono::milliseconds;
+using routing::Level;
 
 Options parseOk(const std::vector<std::string>& args) {
   auto parsed = parseOptions(args);
