@@ -62,6 +62,9 @@ class Checker {
       return a->session != b->session ? a->session < b->session : a->invoke < b->invoke;
     });
     for (const Operation* read : reads) checkRead(*read);
+    // In the order the reads were issued (ids are assigned in invoke order).
+    std::stable_sort(report_.violations.begin(), report_.violations.end(),
+                     [](const Violation& a, const Violation& b) { return a.ops.front() < b.ops.front(); });
     return std::move(report_);
   }
 
