@@ -17,8 +17,8 @@ deps:
 
 build: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_COMMON) >/dev/null
-	@cmake --build build/release -j$(JOBS) --target cxproxy
-	@echo "built build/release/cxproxy"
+	@cmake --build build/release -j$(JOBS) --target cxproxy cxproxy-verify
+	@echo "built build/release/cxproxy and build/release/cxproxy-verify"
 
 build-test: deps
 	@cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DCXPROXY_SANITIZE=ON -DCXPROXY_TESTS=ON $(CMAKE_COMMON) >/dev/null

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tests/integration/support/cxproxy_process.h"
+#include "tests/integration/support/fault_shim.h"
 #include "tests/integration/support/http_client.h"
 #include "tests/integration/support/metrics_scrape.h"
 #include "tests/integration/support/process.h"
