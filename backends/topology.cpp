@@ -26,6 +26,17 @@ std::string_view toString(Standing standing) {
   return "unknown";
 }
 
+Standing standingOf(const BackendStatus& s, bool named) {
+  if (!s.member) return Standing::Departed;
+  const bool saysMaster = s.up && s.role == NodeRole::Primary;
+  if (named) return saysMaster ? Standing::Primary : Standing::PrimaryPending;
+  if (saysMaster) return Standing::Fenced;
+  // A replica, or down: the role it last reported is what it would be if it answered
+  // again (a replica's reads still need `up`; see the router).
+  if (s.role == NodeRole::Replica) return Standing::Replica;
+  return Standing::Unknown;
+}
+
 const BackendStatus& Topology::primary() const {
   static const BackendStatus kNone = [] {
     BackendStatus b;

@@ -32,6 +32,10 @@ enum class Standing : std::uint8_t {
   Departed,        // no longer a member (sentinel mode); the slot is kept, see Topology
 };
 std::string_view toString(Standing standing);
+struct BackendStatus;
+// Where a backend stands from its fields member, up and role, and whether it is the named
+// primary (the fencing rule: only the named node that says master is the primary).
+Standing standingOf(const BackendStatus& status, bool named);
 
 // Staleness bounds (README "Consistency levels"). The tracker samples the primary's replication offset,
 // remembering when each poll was *sent*. The reply's offset P is at least the offset at

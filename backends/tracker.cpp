@@ -297,17 +297,6 @@ struct ReplicationTracker::State {
     return best;
   }
 
-  Standing standingOf(std::size_t i, const BackendStatus& s) const {
-    if (!s.member) return Standing::Departed;
-    const bool named = i == namedIndex;
-    const bool saysMaster = s.up && s.role == NodeRole::Primary;
-    if (named) return saysMaster ? Standing::Primary : Standing::PrimaryPending;
-    if (saysMaster) return Standing::Fenced;
-    if (s.up && s.role == NodeRole::Replica) return Standing::Replica;
-    // Down: its last known role decides what it would be if it answered again.
-    return s.role == NodeRole::Replica ? Standing::Replica : Standing::Unknown;
-  }
-
   void publish() {
     auto topo = std::make_shared<Topology>();
     auto now = Clock::now();
@@ -325,7 +314,7 @@ struct ReplicationTracker::State {
       BackendStatus s = nodes[i]->status;
       s.up = s.member && nodes[i]->lastPollOk && now - s.lastSeen <= options.downAfter;
       s.namedPrimary = i == namedIndex;
-      s.standing = standingOf(i, s);
+      s.standing = standingOf(s, i == namedIndex);
       if (i != namedIndex) {
         s.lagBytes = primary.offset > s.offset ? primary.offset - s.offset : 0;
         // Link down while the primary answers: cut off, maybe about to resync. With the
