@@ -8,7 +8,7 @@ CMAKE_COMMON += $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=cc
 export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build build-test test run stop bench bench-curves clean
+.PHONY: deps build build-test test run run-sentinel stop bench bench-curves clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,10 +28,15 @@ test: build-test
 	@cd build/test && CXPROXY_PROMTOOL=$(DEPS_PREFIX)/usr/bin/promtool ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
 
+# SENTINEL=1: three local Sentinels too (deploy/local/sentinel-trio.sh).
 run: build
-	@bash deploy/local/run.sh
+	@SENTINEL=$(SENTINEL) bash deploy/local/run.sh
+
+run-sentinel: build
+	@SENTINEL=1 bash deploy/local/run.sh
 
 stop:
+	@bash deploy/local/sentinel-trio.sh stop build/local
 	@bash deploy/local/redis-trio.sh stop build/local
 
 bench: build

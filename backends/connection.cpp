@@ -331,8 +331,10 @@ asio::awaitable<bool> Connection::connectOnce() {
   reader_.emplace();
 
   if (!options_.password.empty()) {
-    const std::array<std::string_view, 2> argv{"AUTH", options_.password};
-    auto reply = co_await handshake(encodeCommand(argv));
+    const std::array<std::string_view, 3> withUser{"AUTH", options_.username, options_.password};
+    const std::array<std::string_view, 2> passwordOnly{"AUTH", options_.password};
+    auto reply = co_await handshake(options_.username.empty() ? encodeCommand(passwordOnly)
+                                                              : encodeCommand(withUser));
     if (!reply || reply->isError()) {
       lastError_ = reply ? "auth refused: " + reply->str : "auth: " + lastError_;
       socket_.close();

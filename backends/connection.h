@@ -35,6 +35,7 @@ std::string_view toString(BackendError error);
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  std::string username;  // with password: AUTH <username> <password> (ACL user)
   std::string password;  // AUTH on connect when non-empty
   bool trackReplid = false;  // ask INFO replication on connect; see replid()
   std::chrono::milliseconds connectTimeout{1000};

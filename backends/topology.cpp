@@ -14,6 +14,46 @@ std::string_view toString(NodeRole role) {
   return "unknown";
 }
 
+std::string_view toString(Standing standing) {
+  switch (standing) {
+    case Standing::Unknown: return "unknown";
+    case Standing::Primary: return "primary";
+    case Standing::PrimaryPending: return "primary_pending";
+    case Standing::Replica: return "replica";
+    case Standing::Fenced: return "fenced";
+    case Standing::Departed: return "departed";
+  }
+  return "unknown";
+}
+
+Standing standingOf(const BackendStatus& s, bool named) {
+  if (!s.member) return Standing::Departed;
+  const bool saysMaster = s.up && s.role == NodeRole::Primary;
+  if (named) return saysMaster ? Standing::Primary : Standing::PrimaryPending;
+  if (saysMaster) return Standing::Fenced;
+  // A replica, or down: the role it last reported is what it would be if it answered
+  // again (a replica's reads still need `up`; see the router).
+  if (s.role == NodeRole::Replica) return Standing::Replica;
+  return Standing::Unknown;
+}
+
+const BackendStatus& Topology::primary() const {
+  static const BackendStatus kNone = [] {
+    BackendStatus b;
+    b.name = "none";
+    b.lastError = "no primary known";
+    return b;
+  }();
+  return hasPrimary() ? backends[primaryIndex] : kNone;
+}
+
+std::optional<std::size_t> Topology::indexOf(std::string_view name) const {
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
 void OffsetHistory::record(Clock::time_point sentAt, std::uint64_t primaryOffset) {
   if (!samples_.empty()) {
     Sample& last = samples_.back();

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <limits>
 #include <string>
 #include <vector>
+
+#include "backends/history.h"
 
 namespace cx::backends {
 
@@ -15,6 +18,24 @@ using Clock = std::chrono::steady_clock;
 
 enum class NodeRole : std::uint8_t { Unknown, Primary, Replica };
 std::string_view toString(NodeRole role);
+
+// Where a backend stands, from what the Sentinels say (sentinel mode) and what the node
+// says of itself (ROLE). Only Primary takes writes and strong reads; only Replica serves
+// replica reads. In static mode the configured primary is the named one.
+enum class Standing : std::uint8_t {
+  Unknown,         // not polled successfully yet, or down and named by nobody
+  Primary,         // named primary and its ROLE says master
+  PrimaryPending,  // named primary, but down or its ROLE does not say master (yet)
+  Replica,         // ROLE says slave
+  Fenced,          // ROLE says master but it is not the named primary: an old primary
+                   // come back, or one that was never demoted; its writes will be lost
+  Departed,        // no longer a member (sentinel mode); the slot is kept, see Topology
+};
+std::string_view toString(Standing standing);
+struct BackendStatus;
+// Where a backend stands from its fields member, up and role, and whether it is the named
+// primary (the fencing rule: only the named node that says master is the primary).
+Standing standingOf(const BackendStatus& status, bool named);
 
 // Staleness bounds (README "Consistency levels"). The tracker samples the primary's replication offset,
 // remembering when each poll was *sent*. The reply's offset P is at least the offset at
@@ -49,7 +70,13 @@ class OffsetHistory {
 struct BackendStatus {
   std::string name;
   std::string address;
-  bool configuredPrimary = false;
+  bool configuredPrimary = false;  // static mode: the configured primary (slot 0)
+  bool namedPrimary = false;       // the Sentinels (static mode: the config) name it primary
+  bool member = true;              // sentinel mode: the Sentinels list it
+  Standing standing = Standing::Unknown;
+  // Bumped when this slot is handed to another address (see Topology); a worker that
+  // keeps per-slot state (connections, metric children) rebuilds it on a change.
+  std::uint32_t slotGeneration = 0;
   bool up = false;                 // answered its latest poll, within tracking.down_after
   NodeRole role = NodeRole::Unknown;
   bool loading = false;
@@ -66,12 +93,51 @@ struct BackendStatus {
   Clock::time_point lastSeen{};
 };
 
+// One configured Sentinel as the snapshot reports it (sentinel mode).
+struct SentinelStatus {
+  std::string address;  // as configured: the cxproxy_sentinel_up label
+  bool up = false;
+  bool subscribed = false;
+  std::uint64_t configEpoch = 0;  // of its latest answer
+  std::string lastError;
+};
+
+// Backends are slots. Static mode: the configured primary is slot 0, the replicas follow
+// in config order, primaryIndex is always 0. Sentinel mode: a slot is assigned to an
+// address (host:port) the first time the Sentinels list it and keeps it: a node that
+// leaves stays in its slot as Departed, one that comes back gets its slot again, so
+// indices never shift and per-slot state held by workers stays valid. Only when every
+// slot is taken (kMaxBackends) is the longest-departed slot handed to a new address, with
+// slotGeneration bumped. primaryIndex is the slot the Sentinels name, whatever its ROLE
+// says (check standing == Primary before writing); kNoPrimary before discovery.
 struct Topology {
+  static constexpr std::size_t kMaxBackends = 64;
+  static constexpr std::size_t kNoPrimary = std::numeric_limits<std::size_t>::max();
+
   std::uint64_t generation = 0;
   Clock::time_point takenAt{};
-  std::vector<BackendStatus> backends;  // [0] is the configured primary
+  std::vector<BackendStatus> backends;  // slots, see above
+  std::size_t primaryIndex = 0;
+  bool sentinelMode = false;
+  // Sentinel mode: the config epoch the membership was taken from, each Sentinel's
+  // state, when a +switch-master was last heard (max(): never) and when the current
+  // primary was first confirmed (named and saying master; max(): none yet).
+  std::uint64_t configEpoch = 0;
+  std::vector<SentinelStatus> sentinels;
+  Clock::time_point lastSwitchMasterAt = Clock::time_point::max();
+  Clock::time_point primaryConfirmedAt = Clock::time_point::max();
+  std::uint64_t primaryChanges = 0;  // confirmed primary moved to another node
+  // Every promotion the tracker has seen in the nodes' INFO (history.h): what a session
+  // position recorded in an earlier history means in the primary's.
+  std::vector<HistoryLink> lineage;
 
-  const BackendStatus& primary() const { return backends.front(); }
+  bool hasPrimary() const { return primaryIndex < backends.size(); }
+  // The named primary; a placeholder that is down and in no history when there is none.
+  const BackendStatus& primary() const;
+  // Named and its own ROLE says master: writes and strong reads may go to it.
+  bool primaryConfirmed() const { return hasPrimary() && primary().standing == Standing::Primary; }
+  // The slot of `name` (host:port in sentinel mode), if any.
+  std::optional<std::size_t> indexOf(std::string_view name) const;
   // now - freshAsOf for a tracked replica; 0 for the primary; nullopt when unknown.
   std::optional<std::chrono::milliseconds> stalenessBound(std::size_t index, Clock::time_point now) const;
 };

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
+#include "backends/sentinel.h"
 #include "backends/topology.h"
 
 namespace cx::metrics {
@@ -28,8 +30,13 @@ struct BackendAddress {
 };
 
 struct TrackerOptions {
+  // Static mode: the configured primary and replicas (slot 0 and 1..N, see Topology).
   BackendAddress primary;
   std::vector<BackendAddress> replicas;
+  // Sentinel mode when set: primary and replicas are ignored; the members are discovered
+  // and named host:port. `password` (and `username`) are still the data nodes'.
+  std::optional<SentinelSettings> sentinel;
+  std::string username;
   std::string password;
   std::chrono::milliseconds interval{50};
   std::chrono::milliseconds downAfter{1000};
@@ -48,6 +55,8 @@ class ReplicationTracker {
   std::shared_ptr<const Topology> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
   // Bumped after every new snapshot: a reader whose last version differs re-reads it.
   std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  // Calls `fn` on the tracker's thread (tests: e.g. to look at the Sentinel client).
+  void post(std::function<void()> fn);
 
  private:
   struct State;

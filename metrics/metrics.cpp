@@ -97,6 +97,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                         .Name("cxproxy_config_reload_total")
                         .Help("Configuration reload attempts by result (success, unchanged, error)")
                         .Register(r);
+  primaryChanges_ = &prometheus::BuildCounter()
+                         .Name("cxproxy_primary_changes_total")
+                         .Help("Times the confirmed primary moved to another node (Sentinel mode)")
+                         .Register(r);
+  sentinelUp_ = &prometheus::BuildGauge()
+                     .Name("cxproxy_sentinel_up")
+                     .Help("1 when the Sentinel answered its latest refresh, else 0")
+                     .Register(r);
   backendRequests_ = std::make_shared<ShardedFamily<ShardedCounter>>("cxproxy_backend_requests_total",
                                                                      "Calls to each backend by result");
   backendRequestDuration_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
@@ -239,6 +247,12 @@ prometheus::Gauge& Metrics::connections(std::string_view listener) {
 
 prometheus::Counter& Metrics::configReloads(std::string_view result) {
   return child(*configReloads_, {result}, {"result"});
+}
+
+prometheus::Counter& Metrics::primaryChanges() { return child(*primaryChanges_, {}, {}); }
+
+prometheus::Gauge& Metrics::sentinelUp(std::string_view sentinel) {
+  return child(*sentinelUp_, {sentinel}, {"sentinel"});
 }
 
 ShardedCounter& Metrics::backendRequests(std::string_view backend, std::string_view result) {

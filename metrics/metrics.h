@@ -65,6 +65,10 @@ class Metrics {
   prometheus::Counter& sessionTokensRejected(std::string_view reason);
   prometheus::Gauge& connections(std::string_view listener);
   prometheus::Counter& configReloads(std::string_view result);
+  // Sentinel mode (README "Failover"): the confirmed primary moved to another node; each
+  // configured Sentinel answering (label: the address as configured).
+  prometheus::Counter& primaryChanges();
+  prometheus::Gauge& sentinelUp(std::string_view sentinel);
   // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
   ShardedCounter& backendRequests(std::string_view backend, std::string_view result);
   ShardedHistogram& backendRequestDuration(std::string_view backend);
@@ -93,6 +97,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* tokensRejected_;
   prometheus::Family<prometheus::Gauge>* connections_;
   prometheus::Family<prometheus::Counter>* configReloads_;
+  prometheus::Family<prometheus::Counter>* primaryChanges_;
+  prometheus::Family<prometheus::Gauge>* sentinelUp_;
   std::shared_ptr<ShardedFamily<ShardedCounter>> backendRequests_;
   std::shared_ptr<ShardedFamily<ShardedHistogram>> backendRequestDuration_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;

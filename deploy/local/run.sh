@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: a local Redis primary + two replicas (build/local) and cxproxy in front of
 # them with config.example.yaml. Prints requests to try; Ctrl-C stops everything.
+# SENTINEL=1 (`make run SENTINEL=1` or `make run-sentinel`) also starts three Sentinels
+# (deploy/local/sentinel-trio.sh) watching the primary as "mymaster". cxproxy itself
+# still runs with the static config here: until redis.sentinel is wired into the
+# config, it does not follow a failover the Sentinels perform.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BIN=${CXPROXY_BIN:-build/release/cxproxy}
 CONFIG=${CXPROXY_CONFIG:-config.example.yaml}
 TRIO_DIR=build/local
+SENTINEL=${SENTINEL:-0}
+SENTINEL_BASE_PORT=${SENTINEL_BASE_PORT:-26379}
 
 if [ ! -x "$BIN" ]; then
   echo "run: $BIN not found or not executable: build it first with 'make build'" >&2
@@ -41,6 +47,7 @@ cleanup() {
     kill -KILL "$cxproxy_pid" 2>/dev/null || true
     wait "$cxproxy_pid" 2>/dev/null || true
   fi
+  if [ "$SENTINEL" = 1 ]; then bash deploy/local/sentinel-trio.sh stop "$TRIO_DIR" || true; fi
   bash deploy/local/redis-trio.sh stop "$TRIO_DIR" || true
 }
 trap cleanup EXIT
@@ -51,6 +58,12 @@ if ! bash deploy/local/redis-trio.sh start "$TRIO_DIR" "$primary_port"; then
   echo "run: could not start the local Redis nodes (ports $primary_port..$((primary_port + 2)))." >&2
   echo "run: if another Redis holds them, stop it, or run with CXPROXY_CONFIG=<a copy of" >&2
   echo "run: $CONFIG whose redis addresses use other ports>." >&2
+  exit 1
+fi
+
+if [ "$SENTINEL" = 1 ] &&
+   ! bash deploy/local/sentinel-trio.sh start "$TRIO_DIR" "$SENTINEL_BASE_PORT" "$primary_port"; then
+  echo "run: could not start the local Sentinels (ports $SENTINEL_BASE_PORT..$((SENTINEL_BASE_PORT + 2)))" >&2
   exit 1
 fi
 
@@ -102,6 +115,18 @@ cxproxy is serving on http://$data (admin on http://$admin). Try:
 
 Press Ctrl-C to stop cxproxy and the Redis nodes.
 EOF
+if [ "$SENTINEL" = 1 ]; then
+  cat <<EOF
+
+Sentinels watch the primary as "mymaster" on 127.0.0.1:$SENTINEL_BASE_PORT..$((SENTINEL_BASE_PORT + 2)). Try a failover:
+
+  redis-cli -p $SENTINEL_BASE_PORT SENTINEL FAILOVER mymaster
+  bash deploy/local/sentinel-trio.sh status $TRIO_DIR $SENTINEL_BASE_PORT
+  bash deploy/local/redis-trio.sh status $TRIO_DIR $primary_port
+
+(cxproxy runs with the static config of $CONFIG here and does not follow the failover yet.)
+EOF
+fi
 
 status=0
 wait "$cxproxy_pid" || status=$?

@@ -8,4 +8,5 @@
 #include "tests/integration/support/metrics_scrape.h"
 #include "tests/integration/support/process.h"
 #include "tests/integration/support/redis_cluster.h"
+#include "tests/integration/support/redis_sentinel.h"
 #include "tests/integration/support/resp_client.h"

@@ -220,3 +220,53 @@ TEST(StalenessBound, LaggingReplicaBoundGrowsFromTheSampleItCovers) {
 
 }  // namespace
 }  // namespace cx::backends
+
+namespace cx::backends {
+namespace {
+
+BackendStatus node(bool up, NodeRole role, bool member = true) {
+  BackendStatus s;
+  s.up = up;
+  s.role = role;
+  s.member = member;
+  return s;
+}
+
+TEST(Standing, OnlyTheNamedNodeSayingMasterIsThePrimary) {
+  EXPECT_EQ(standingOf(node(true, NodeRole::Primary), true), Standing::Primary);
+  // Named but not (yet) saying master, or down: a failover is under way, no writes.
+  EXPECT_EQ(standingOf(node(true, NodeRole::Replica), true), Standing::PrimaryPending);
+  EXPECT_EQ(standingOf(node(false, NodeRole::Primary), true), Standing::PrimaryPending);
+}
+
+TEST(Standing, ANodeSayingMasterWithoutBeingNamedIsFenced) {
+  EXPECT_EQ(standingOf(node(true, NodeRole::Primary), false), Standing::Fenced);
+  // Down, it is not fenced (it answers nothing), nor a replica.
+  EXPECT_EQ(standingOf(node(false, NodeRole::Primary), false), Standing::Unknown);
+}
+
+TEST(Standing, ReplicasAndDepartedNodes) {
+  EXPECT_EQ(standingOf(node(true, NodeRole::Replica), false), Standing::Replica);
+  EXPECT_EQ(standingOf(node(false, NodeRole::Unknown), false), Standing::Unknown);
+  EXPECT_EQ(standingOf(node(true, NodeRole::Primary, false), true), Standing::Departed);
+}
+
+TEST(TopologySlots, NoPrimaryBeforeDiscoveryIsAPlaceholderNotACrash) {
+  Topology t;
+  t.primaryIndex = Topology::kNoPrimary;
+  EXPECT_FALSE(t.hasPrimary());
+  EXPECT_FALSE(t.primaryConfirmed());
+  EXPECT_FALSE(t.primary().up);
+  EXPECT_TRUE(t.primary().replid.empty());
+  BackendStatus a = node(true, NodeRole::Primary);
+  a.name = "10.0.0.1:6379";
+  a.standing = Standing::Primary;
+  t.backends.push_back(a);
+  t.primaryIndex = 0;
+  EXPECT_TRUE(t.primaryConfirmed());
+  EXPECT_EQ(t.indexOf("10.0.0.1:6379"), 0u);
+  EXPECT_EQ(t.indexOf("10.0.0.2:6379"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace cx::backends
