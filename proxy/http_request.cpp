@@ -142,11 +142,27 @@ bool validChunkExtensions(std::string_view ext) {
   }
 }
 
-// "name: value" (a trailer field line): syntax only.
-bool validFieldLine(std::string_view line) {
+// A comma-separated list of tokens (empty elements allowed, RFC 9110 §5.6.1).
+bool tokenList(std::string_view value) {
+  for (;;) {
+    const auto comma = value.find(',');
+    if (!allOf(trimWhitespace(value.substr(0, comma)), kTokenChars)) return false;
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// "name: value" (a trailer field line). Trailers are dropped, but one that would change
+// the framing (Content-Length, Transfer-Encoding) or a Connection that is no token list
+// is refused: a parser that reads trailers into the header (as Beast does) refuses those.
+bool validTrailerLine(std::string_view line) {
   const auto colon = line.find(':');
-  return colon != std::string_view::npos && colon > 0 && allOf(line.substr(0, colon), kTokenChars) &&
-         allOf(line.substr(colon + 1), kValueChars);
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = line.substr(colon + 1);
+  if (!allOf(name, kTokenChars) || !allOf(value, kValueChars)) return false;
+  if (equalsLower(name, "content-length") || equalsLower(name, "transfer-encoding")) return false;
+  return !equalsLower(name, "connection") || tokenList(value);
 }
 
 }  // namespace
@@ -344,11 +360,11 @@ ParseStatus RequestParser::onField(std::string_view name, std::string_view value
       if (equalsLower(name, "connection")) {
         // connection = #connection-option (tokens): anything else is refused, as Beast
         // and other parsers in front of us refuse it.
+        if (!tokenList(value)) return ParseStatus::BadField;
         std::string_view rest = value;
         while (!rest.empty()) {
           const auto comma = rest.find(',');
           const auto option = trimWhitespace(rest.substr(0, comma));
-          if (!allOf(option, kTokenChars)) return ParseStatus::BadField;
           if (iequals(option, "close")) close_ = true;
           if (iequals(option, "keep-alive")) keepAliveToken_ = true;
           if (comma == std::string_view::npos) break;
@@ -431,7 +447,7 @@ RequestParser::Result RequestParser::parseBody(std::string_view data) {
         trailerBytes_ += eol + 2;
         if (trailerBytes_ > headerLimit_) return {ParseStatus::HeaderTooLarge, used};
         const std::string_view line = rest.substr(0, eol);
-        if (!line.empty() && !validFieldLine(line)) return {ParseStatus::BadField, used};
+        if (!line.empty() && !validTrailerLine(line)) return {ParseStatus::BadField, used};
         used += eol + 2;
         if (line.empty()) state_ = State::Done;
         break;
