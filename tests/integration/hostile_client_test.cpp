@@ -186,13 +186,14 @@ TEST_F(HostileClientTest, Http10WithTransferEncodingIsRefusedAndTheSmuggledPutNe
       "PUT /v1/kv/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nbad";
   HttpClient c(port());
   ASSERT_TRUE(c.sendRaw(bytes));
-  const RawResult r = c.readRaw(HttpClient::kUntilClose);
-  EXPECT_TRUE(r.closed);
-  ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
-  EXPECT_EQ(r.responses[0].status, 400) << describe(r.responses[0]);
+  const RawResult r = c.readRaw(HttpClient::kUntilClose, 10s);
+  settleReplication();
   for (std::size_t i = 0; i < cluster_->size(); ++i) {
     EXPECT_TRUE(cluster_->reply(i, {"GET", "smuggled"}).isNil()) << "Redis holds the smuggled key on " << cluster_->name(i);
   }
+  EXPECT_TRUE(r.closed);
+  ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
+  EXPECT_EQ(r.responses[0].status, 400) << describe(r.responses[0]);
   expectStillServing("after the smuggling attempt");
 }
 
