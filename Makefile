@@ -1,5 +1,6 @@
 # Entry points: `make run` (cxproxy + local Redis primary and two replicas),
-# `make test` (ASan+UBSan build, whole suite through CTest), `make build` (Release).
+# `make test` (ASan+UBSan build, whole suite through CTest, then every fuzz harness for
+# FUZZ_CI_SECONDS), `make fuzz FUZZ_SECONDS=N` (each harness for N s), `make build` (Release).
 SHELL := /bin/bash
 DEPS_PREFIX := $(CURDIR)/build/deps
 CMAKE_COMMON := -DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)/usr
@@ -7,8 +8,12 @@ CMAKE_COMMON := -DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)/usr
 CMAKE_COMMON += $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 JOBS ?= $(shell nproc)
+# libFuzzer harnesses (tests/fuzz/): clang in their own build dir.
+FUZZ_CXX ?= clang++-14
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 15
 
-.PHONY: deps build build-test test run run-sentinel stop bench bench-curves clean
+.PHONY: deps build build-test build-fuzz test fuzz run run-sentinel stop bench bench-curves clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,9 +29,18 @@ build-test: deps
 	@cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DCXPROXY_SANITIZE=ON -DCXPROXY_TESTS=ON $(CMAKE_COMMON) >/dev/null
 	@cmake --build build/test -j$(JOBS)
 
-test: build-test
+build-fuzz: deps
+	@cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCXPROXY_FUZZ=ON $(CMAKE_COMMON) >/dev/null
+	@cmake --build build/fuzz -j$(JOBS) --target fuzzers
+
+test: build-test build-fuzz
 	@cd build/test && CXPROXY_PROMTOOL=$(DEPS_PREFIX)/usr/bin/promtool ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_CI_SECONDS)
+
+fuzz: build-fuzz
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 # SENTINEL=1: three local Sentinels too (deploy/local/sentinel-trio.sh).
 run: build

@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace cx::backends {
@@ -24,8 +25,11 @@ void appendLength(std::string& out, char prefix, std::size_t n) {
 // parent's elements. No redisReply tree to allocate, convert and free.
 RespValue* slotFor(const redisReadTask* task) {
   if (task->parent != nullptr) {
+    // Children arrive in order: each is appended. Only the last child of each open array
+    // is being built while its parent grows, so no pointer hiredis holds moves.
     auto* parent = static_cast<RespValue*>(task->parent->obj);
-    return &parent->elements[static_cast<std::size_t>(task->idx)];
+    parent->elements.emplace_back();
+    return &parent->elements.back();
   }
   auto* root = static_cast<RespValue*>(task->privdata);
   *root = RespValue{};
@@ -44,7 +48,11 @@ void* createString(const redisReadTask* task, char* str, std::size_t len) {
 void* createArray(const redisReadTask* task, int elements) {
   RespValue* v = slotFor(task);
   v->type = RespType::Array;
-  v->elements.resize(static_cast<std::size_t>(elements));
+  // Room for what the header announces, up to a bound: the count is the peer's word, and
+  // "*2147483647\r\n" must not allocate 150 GB before a single element has arrived
+  // (found by tests/fuzz/fuzz_resp_reader). Beyond it the vector grows as elements come.
+  constexpr int kReserveAtMost = 1024;
+  v->elements.reserve(static_cast<std::size_t>(std::min(elements, kReserveAtMost)));
   return v;
 }
 

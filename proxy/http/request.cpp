@@ -37,6 +37,17 @@ constexpr std::array<bool, 256> kValueChars = [] {
   return t;
 }();
 
+// The characters of a Host value (RFC 9112 §3.2: uri-host [ ":" port ]): a reg-name's
+// unreserved, sub-delims and pct-encoded, an IP literal's brackets and colons.
+constexpr std::array<bool, 256> kHostChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=%:[]")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool allOf(std::string_view s, const std::array<bool, 256>& table) {
   for (char c : s) {
     if (!table[static_cast<unsigned char>(c)]) return false;
@@ -86,11 +97,72 @@ int hexDigit(char c) {
   return -1;
 }
 
-// "name: value" (a trailer field line): syntax only.
-bool validFieldLine(std::string_view line) {
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112
+// §7.1.1), names and values tokens or quoted strings. Extensions are ignored, but one the
+// grammar does not allow is refused: another parser on the path might read it otherwise.
+bool validChunkExtensions(std::string_view ext) {
+  std::size_t i = 0;
+  auto skipBws = [&] {
+    while (i < ext.size() && (ext[i] == ' ' || ext[i] == '\t')) ++i;
+  };
+  auto token = [&] {
+    const std::size_t from = i;
+    while (i < ext.size() && kTokenChars[static_cast<unsigned char>(ext[i])]) ++i;
+    return i > from;
+  };
+  for (;;) {
+    skipBws();
+    if (i == ext.size()) return true;
+    if (ext[i] != ';') return false;
+    ++i;
+    skipBws();
+    if (!token()) return false;
+    skipBws();
+    if (i == ext.size() || ext[i] != '=') continue;
+    ++i;
+    skipBws();
+    if (i < ext.size() && ext[i] == '"') {
+      // quoted-string: qdtext / quoted-pair, up to the closing DQUOTE.
+      for (++i;; ++i) {
+        if (i == ext.size()) return false;
+        const auto c = static_cast<unsigned char>(ext[i]);
+        if (c == '"') break;
+        if (c == '\\') {
+          if (++i == ext.size()) return false;
+          const auto q = static_cast<unsigned char>(ext[i]);
+          if (q != '\t' && (q < 0x20 || q == 0x7f)) return false;
+        } else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+          return false;
+        }
+      }
+      ++i;
+    } else if (!token()) {
+      return false;
+    }
+  }
+}
+
+// A comma-separated list of tokens (empty elements allowed, RFC 9110 §5.6.1).
+bool tokenList(std::string_view value) {
+  for (;;) {
+    const auto comma = value.find(',');
+    if (!allOf(trimWhitespace(value.substr(0, comma)), kTokenChars)) return false;
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// "name: value" (a trailer field line). Trailers are dropped, but one that would change
+// the framing (Content-Length, Transfer-Encoding) or a Connection that is no token list
+// is refused: a parser that reads trailers into the header (as Beast does) refuses those.
+bool validTrailerLine(std::string_view line) {
   const auto colon = line.find(':');
-  return colon != std::string_view::npos && colon > 0 && allOf(line.substr(0, colon), kTokenChars) &&
-         allOf(line.substr(colon + 1), kValueChars);
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = line.substr(colon + 1);
+  if (!allOf(name, kTokenChars) || !allOf(value, kValueChars)) return false;
+  if (equalsLower(name, "content-length") || equalsLower(name, "transfer-encoding")) return false;
+  return !equalsLower(name, "connection") || tokenList(value);
 }
 
 }  // namespace
@@ -108,6 +180,9 @@ std::string_view describe(ParseStatus status) {
     case ParseStatus::BadTransferEncoding: return "unsupported Transfer-Encoding (only chunked is accepted)";
     case ParseStatus::LengthAndEncoding:
       return "a request must not carry both Content-Length and Transfer-Encoding";
+    case ParseStatus::EncodingInHttp10:
+      return "Transfer-Encoding in an HTTP/1.0 request (its framing cannot be trusted)";
+    case ParseStatus::BadHost: return "an HTTP/1.1 request needs exactly one valid Host field";
     case ParseStatus::BadChunk: return "bad chunked encoding";
     case ParseStatus::BareLineFeed: return "bad line ending (lines end with CRLF)";
     case ParseStatus::PartialMessage: return "the connection closed in the middle of a request";
@@ -153,6 +228,7 @@ void RequestParser::reset() {
   chunked_ = false;
   close_ = false;
   keepAliveToken_ = false;
+  hosts_ = 0;
   length_ = 0;
 }
 
@@ -178,6 +254,7 @@ RequestParser::Result RequestParser::parseHeader(std::string_view data) {
   req_.head_.assign(data.data(), headerBytes);
   if (auto status = parseHead(); status != ParseStatus::Ok) return {status, 0};
 
+  if (hasEncoding_ && req_.version_ == 10) return {ParseStatus::EncodingInHttp10, 0};
   if (hasLength_ && hasEncoding_) return {ParseStatus::LengthAndEncoding, 0};
   if (hasEncoding_ && !chunked_) return {ParseStatus::BadTransferEncoding, 0};
   if (chunked_) {
@@ -214,8 +291,11 @@ ParseStatus RequestParser::parseHead() {
       version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return ParseStatus::BadRequestLine;
   }
-  if (version[5] != '1') return ParseStatus::BadVersion;
-  req_.version_ = version[7] == '0' ? 10 : 11;  // a later 1.x minor speaks 1.1 (RFC 9110 §2.5)
+  // HTTP/1.0 and HTTP/1.1 only. RFC 9110 §2.5 would have a later 1.x served as 1.1, but no
+  // client sends one, and Beast (as other parsers) refuses it: a request that one parser
+  // on the path refuses and another serves is how requests get smuggled.
+  if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) return ParseStatus::BadVersion;
+  req_.version_ = version[7] == '0' ? 10 : 11;
   req_.methodText_ = method;
   req_.method_ = http::string_to_verb(method);
   req_.target_ = target;
@@ -225,7 +305,7 @@ ParseStatus RequestParser::parseHead() {
   // must be the CR of the line's CRLF (tabs are allowed and skipped).
   const char* p = head.data() + lineEnd + 2;
   const char* const end = head.data() + head.size();
-  while (*p != '\r') {  // the block ends with a blank line, so this stops
+  while (*p != '\r') {  // the block ends with a blank line, so this stops (checked below)
     const char* nameStart = p;
     while (kTokenChars[static_cast<unsigned char>(*p)]) ++p;  // stops at ':' or worse
     if (*p != ':' || p == nameStart) return ParseStatus::BadField;  // also obs-fold, "name :"
@@ -244,6 +324,10 @@ ParseStatus RequestParser::parseHead() {
     req_.fields_.emplace_back(name, value);
     if (auto status = onField(name, value); status != ParseStatus::Ok) return status;
   }
+  // The loop stops at the first line that starts with CR: only the blank line ending the
+  // block may. A bare CR starting a line would otherwise hide every field after it.
+  if (p + 2 != end) return ParseStatus::BadField;
+  if (hosts_ > 1 || (hosts_ == 0 && req_.version_ == 11)) return ParseStatus::BadHost;
   req_.keepAlive_ = req_.version_ == 11 ? !close_ : keepAliveToken_ && !close_;
   return ParseStatus::Ok;
 }
@@ -252,14 +336,15 @@ ParseStatus RequestParser::onField(std::string_view name, std::string_view value
   switch (name.size()) {
     case 14:
       if (equalsLower(name, "content-length")) {
-        // Digits only: a list ("5, 5"), a sign or a second, different value is refused.
+        // Digits only, in one field: a list ("5, 5"), a sign or a second field (even
+        // with the same value, which RFC 9112 §6.3 lets a recipient accept) is refused.
         if (value.empty() || value.size() > 19) return ParseStatus::BadContentLength;
         std::uint64_t n = 0;
         for (char c : value) {
           if (c < '0' || c > '9') return ParseStatus::BadContentLength;
           n = n * 10 + static_cast<std::uint64_t>(c - '0');
         }
-        if (hasLength_ && n != length_) return ParseStatus::BadContentLength;
+        if (hasLength_) return ParseStatus::BadContentLength;
         hasLength_ = true;
         length_ = n;
       }
@@ -273,6 +358,9 @@ ParseStatus RequestParser::onField(std::string_view name, std::string_view value
       break;
     case 10:
       if (equalsLower(name, "connection")) {
+        // connection = #connection-option (tokens): anything else is refused, as Beast
+        // and other parsers in front of us refuse it.
+        if (!tokenList(value)) return ParseStatus::BadField;
         std::string_view rest = value;
         while (!rest.empty()) {
           const auto comma = rest.find(',');
@@ -282,6 +370,12 @@ ParseStatus RequestParser::onField(std::string_view name, std::string_view value
           if (comma == std::string_view::npos) break;
           rest.remove_prefix(comma + 1);
         }
+      }
+      break;
+    case 4:
+      if (equalsLower(name, "host")) {
+        ++hosts_;
+        if (!allOf(value, kHostChars)) return ParseStatus::BadHost;
       }
       break;
     case 6:
@@ -325,8 +419,7 @@ RequestParser::Result RequestParser::parseBody(std::string_view data) {
           size = size * 16 + static_cast<std::uint64_t>(hexDigit(line[i]));
         }
         if (i == 0) return {ParseStatus::BadChunk, used};
-        const std::string_view ext = trimWhitespace(line.substr(i));
-        if (!ext.empty() && (ext.front() != ';' || !allOf(ext, kValueChars))) return {ParseStatus::BadChunk, used};
+        if (!validChunkExtensions(line.substr(i))) return {ParseStatus::BadChunk, used};
         used += eol + 2;
         if (size == 0) {
           state_ = State::Trailers;
@@ -354,7 +447,7 @@ RequestParser::Result RequestParser::parseBody(std::string_view data) {
         trailerBytes_ += eol + 2;
         if (trailerBytes_ > headerLimit_) return {ParseStatus::HeaderTooLarge, used};
         const std::string_view line = rest.substr(0, eol);
-        if (!line.empty() && !validFieldLine(line)) return {ParseStatus::BadField, used};
+        if (!line.empty() && !validTrailerLine(line)) return {ParseStatus::BadField, used};
         used += eol + 2;
         if (line.empty()) state_ = State::Done;
         break;

@@ -7,8 +7,11 @@
 //
 // Strict on purpose (a proxy in front of a database must not be fooled about where a
 // request ends): CRLF line endings only, no obs-fold, no whitespace before a field's
-// colon, no control characters in a value, one Content-Length value, Transfer-Encoding
-// only as exactly "chunked", and never both Content-Length and Transfer-Encoding.
+// colon, no control characters in a value, one Content-Length field with one value,
+// Transfer-Encoding only as exactly "chunked", never both Content-Length and
+// Transfer-Encoding, no Transfer-Encoding in HTTP/1.0 (RFC 9112 §6.1: its framing is
+// faulty), exactly one Host in HTTP/1.1 (at most one in HTTP/1.0: RFC 9112 §3.2), and
+// chunk extensions only as the RFC's grammar has them.
 #pragma once
 
 #include <boost/beast/http/field.hpp>
@@ -81,6 +84,8 @@ enum class ParseStatus {
   BadContentLength,
   BadTransferEncoding,  // anything but exactly "chunked"
   LengthAndEncoding,    // both Content-Length and Transfer-Encoding
+  EncodingInHttp10,     // Transfer-Encoding in an HTTP/1.0 request
+  BadHost,              // no Host (HTTP/1.1), more than one, or a value that is no host[:port]
   BadChunk,
   BareLineFeed,         // a line ended by LF alone
   PartialMessage,       // the client closed mid-request
@@ -133,6 +138,7 @@ class RequestParser {
   bool chunked_ = false;
   bool close_ = false;
   bool keepAliveToken_ = false;
+  unsigned hosts_ = 0;
   std::uint64_t length_ = 0;
 };
 

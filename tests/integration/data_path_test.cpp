@@ -748,7 +748,7 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
     const std::string parts[] = {"PUT " + kvPath("piece:chunked") + " HTTP/1.1\r\nHost: x\r\n"
                                  "Transfer-Encoding: chunked\r\n\r\n",
                                  "5\r\nab", "cde\r\n", "3", "\r\nfgh\r\n0\r\n\r\nGET " + kvPath("piece:chunked") +
-                                 " HTTP/1.1\r\nX-Consis", "tency: strong\r\n\r\n"};
+                                 " HTTP/1.1\r\nHost: x\r\nX-Consis", "tency: strong\r\n\r\n"};
     ASSERT_TRUE(sendInPieces(c, parts));
     RawResult r = c.readRaw(2);
     ASSERT_EQ(r.responses.size(), 2u) << r.bytes;
@@ -791,7 +791,7 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
     }();
     ASSERT_EQ(cluster().command(0, {"SET", "piece:big", mib}), "OK");
     std::string batch;
-    for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("piece:big") + " HTTP/1.1\r\nX-Consistency: strong\r\n\r\n";
+    for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("piece:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
     HttpClient c(port());
     ASSERT_TRUE(c.sendRaw(batch));
     std::this_thread::sleep_for(300ms);
@@ -1420,7 +1420,7 @@ TEST_F(DataPathLimitsTest, AResponseTheClientDoesNotReadIsDroppedAfterTheBodyDea
   CxproxyProcess proxy(*cluster_, "limits: {body_timeout: 500ms}\n");
   ASSERT_EQ(cluster_->command(0, {"SET", "unread:big", std::string(1024 * 1024, 'r')}), "OK");
   std::string batch;
-  for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nX-Consistency: strong\r\n\r\n";
+  for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
   HttpClient stalled(proxy.dataPort());
   ASSERT_TRUE(stalled.sendRaw(batch));
   // Polled, not timed: the gauge counts the connection once a worker has it (the accept
