@@ -91,6 +91,19 @@ int run(const std::string& path) {
   tracking.primary = address(config->redis.primary);
   for (const auto& r : config->redis.replicas) tracking.replicas.push_back(address(r));
   tracking.password = shared.password;
+  if (const auto& sc = config->redis.sentinel) {
+    cx::backends::SentinelSettings settings;
+    settings.master = sc->master;
+    for (const auto& a : sc->addresses) settings.addresses.push_back(a.toString());
+    settings.username = sc->username;
+    settings.passwordEnv = sc->passwordEnv;
+    if (!sc->passwordEnv.empty()) {
+      const char* pw = std::getenv(sc->passwordEnv.c_str());
+      if (!pw) throw std::runtime_error("redis.sentinel.password_env: " + sc->passwordEnv + " is not set");
+      settings.password = pw;
+    }
+    tracking.sentinel = std::move(settings);
+  }
   tracking.interval = config->tracking.interval;
   tracking.downAfter = config->tracking.downAfter;
   tracking.connectTimeout = config->redis.connectTimeout;

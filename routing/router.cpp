@@ -6,7 +6,13 @@
 //   applied, so the tracker keeps them tracked and the bounds below stay valid (a bounded
 //   read's bound grows with time since the last primary sample).
 // - eventual takes any replica that answers and is not loading, the primary if none.
+// - Only a node whose standing is Replica serves replica reads: an old primary still
+//   saying master (Fenced), a node the Sentinels no longer list (Departed) or one not yet
+//   polled never do. Writes and strong reads go to topology.primaryIndex; in sentinel mode
+//   only once it is confirmed (named by the Sentinels and saying master itself).
 #include "routing/router.h"
+
+#include "backends/history.h"
 
 namespace cx::routing {
 
@@ -15,13 +21,32 @@ using backends::Topology;
 
 namespace {
 
-bool replicaUp(const backends::BackendStatus& b) { return b.up && b.role == NodeRole::Replica; }
+bool replicaUp(const backends::BackendStatus& b) {
+  return b.up && b.role == NodeRole::Replica && b.standing == backends::Standing::Replica;
+}
+
+// The slots that are not the primary's, in slot order: replica number n.
+std::size_t replicaCount(const Topology& topology) {
+  return topology.backends.size() - (topology.hasPrimary() ? 1 : 0);
+}
+std::size_t replicaSlot(const Topology& topology, std::size_t n) {
+  return topology.hasPrimary() && n >= topology.primaryIndex ? n + 1 : n;
+}
 
 }  // namespace
 
+// Static mode: the connection, not the snapshot, is the judge (a stale "down" must not
+// refuse a write the primary would take). Sentinel mode: only the confirmed primary,
+// never a slot the Sentinels name that does not say master yet, nor an old primary come back.
+bool primaryWritable(const Topology& topology) {
+  if (!topology.hasPrimary()) return false;
+  return !topology.sentinelMode || topology.primaryConfirmed();
+}
+
 bool qualifies(const RouteRequest& request, const Topology& topology, std::size_t index,
                Clock::time_point now) {
-  if (index == 0) return true;
+  if (index >= topology.backends.size()) return false;
+  if (index == topology.primaryIndex) return primaryWritable(topology);
   const auto& b = topology.backends[index];
   switch (request.level) {
     case Level::Strong:
@@ -46,10 +71,13 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
                     std::span<const BackendLoad> loads, Clock::time_point now,
                     ReplicaPreference preference) {
   RouteDecision decision;
+  decision.backend = topology.primaryIndex;
   const bool primaryUp = topology.primary().up;
   if (request.isWrite || request.level == Level::Strong) {
-    // The connection, not the snapshot, is the judge for the primary: a stale "down"
-    // must not refuse a write the primary would take.
+    if (!primaryWritable(topology)) {
+      decision.kind = RouteKind::PrimaryUnavailable;
+      return decision;
+    }
     decision.kind = RouteKind::Primary;
     decision.stalenessBound = std::chrono::milliseconds{0};
     return decision;
@@ -57,9 +85,9 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
 
   std::optional<std::size_t> best;
   auto load = [&](std::size_t k) { return k < loads.size() ? loads[k] : BackendLoad{}; };
-  const std::size_t replicas = topology.backends.size() - 1;
+  const std::size_t replicas = replicaCount(topology);
   for (std::size_t n = 0; n < replicas; ++n) {
-    const std::size_t i = 1 + (n + preference.first) % replicas;
+    const std::size_t i = replicaSlot(topology, (n + preference.first) % replicas);
     if (!qualifies(request, topology, i, now)) continue;
     if (!best) {
       best = i;
@@ -106,7 +134,7 @@ RouteDecision route(const RouteRequest& request, const Topology& topology,
       return decision;
     }
   }
-  if (!primaryUp && topology.backends.size() > 1) {
+  if (!primaryWritable(topology) || (!primaryUp && topology.backends.size() > 1)) {
     decision.kind = RouteKind::PrimaryUnavailable;
     return decision;
   }
@@ -121,8 +149,8 @@ std::optional<Level> relaxForLoad(const RouteRequest& request, Level floor, cons
   RouteRequest candidate = request;
   for (int l = static_cast<int>(request.level) + 1; l <= static_cast<int>(floor); ++l) {
     candidate.level = static_cast<Level>(l);
-    for (std::size_t i = 1; i < topology.backends.size(); ++i) {
-      if (qualifies(candidate, topology, i, now)) return candidate.level;
+    for (std::size_t i = 0; i < topology.backends.size(); ++i) {
+      if (i != topology.primaryIndex && qualifies(candidate, topology, i, now)) return candidate.level;
     }
   }
   return std::nullopt;
@@ -142,26 +170,32 @@ LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested) {
   return {policy.level, false};
 }
 
-SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens,
-                               const backends::BackendStatus& primary) {
+SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens, const backends::BackendStatus& primary,
+                               std::span<const backends::HistoryLink> lineage) {
   SessionRequirement out;
   if (tokens.empty()) return out;
   if (primary.replid.empty()) {
     out.status = SessionRequirement::Status::NoPrimaryState;
     return out;
   }
+  // The links the tracker learned, plus the primary's own (it may be newer than them).
+  std::optional<backends::HistoryLineage> known;
   for (const auto& t : tokens) {
     const std::uint64_t highest = std::max(t.writeOffset, t.readOffset);
-    if (t.replid == primary.replid) {
-      // Same history: fine as long as the primary has got that far.
-    } else if (!primary.replid2.empty() && t.replid == primary.replid2 &&
-               highest < primary.secondReplOffset) {
-      // Positions of the previous history up to the promotion point carry over. Redis
-      // sets second_repl_offset to the promotion offset + 1 (shiftReplicationId()), so a
-      // position equal to it includes a byte the new primary never received.
-    } else {
-      out.status = SessionRequirement::Status::HistoryLost;
-      return out;
+    if (t.replid != primary.replid) {
+      // Positions of an earlier history carry over below each promotion point on the way
+      // (Redis sets second_repl_offset to the promotion offset + 1, shiftReplicationId(),
+      // so a position equal to it includes a byte the new primary never received).
+      if (!known) {
+        known.emplace();
+        for (const auto& link : lineage) known->learn(link.replid, link.previous, link.previousValidBelow);
+        known->learn(primary.replid, primary.replid2, primary.secondReplOffset);
+      }
+      const auto fate = backends::translatePosition(t.replid, highest, primary.replid, known->links());
+      if (!fate.valid()) {
+        out.status = SessionRequirement::Status::HistoryLost;
+        return out;
+      }
     }
     out.writeOffset = std::max(out.writeOffset, t.writeOffset);
     out.readOffset = std::max(out.readOffset, t.readOffset);

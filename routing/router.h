@@ -27,11 +27,12 @@ struct RouteRequest {
 };
 
 enum class RouteKind : std::uint8_t {
-  Primary,             // serve on topology.backends[0]
+  Primary,             // serve on topology.backends[topology.primaryIndex]
   Replica,             // serve on topology.backends[backend]
   Wait,                // on_stale: wait — retry with a newer snapshot until the deadline
   NoFreshReplica,      // on_stale: error
-  PrimaryUnavailable,  // the level needs the primary and the tracker says it is down
+  PrimaryUnavailable,  // the level needs the primary and the tracker says it is down, or
+                       // (sentinel mode) no primary is confirmed: a failover under way
 };
 
 // What this worker has outstanding on one backend, for choosing among replicas.
@@ -80,7 +81,12 @@ RouteDecision route(const RouteRequest& request, const backends::Topology& topol
                     std::span<const BackendLoad> loads, Clock::time_point now,
                     ReplicaPreference preference = {});
 
-// Can backends[i] serve `request` at its level right now? (The primary always can.)
+// Can the primary slot take writes and strong reads? Static mode: always (the connection
+// judges). Sentinel mode: only a confirmed primary (Topology::primaryConfirmed()).
+bool primaryWritable(const backends::Topology& topology);
+
+// Can backends[i] serve `request` at its level right now? (The primary can when
+// primaryWritable().)
 bool qualifies(const RouteRequest& request, const backends::Topology& topology, std::size_t index,
                Clock::time_point now);
 
@@ -112,7 +118,10 @@ struct SessionRequirement {
   std::uint64_t readOffset = 0;
   std::uint64_t required() const { return writeOffset > readOffset ? writeOffset : readOffset; }
 };
-SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens,
-                               const backends::BackendStatus& primary);
+// `lineage`: the promotions the tracker has seen (Topology::lineage); the primary's own
+// master_replid2 link is always used too. A position the lineage does not carry into the
+// primary's history (lost in a failover, or a history it cannot lead back to) is HistoryLost.
+SessionRequirement mergeTokens(std::span<const session::SessionToken> tokens, const backends::BackendStatus& primary,
+                               std::span<const backends::HistoryLink> lineage = {});
 
 }  // namespace cx::routing

@@ -2,9 +2,10 @@
 # `make run`: a local Redis primary + two replicas (build/local) and cxproxy in front of
 # them with config.example.yaml. Prints requests to try; Ctrl-C stops everything.
 # SENTINEL=1 (`make run SENTINEL=1` or `make run-sentinel`) also starts three Sentinels
-# (deploy/local/sentinel-trio.sh) watching the primary as "mymaster". cxproxy itself
-# still runs with the static config here: until redis.sentinel is wired into the
-# config, it does not follow a failover the Sentinels perform.
+# (deploy/local/sentinel-trio.sh) watching the primary as "mymaster", and runs cxproxy in
+# sentinel mode: a copy of the config (build/local/cxproxy-sentinel.yaml) whose
+# redis.primary/replicas are replaced by redis.sentinel naming the three Sentinels, so
+# cxproxy follows a failover (README "Failover").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -67,6 +68,25 @@ if [ "$SENTINEL" = 1 ] &&
   exit 1
 fi
 
+if [ "$SENTINEL" = 1 ]; then
+  # The config with its redis.primary and redis.replicas swapped for redis.sentinel.
+  sentinel_config="$TRIO_DIR/cxproxy-sentinel.yaml"
+  awk -v base="$SENTINEL_BASE_PORT" '
+    /^[^[:space:]#]/ { in_redis = ($0 ~ /^redis:/) }
+    in_redis && /^redis:/ {
+      print
+      print "  sentinel:                     # discovered through Sentinel (deploy/local/run.sh)"
+      print "    master: mymaster"
+      printf "    addresses: [127.0.0.1:%d, 127.0.0.1:%d, 127.0.0.1:%d]\n", base, base + 1, base + 2
+      print "  failover_wait: 0s             # writes during a failover: 503 primary_unavailable at once"
+      next
+    }
+    in_redis && (/^  primary:/ || /^  replicas:/ || /^    - /) { next }
+    { print }
+  ' "$CONFIG" >"$sentinel_config"
+  CONFIG=$sentinel_config
+fi
+
 if [ -z "${CXPROXY_SESSION_KEYS:-}" ]; then
   echo "run: CXPROXY_SESSION_KEYS is unset: cxproxy will use a random session key" \
        "(tokens do not survive a restart)"
@@ -118,13 +138,17 @@ EOF
 if [ "$SENTINEL" = 1 ]; then
   cat <<EOF
 
-Sentinels watch the primary as "mymaster" on 127.0.0.1:$SENTINEL_BASE_PORT..$((SENTINEL_BASE_PORT + 2)). Try a failover:
+Sentinels watch the primary as "mymaster" on 127.0.0.1:$SENTINEL_BASE_PORT..$((SENTINEL_BASE_PORT + 2)), and
+cxproxy follows them ($CONFIG; backends are named host:port). Try a failover:
 
   redis-cli -p $SENTINEL_BASE_PORT SENTINEL FAILOVER mymaster
+  curl -i -X PUT --data-binary 'after' http://$data/v1/kv/hello    # X-Served-By: the new primary
+  curl -s http://$admin/v1/status                                  # sentinels, standings, primary
   bash deploy/local/sentinel-trio.sh status $TRIO_DIR $SENTINEL_BASE_PORT
   bash deploy/local/redis-trio.sh status $TRIO_DIR $primary_port
 
-(cxproxy runs with the static config of $CONFIG here and does not follow the failover yet.)
+During the failover writes and strong reads get 503 primary_unavailable with Retry-After;
+a session whose acknowledged write was lost gets 409 session_history_lost.
 EOF
 fi
 

@@ -7,8 +7,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 
+#include "backends/sentinel.h"
 #include "proxy/admin/status_json.h"
 #include "proxy/app/log.h"
 #include "proxy/http/errors.h"
@@ -23,17 +25,12 @@ AdminEndpoints::AdminEndpoints(SharedState& shared, asio::any_io_executor execut
 void AdminEndpoints::start() {
   auto configSnapshot = shared_.config.load();
   const Config& cfg = *configSnapshot;
-  auto add = [&](const BackendConfig& b) {
-    backends::ConnectionOptions o;
-    o.host = b.address.host;
-    o.port = b.address.port;
-    o.password = shared_.password;
-    o.connectTimeout = cfg.redis.connectTimeout;
-    tableConnections_.push_back(std::make_shared<backends::Connection>(executor_, o));
-  };
-  add(cfg.redis.primary);
-  for (const auto& r : cfg.redis.replicas) add(r);
-  for (auto& c : tableConnections_) c->start();
+  auto add = [&](const BackendConfig& b) { addTableConnection(b.name, b.address.host, b.address.port); };
+  // Sentinel mode: the nodes are discovered; loadCommandTable() asks those it learns of.
+  if (!cfg.redis.sentinel) {
+    add(cfg.redis.primary);
+    for (const auto& r : cfg.redis.replicas) add(r);
+  }
   asio::co_spawn(executor_, loadCommandTable(), asio::detached);
   samplerTimer_ = std::make_shared<asio::steady_timer>(executor_);
   asio::co_spawn(executor_, sampleStaleness(samplerTimer_), asio::detached);
@@ -57,6 +54,18 @@ asio::awaitable<void> AdminEndpoints::sampleStaleness(std::shared_ptr<asio::stea
   }
 }
 
+void AdminEndpoints::addTableConnection(const std::string& name, const std::string& host, std::uint16_t port) {
+  auto configSnapshot = shared_.config.load();
+  backends::ConnectionOptions o;
+  o.host = host;
+  o.port = port;
+  o.password = shared_.password;
+  o.connectTimeout = configSnapshot->redis.connectTimeout;
+  tableConnections_.push_back(std::make_shared<backends::Connection>(executor_, o));
+  tableNames_.push_back(name);
+  tableConnections_.back()->start();
+}
+
 asio::awaitable<void> AdminEndpoints::loadCommandTable() {
   static constexpr std::array<std::string_view, 1> kCommand{"COMMAND"};
   const std::string request = backends::encodeCommand(kCommand);
@@ -64,6 +73,15 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
   auto configSnapshot = shared_.config.load();
   const Config& cfg = *configSnapshot;
   for (;;) {
+    if (cfg.redis.sentinel) {
+      // Any discovered node will do: the table is the same on every node of one version.
+      auto topology = shared_.tracker->snapshot();
+      for (const auto& b : topology->backends) {
+        if (!b.up) continue;
+        if (std::find(tableNames_.begin(), tableNames_.end(), b.name) != tableNames_.end()) continue;
+        if (auto address = backends::parseNodeAddress(b.address)) addTableConnection(b.name, address->host, address->port);
+      }
+    }
     for (std::size_t i = 0; i < tableConnections_.size(); ++i) {
       auto& conn = tableConnections_[i];
       if (!co_await conn->waitConnected(std::chrono::milliseconds(200))) continue;
@@ -76,7 +94,7 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
                                                                     cfg.commands.allow, cfg.commands.deny);
       shared_.commands.store(std::move(policy), std::memory_order_release);
       log(LogLevel::Info, "command_table_loaded",
-          {{"from", i == 0 ? cfg.redis.primary.name : cfg.redis.replicas[i - 1].name},
+          {{"from", tableNames_[i]},
            {"commands", std::to_string(size)}});
       for (auto& c : tableConnections_) c->stop();
       co_return;
@@ -120,8 +138,12 @@ void AdminEndpoints::handle(const Request& req, Response& res) {
     auto topo = shared_.tracker->snapshot();
     if (shared_.draining.load()) {
       setError(res, ErrorCode::Draining, "cxproxy is shutting down");
-    } else if (!topo->primary().up) {
-      setError(res, ErrorCode::PrimaryUnavailable, "the Redis primary is not reachable: " + topo->primary().lastError);
+    } else if (!topo->primary().up || (topo->sentinelMode && !topo->primaryConfirmed())) {
+      setError(res, ErrorCode::PrimaryUnavailable,
+               topo->sentinelMode ? "no confirmed Redis primary (" + topo->primary().name + " is " +
+                                        std::string(backends::toString(topo->primary().standing)) +
+                                        "): " + topo->primary().lastError
+                                  : "the Redis primary is not reachable: " + topo->primary().lastError);
     } else if (!shared_.commands.load(std::memory_order_acquire)) {
       // Until the COMMAND table is loaded, POST /v1/cmd can only answer 503.
       setError(res, ErrorCode::NotReady, "the Redis command table has not been loaded yet");

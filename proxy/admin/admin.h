@@ -35,6 +35,8 @@ class AdminEndpoints {
   SharedState& shared_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<backends::Connection>> tableConnections_;
+  std::vector<std::string> tableNames_;  // the backend each of tableConnections_ goes to
+  void addTableConnection(const std::string& name, const std::string& host, std::uint16_t port);
   std::chrono::system_clock::time_point startedAt_;
   StalenessHistory stalenessHistory_;  // for the HTML /v1/status; admin thread only
   // Shared with the sampling coroutine so a frame destroyed with the io_context never

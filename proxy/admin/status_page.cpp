@@ -265,7 +265,7 @@ std::string renderStatusHtml(const backends::Topology& topology, const Staleness
   auto yesNo = [](bool v) { return v ? std::string("<span class=\"yes\">yes</span>") : "<span class=\"no\">no</span>"; };
   for (std::size_t i = 0; i < topology.backends.size(); ++i) {
     const auto& b = topology.backends[i];
-    const bool isReplica = i > 0;  // configured role, as in the JSON
+    const bool isReplica = i != topology.primaryIndex;  // the role it is given, as in the JSON
     out += "<tr class=\"backend ";
     out += b.up ? "up" : "down";
     out += "\" data-backend=\"" + htmlEscape(b.name) + "\"><td>" + htmlEscape(b.name) + "</td><td><code>" +

@@ -53,9 +53,10 @@ DataRequest::DataRequest(Worker& worker, const Request& req, Response& res, Resp
       started_(Clock::now()) {}
 
 void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound) {
+  if (backend >= topology_->backends.size()) return;  // no such slot: nothing was served
   const auto& b = topology_->backends[backend];
   servedBackend_ = backend;
-  role_ = backend == 0 ? ServedRole::Primary : ServedRole::Replica;
+  role_ = backend == primary_ ? ServedRole::Primary : ServedRole::Replica;
   res_.set("X-Consistency", toString(level_));
   res_.set("X-Served-By", b.name);
   res_.set("X-Served-Role", toString(role_));
@@ -98,9 +99,93 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
 }
 
 void DataRequest::backendFailure(BackendError error, std::size_t backend) {
-  const auto& name = topology_->backends[backend].name;
+  const std::string& name = backend < topology_->backends.size() ? topology_->backends[backend].name
+                                                                 : topology_->primary().name;
   shared_.metrics->backendErrors(name, backends::toString(error)).Increment();
-  fail(backendCallError(error, name, backend == 0, spec_.isWrite, worker_.pool().pick(0).lastError()));
+  const bool onPrimary = backend == primary_;
+  if (onPrimary && topology_->sentinelMode &&
+      (error == BackendError::ConnectionLost || error == BackendError::Protocol)) {
+    // Sentinel mode: a connection to the primary dropped mid-call is most likely a
+    // reconfiguration (a failover closes the clients of the demoted node): 503, so the
+    // client retries once the new primary is confirmed, never a 502.
+    fail(ErrorCode::PrimaryUnavailable,
+         "the connection to the primary '" + name + "' was closed during the call, likely by a failover" +
+             (spec_.isWrite ? std::string("; the write's outcome is unknown: read it back before retrying")
+                            : std::string("; retry the read")));
+    return;
+  }
+  fail(backendCallError(error, name, onPrimary, spec_.isWrite, worker_.pool().pick(primary_).lastError()));
+}
+
+std::size_t DataRequest::replicaCount() const {
+  if (!topology_->sentinelMode) return config_->redis.replicas.size();
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < topology_->backends.size(); ++i) {
+    if (i != primary_ && topology_->backends[i].standing == backends::Standing::Replica) ++n;
+  }
+  return n;
+}
+
+void DataRequest::adoptTopology(std::shared_ptr<const backends::Topology> topology) {
+  topology_ = std::move(topology);
+  replidSnapshot_ = topology_;
+  primary_ = topology_->primaryIndex;
+  currentReplid_ = topology_->primary().replid;
+  if (currentReplid_.empty()) {
+    for (const auto& b : topology_->backends) {
+      if (!b.replid.empty()) {
+        currentReplid_ = b.replid;
+        break;
+      }
+    }
+  }
+}
+
+void DataRequest::primaryUnavailable() {
+  if (topology_->sentinelMode) {
+    const auto& p = topology_->primary();
+    std::string standing = topology_->hasPrimary() ? "'" + p.name + "' is " + std::string(toString(p.standing))
+                                                   : std::string("no primary is known yet");
+    fail(ErrorCode::PrimaryUnavailable,
+         "no confirmed Redis primary (" + standing + "; a failover may be under way); " +
+             (spec_.isWrite ? "nothing was written" : std::string("a ") + std::string(toString(level_)) +
+                                                          " read needs the primary") +
+             ": retry after Retry-After, or ask for a weaker level for reads");
+    return;
+  }
+  fail(ErrorCode::PrimaryUnavailable,
+       std::string("no replica can serve this ") + std::string(toString(level_)) +
+           " read and the Redis primary is not reachable; retry later or ask for a weaker level");
+}
+
+// Writes and strong reads while no primary is confirmed: wait up to redis.failover_wait
+// for a snapshot that shows one (polling the tracker's version; the loop never blocks),
+// then start the request over on it; 503 primary_unavailable if none comes.
+asio::awaitable<void> DataRequest::waitForPrimary(Self self) {
+  DataRequest& d = *self;
+  d.waitedForPrimary_ = true;
+  const auto deadline = Clock::now() + d.config_->redis.failoverWait;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::uint64_t seen = d.shared_.tracker->version();
+  while (Clock::now() < deadline) {
+    timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(5), deadline - Clock::now()));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    const std::uint64_t now = d.shared_.tracker->version();
+    if (now == seen) continue;
+    seen = now;
+    auto topology = d.worker_.topology();
+    if (!routing::primaryWritable(*topology)) continue;
+    d.adoptTopology(std::move(topology));
+    // The session's positions are judged again against the new primary's history.
+    if (!d.sessionSettledBySnapshot()) {
+      d.spawn(validateThenServe(std::move(self)));
+      co_return;
+    }
+    serve(std::move(self));
+    co_return;
+  }
+  d.primaryUnavailable();
+  finish(std::move(self));
 }
 
 void DataRequest::run(Self self) {
@@ -116,7 +201,7 @@ asio::awaitable<void> DataRequest::validateThenServe(Self self) {
   // whose first resumption hit an invalid state (SIGILL).
   SessionCheck check = co_await checkSession(
       d.tokens(), *d.topology_, *d.shared_.metrics,
-      [&d](std::string encoded, std::size_t count) { return d.exec(0, std::move(encoded), count); });
+      [&d](std::string encoded, std::size_t count) { return d.exec(d.primary_, std::move(encoded), count); });
   d.session_ = check.session;
   if (!check.liveReplid.empty()) {
     d.liveReplid_ = std::move(check.liveReplid);
@@ -152,6 +237,11 @@ void DataRequest::spawn(asio::awaitable<void> coroutine) {
 void DataRequest::call(Self self, std::size_t index, std::string encoded, std::size_t count,
                        std::chrono::milliseconds timeout, std::string_view trailer, bool countLatency, Step next) {
   DataRequest& d = *self;
+  if (index >= d.topology_->backends.size()) {
+    // No such slot (no primary known): nothing sent.
+    d.callIndex_ = index;
+    return (d.*next)(self, backends::ExecResult{BackendError::Unavailable, {}, {}});
+  }
   auto& conn = d.beginCall(index);
   d.callIndex_ = index;
   d.callCountsLatency_ = countLatency;
@@ -209,16 +299,18 @@ backends::Connection& DataRequest::beginCall(std::size_t index) {
 void DataRequest::endCall(std::size_t index, const backends::ExecResult& result, Clock::duration elapsed,
                           bool countLatency) {
   shared_.inFlight.remove(worker_.index(), index);
-  worker_.requestMetrics().backendCall(index, topology_->backends[index].name, result.error, result.ok(), elapsed);
+  const auto& backend = topology_->backends[index];
+  worker_.requestMetrics().backendCall(index, backend.slotGeneration, backend.name, result.error, result.ok(),
+                                       elapsed);
   // The history of the primary that ran the call is the one of the connection's current
   // handshake, read now, not when the call was queued: a call queued while the
   // connection was reconnecting (a restarted primary) runs on the new server, and the
   // history known at queueing time is the old one. A reply that arrived ok came on the
   // socket of the current handshake (a reconnect first fails every call in flight).
-  if (index == 0 && result.ok() && callConnection_ && !callConnection_->replid().empty()) {
+  if (index == primary_ && result.ok() && callConnection_ && !callConnection_->replid().empty()) {
     primaryReplid_ = callConnection_->replid();
   }
-  if (index == 0 && (countLatency || !result.ok())) {
+  if (index == primary_ && (countLatency || !result.ok())) {
     shared_.primaryLatency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed), !result.ok());
   }
 }
@@ -226,6 +318,7 @@ void DataRequest::endCall(std::size_t index, const backends::ExecResult& result,
 asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
                                                         std::size_t count, std::chrono::milliseconds timeout,
                                                         bool countLatency, std::string_view trailer) {
+  if (index >= topology_->backends.size()) co_return backends::ExecResult{BackendError::Unavailable, {}, {}};
   auto& conn = beginCall(index);
   const auto started = Clock::now();
   auto result = co_await conn.execute(std::move(encoded), count,
@@ -238,12 +331,17 @@ void DataRequest::respondWithReply(const RespValue& reply) { setReply(res_, spec
 
 void DataRequest::write(Self self) {
   DataRequest& d = *self;
+  if (!routing::primaryWritable(*d.topology_)) {
+    if (d.config_->redis.failoverWait.count() > 0 && !d.waitedForPrimary_) return d.spawn(waitForPrimary(std::move(self)));
+    d.primaryUnavailable();
+    return finish(std::move(self));
+  }
   std::string encoded;
   d.appendMainCommand(encoded);
   std::size_t count = 1;
   const bool strong = d.level_ == Level::Strong;
   if (strong) {
-    d.requiredAcks_ = quorumSize(d.config_->consistency.writeQuorum, d.config_->redis.replicas.size());
+    d.requiredAcks_ = quorumSize(d.config_->consistency.writeQuorum, d.replicaCount());
     const std::string n = std::to_string(d.requiredAcks_);
     const std::string ms = std::to_string(d.config_->consistency.writeQuorum.timeout.count());
     const std::array<std::string_view, 3> wait{"WAIT", n, ms};
@@ -255,17 +353,26 @@ void DataRequest::write(Self self) {
   const auto deadline = d.config_->redis.commandTimeout +
                         (strong ? d.config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
   // ROLE after the write (and WAIT) gives a position at or after it: the token's.
-  call(std::move(self), 0, std::move(encoded), count, deadline, kRoleTrailer, /*countLatency=*/!strong,
+  call(std::move(self), d.primary_, std::move(encoded), count, deadline, kRoleTrailer, /*countLatency=*/!strong,
        &DataRequest::onWriteReply);
 }
 
 void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
-  setServed(0, std::chrono::milliseconds{0});
+  setServed(primary_, std::chrono::milliseconds{0});
   if (!result.ok()) {
-    backendFailure(result.error, 0);
+    backendFailure(result.error, primary_);
     return finish(std::move(self));
   }
   const RespValue& reply = result.replies[0];
+  if (reply.isError() && reply.str.starts_with("READONLY")) {
+    // The node was demoted before the write reached it: nothing was written.
+    fail(ErrorCode::PrimaryUnavailable,
+         "'" + topology_->primary().name + "' is no longer the primary (it refused the write with READONLY): "
+         "nothing was written; retry after Retry-After");
+    return finish(std::move(self));
+  }
+  // The ROLE pipelined after the write must name a master: a node that ran the write
+  // while (or after) being demoted holds a write the new history does not contain.
   auto offset = backends::roleOffset(*result.trailer, true);
   if (!offset) {
     fail(ErrorCode::PrimaryUnavailable,
@@ -409,16 +516,17 @@ void DataRequest::readDecided(Self self) {
                  " read right now and the rule says on_stale: error; retry later or ask for a weaker level");
       return finish(std::move(self));
     case routing::RouteKind::PrimaryUnavailable:
-      d.fail(ErrorCode::PrimaryUnavailable,
-             std::string("no replica can serve this ") + std::string(toString(d.level_)) +
-                 " read and the Redis primary is not reachable; retry later or ask for a weaker level");
+      if (d.topology_->sentinelMode && d.config_->redis.failoverWait.count() > 0 && !d.waitedForPrimary_) {
+        return d.spawn(waitForPrimary(std::move(self)));
+      }
+      d.primaryUnavailable();
       return finish(std::move(self));
     default:
       break;
   }
   d.needRole_ = d.level_ == Level::Strong || d.level_ == Level::Session;
-  d.target_ = d.decision_.kind == routing::RouteKind::Replica ? d.decision_.backend : 0;
-  if (d.target_ == 0 && !d.decision_.fallbackReason.empty()) {
+  d.target_ = d.decision_.kind == routing::RouteKind::Replica ? d.decision_.backend : d.primary_;
+  if (d.target_ == d.primary_ && !d.decision_.fallbackReason.empty()) {
     d.shared_.metrics->fallbacks("replica", "primary", d.decision_.fallbackReason).Increment();
   }
   d.bound_ = d.decision_.stalenessBound;
@@ -438,11 +546,11 @@ void DataRequest::readAttempt(Self self) {
 void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
   setServed(target_, bound_);
   if (!result.ok()) {
-    if (target_ != 0 && level_ != Level::Strong) {
+    if (target_ != primary_ && level_ != Level::Strong && routing::primaryWritable(*topology_)) {
       // A replica failed mid-read: the primary can always serve a read.
       shared_.metrics->backendErrors(topology_->backends[target_].name, backends::toString(result.error)).Increment();
       shared_.metrics->fallbacks("replica", "primary", "replica_error").Increment();
-      target_ = 0;
+      target_ = primary_;
       bound_ = std::chrono::milliseconds{0};
       return readAttempt(std::move(self));
     }
@@ -451,8 +559,8 @@ void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
   }
   readResult_ = std::move(result);
   if (!needRole_) return afterReadOffset(self, 0);
-  auto offset = backends::roleOffset(*readResult_.trailer, target_ == 0);
-  if (!offset && target_ != 0) {
+  auto offset = backends::roleOffset(*readResult_.trailer, target_ == primary_);
+  if (!offset && target_ != primary_) {
     static constexpr std::array<std::string_view, 2> kInfo{"INFO", "replication"};
     return call(std::move(self), target_, backends::encodeCommand(kInfo), 1, {}, {}, /*countLatency=*/true,
                 &DataRequest::onReadInfo);
@@ -470,9 +578,9 @@ void DataRequest::onReadInfo(Self& self, backends::ExecResult result) {
 
 void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offset) {
   if (needRole_) {
-    if (offset && target_ != 0 && *offset < rr_.sessionOffset) offset.reset();
+    if (offset && target_ != primary_ && *offset < rr_.sessionOffset) offset.reset();
     if (!offset) {
-      if (target_ == 0) {
+      if (target_ == primary_ || !routing::primaryWritable(*topology_)) {
         fail(ErrorCode::PrimaryUnavailable,
              "'" + topology_->primary().name + "' is no longer the primary; a " + std::string(toString(level_)) +
                  " read cannot be served; retry later");
@@ -480,13 +588,13 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
       }
       // The replica changed role or lost its link: serve from the primary instead.
       shared_.metrics->fallbacks("replica", "primary", "replica_changed").Increment();
-      target_ = 0;
+      target_ = primary_;
       bound_ = std::chrono::milliseconds{0};
       return readAttempt(std::move(self));
     }
   }
   const std::uint64_t readOffset = offset.value_or(0);
-  issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target_ == 0);
+  issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target_ == primary_);
   respondWithReply(readResult_.replies[0]);
   finish(std::move(self));
 }
@@ -532,23 +640,13 @@ bool DataRequest::prepare() {
                                              "; rule=" + (rule ? rule->name : std::string("default")));
   }
 
-  topology_ = worker_.topology();
-  replidSnapshot_ = topology_;
-  currentReplid_ = topology_->primary().replid;
-  if (currentReplid_.empty()) {
-    for (const auto& b : topology_->backends) {
-      if (!b.replid.empty()) {
-        currentReplid_ = b.replid;
-        break;
-      }
-    }
-  }
+  adoptTopology(worker_.topology());
   return true;
 }
 
 bool DataRequest::sessionSettledBySnapshot() {
   if (tokens().empty()) return true;
-  session_ = routing::mergeTokens(tokens(), topology_->primary());
+  session_ = routing::mergeTokens(tokens(), topology_->primary(), topology_->lineage);
   return session_.status == routing::SessionRequirement::Status::Ok;
 }
 

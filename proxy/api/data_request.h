@@ -56,6 +56,14 @@ class DataRequest {
   // otherwise checkSession() decides, asking Redis if need be.
   bool sessionSettledBySnapshot();
   static boost::asio::awaitable<void> validateThenServe(Self self);
+  // Takes `topology` as the request's snapshot: its primary slot and history.
+  void adoptTopology(std::shared_ptr<const backends::Topology> topology);
+  // Sentinel mode, no confirmed primary: wait up to redis.failover_wait (see .cpp).
+  static boost::asio::awaitable<void> waitForPrimary(Self self);
+  // 503 primary_unavailable for a request that needs the primary.
+  void primaryUnavailable();
+  // Replicas known now (strong writes' majority/all quorum): static mode, the configured ones.
+  std::size_t replicaCount() const;
   static void serve(Self self);
   static void finish(Self self);
   // Runs `coroutine` (which owns the request) on the worker; if it throws before handing
@@ -132,6 +140,8 @@ class DataRequest {
   const routing::Policy* policy_ = nullptr;
   routing::Level level_ = routing::Level::Session;
   std::shared_ptr<const backends::Topology> topology_;
+  std::size_t primary_ = 0;  // topology_->primaryIndex (kNoPrimary: none known)
+  bool waitedForPrimary_ = false;
   // The history the request's positions are in: a view into replidSnapshot_ (the
   // snapshot it was read from, kept even if topology_ moves on while waiting) or into
   // liveReplid_.

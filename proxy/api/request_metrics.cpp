@@ -37,15 +37,16 @@ void RequestMetrics::readStaleness(routing::Level level, std::chrono::millisecon
       .Observe(std::chrono::duration<double>(bound).count());
 }
 
-void RequestMetrics::backendCall(std::size_t index, std::string_view name, backends::BackendError error, bool ok,
-                                 std::chrono::steady_clock::duration elapsed) {
+void RequestMetrics::backendCall(std::size_t index, std::uint32_t generation, std::string_view name,
+                                 backends::BackendError error, bool ok, std::chrono::steady_clock::duration elapsed) {
+  const std::uint64_t slot = static_cast<std::uint64_t>(generation) << 16 | (index & 0xffff);
   if (ok) {
-    cached(counters_, key(Kind::BackendOk, index), [&]() -> auto& { return metrics_.backendRequests(name, "ok"); })
+    cached(counters_, key(Kind::BackendOk, slot), [&]() -> auto& { return metrics_.backendRequests(name, "ok"); })
         .Increment();
   } else {
     metrics_.backendRequests(name, backends::toString(error)).Increment();
   }
-  cached(histograms_, key(Kind::BackendDuration, index),
+  cached(histograms_, key(Kind::BackendDuration, slot),
          [&]() -> auto& { return metrics_.backendRequestDuration(name); })
       .Observe(std::chrono::duration<double>(elapsed).count());
 }

@@ -29,9 +29,10 @@ class RequestMetrics {
                ServedRole role, unsigned status, std::chrono::steady_clock::duration elapsed);
   // The staleness bound a read was served under.
   void readStaleness(routing::Level level, std::chrono::milliseconds bound);
-  // One call on backend `index` (named `name`): its outcome and duration.
-  void backendCall(std::size_t index, std::string_view name, backends::BackendError error, bool ok,
-                   std::chrono::steady_clock::duration elapsed);
+  // One call on backend slot `index` (named `name`, the slot's `generation`: a slot handed
+  // to another address gets new metric children): its outcome and duration.
+  void backendCall(std::size_t index, std::uint32_t generation, std::string_view name, backends::BackendError error,
+                   bool ok, std::chrono::steady_clock::duration elapsed);
 
  private:
   // Keys: a kind tag in the top byte, then small ids.

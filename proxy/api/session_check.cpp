@@ -54,14 +54,14 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
   SessionCheck check;
   if (tokens.empty()) co_return check;
   const auto& primary = topology.primary();
-  check.session = routing::mergeTokens(tokens, primary);
+  check.session = routing::mergeTokens(tokens, primary, topology.lineage);
   auto& session = check.session;
   if (session.status == Status::HistoryLost || session.status == Status::NoPrimaryState) {
     // The snapshot may predate a primary restart or promotion the token already knows
     // about (another instance, or our own write a moment ago): before refusing, ask the
     // primary which history it is in now.
     if (auto live = co_await livePrimaryStatus(askPrimary)) {
-      session = routing::mergeTokens(tokens, *live);
+      session = routing::mergeTokens(tokens, *live, topology.lineage);
       if (session.status != Status::HistoryLost) check.liveReplid = live->replid;
     }
   }
@@ -71,9 +71,9 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
     case Status::HistoryLost:
       metrics.violations("session_history_lost").Increment();
       check.error = ApiError{ErrorCode::SessionHistoryLost,
-                             "the session token belongs to a replication history the current primary cannot vouch "
-                             "for (a failover or a primary restart lost writes); the session's guarantees cannot be "
-                             "kept: re-read what you need and continue without the token",
+                             "the session's data was lost in a failover (or a primary restart): its token names "
+                             "writes or reads the current primary's replication history does not contain; re-read "
+                             "what you need (rewrite what is missing) and continue without the token",
                              {},
                              {}};
       co_return check;
@@ -90,8 +90,9 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
   // A replica in the primary's history that has applied the position proves the primary
   // reached it (replicas only apply what the primary produced). This keeps sessions
   // served while the primary cannot answer the ROLE below (stopped, crashed).
-  for (std::size_t i = 1; i < topology.backends.size(); ++i) {
+  for (std::size_t i = 0; i < topology.backends.size(); ++i) {
     const auto& b = topology.backends[i];
+    if (i == topology.primaryIndex || b.standing != backends::Standing::Replica) continue;
     if (b.role == backends::NodeRole::Replica && !b.replid.empty() && b.replid == primary.replid &&
         b.offset >= session.required()) {
       session.status = Status::Ok;

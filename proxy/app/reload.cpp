@@ -21,7 +21,12 @@ std::string backendsText(const RedisConfig& r) {
   for (const auto& b : r.replicas) out += "," + b.name + "=" + b.address.toString();
   out += "|" + r.passwordEnv + "|" + std::to_string(r.connectTimeout.count()) + "|" +
          std::to_string(r.commandTimeout.count()) + "|" + std::to_string(r.connectionsPerWorker) + "|" +
-         std::to_string(r.replicaStickiness);
+         std::to_string(r.replicaStickiness) + "|" + std::to_string(r.failoverWait.count());
+  // The Sentinel section is restart-only: the tracker's discovery is built at start-up.
+  if (r.sentinel) {
+    out += "|sentinel=" + r.sentinel->master + "|" + r.sentinel->username + "|" + r.sentinel->passwordEnv;
+    for (const auto& a : r.sentinel->addresses) out += "," + a.toString();
+  }
   return out;
 }
 

@@ -124,7 +124,7 @@ struct Server::Impl {
     const Config& cfg = *configSnapshot;
     std::size_t n = cfg.workers > 0 ? static_cast<std::size_t>(cfg.workers)
                                     : std::max(1u, std::thread::hardware_concurrency());
-    shared.inFlight.resize(n, 1 + cfg.redis.replicas.size());
+    shared.inFlight.resize(n, std::max<std::size_t>(1 + cfg.redis.replicas.size(), backends::Topology::kMaxBackends));
     for (std::size_t i = 0; i < n; ++i) {
       workers.push_back(std::make_unique<Worker>(shared, i));
       Worker* w = workers.back().get();

@@ -65,8 +65,9 @@ struct SharedState {
   routing::LatencyWindow primaryLatency;
   std::atomic<bool> overloaded{false};
   std::atomic<const char*> overloadReason{""};
-  // Calls in flight per backend (config order: primary first); inFlight.total(0) is the
-  // primary's, a load signal. Sized by the server for its workers.
+  // Calls in flight per backend slot (static mode: config order, primary first). Sized
+  // once by the server for its workers and Topology::kMaxBackends slots, never resized
+  // (read across threads); inFlight.total(primaryIndex) is the primary's, a load signal.
   InFlightCounters inFlight;
 };
 

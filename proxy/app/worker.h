@@ -55,7 +55,11 @@ class Worker {
                        [&] { return shared_.config.load(std::memory_order_acquire); });
   }
   std::shared_ptr<const backends::Topology> topology() {
-    return topology_.get(shared_.tracker->version(), [&] { return shared_.tracker->snapshot(); });
+    return topology_.get(shared_.tracker->version(), [&] {
+      auto snapshot = shared_.tracker->snapshot();
+      pool_.sync(*snapshot);  // sentinel mode: connections follow the slots
+      return snapshot;
+    });
   }
   std::size_t index() const { return index_; }
 

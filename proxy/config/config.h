@@ -22,6 +22,14 @@ struct BackendConfig {
   Endpoint address;
 };
 
+// redis.sentinel (README "Failover"): the primary and replicas are discovered.
+struct SentinelConfig {
+  std::string master;                           // redis.sentinel.master
+  std::vector<Endpoint> addresses;              // redis.sentinel.addresses
+  std::string username;                         // redis.sentinel.username
+  std::string passwordEnv;                      // redis.sentinel.password_env
+};
+
 struct RedisConfig {
   BackendConfig primary{"primary", {"127.0.0.1", 6379}};
   std::vector<BackendConfig> replicas;
@@ -32,6 +40,12 @@ struct RedisConfig {
   // redis.replica_stickiness: how many more calls waiting a worker's own replica may have
   // than another before its reads go to the least loaded one; 0 = always least loaded.
   std::uint32_t replicaStickiness = 64;
+  // Sentinel mode when set: primary and replicas are discovered (redis.primary and
+  // redis.replicas must then be absent).
+  std::optional<SentinelConfig> sentinel;
+  // redis.failover_wait: how long a write or strong read waits for a confirmed primary
+  // before 503 primary_unavailable; 0 answers at once.
+  milliseconds failoverWait{0};
 };
 
 struct TrackingConfig {

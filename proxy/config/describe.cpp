@@ -23,16 +23,31 @@ std::string describe(const Config& config) {
       << "\n";
 
   const RedisConfig& redis = config.redis;
-  out << "backends:\n";
-  std::size_t nameWidth = redis.primary.name.size();
-  for (const auto& replica : redis.replicas) nameWidth = std::max(nameWidth, replica.name.size());
-  auto backendLine = [&](const BackendConfig& backend, const char* role) {
-    out << "  " << std::left << std::setw(static_cast<int>(nameWidth)) << backend.name << "  "
-        << std::setw(7) << role << "  " << formatEndpoint(backend.address) << "\n";
-  };
-  backendLine(redis.primary, "primary");
-  for (const auto& replica : redis.replicas) backendLine(replica, "replica");
-  if (redis.replicas.empty()) out << "  (no replicas: every read goes to the primary)\n";
+  if (redis.sentinel) {
+    const auto& sc = *redis.sentinel;
+    out << "backends: discovered through Sentinel (master " << sc.master << ", named host:port)\n";
+    out << "sentinels:";
+    for (const auto& a : sc.addresses) out << " " << formatEndpoint(a);
+    out << "\n";
+    out << "sentinel auth: " << (sc.username.empty() ? std::string("no user") : "user " + sc.username) << ", password "
+        << (sc.passwordEnv.empty() ? std::string("none") : "from $" + sc.passwordEnv)
+        << " (the sentinel section needs a restart to change)\n";
+    out << "failover: writes and strong reads "
+        << (redis.failoverWait.count() == 0 ? std::string("get 503 primary_unavailable at once")
+                                            : "wait up to " + formatMs(redis.failoverWait))
+        << " while no primary is confirmed\n";
+  } else {
+    out << "backends:\n";
+    std::size_t nameWidth = redis.primary.name.size();
+    for (const auto& replica : redis.replicas) nameWidth = std::max(nameWidth, replica.name.size());
+    auto backendLine = [&](const BackendConfig& backend, const char* role) {
+      out << "  " << std::left << std::setw(static_cast<int>(nameWidth)) << backend.name << "  "
+          << std::setw(7) << role << "  " << formatEndpoint(backend.address) << "\n";
+    };
+    backendLine(redis.primary, "primary");
+    for (const auto& replica : redis.replicas) backendLine(replica, "replica");
+    if (redis.replicas.empty()) out << "  (no replicas: every read goes to the primary)\n";
+  }
   out << "redis: password "
       << (redis.passwordEnv.empty() ? std::string("none") : "from $" + redis.passwordEnv)
       << ", connect timeout " << formatMs(redis.connectTimeout) << ", command timeout "

@@ -122,8 +122,40 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
   if (!entry) return;
   const Section redis(*this, *entry,
                       {"primary", "replicas", "password_env", "connect_timeout", "command_timeout",
-                       "connections_per_worker", "replica_stickiness"});
+                       "connections_per_worker", "replica_stickiness", "sentinel", "failover_wait"});
   RedisConfig& out = config.redis;
+  if (auto sentinel = redis.get("sentinel")) {
+    for (const char* key : {"primary", "replicas"}) {
+      if (auto given = redis.get(key)) {
+        fail(*given, "redis.sentinel is set, so the primary and replicas are discovered; remove redis." +
+                         std::string(key) + " (or redis.sentinel)");
+      }
+    }
+    const Section section(*this, *sentinel, {"master", "addresses", "username", "password_env"});
+    SentinelConfig sc;
+    if (auto master = section.get("master")) {
+      sc.master = readString(*master);
+      if (sc.master.empty()) fail(*master, "empty; name the master the Sentinels monitor");
+    } else {
+      fail(sentinel->line, section.path("master"), "missing; name the master the Sentinels monitor");
+    }
+    if (auto addresses = section.get("addresses")) {
+      for (const Entry& item : readList(*addresses, true)) {
+        Endpoint e = readEndpoint(item);
+        for (const auto& other : sc.addresses) {
+          if (other.toString() == e.toString()) fail(item, "Sentinel " + e.toString() + " is listed twice");
+        }
+        sc.addresses.push_back(std::move(e));
+      }
+    }
+    if (sc.addresses.empty()) {
+      fail(sentinel->line, section.path("addresses"), "missing or empty; list the Sentinels as host:port");
+    }
+    if (auto username = section.get("username")) sc.username = readString(*username);
+    if (auto env = section.get("password_env")) sc.passwordEnv = readEnvVarName(*env, true);
+    out.sentinel = std::move(sc);
+  }
+  if (auto wait = redis.get("failover_wait")) out.failoverWait = readDuration(*wait, true);
 
   // Names and addresses must be unique: names label metrics and responses, and one server
   // listed twice would be polled and counted twice.
@@ -341,7 +373,8 @@ void ConfigParser::parseConsistency(const Section& root, Config& config) const {
   // configured would fail every strong write. (redis is parsed before consistency.)
   const int replicaCount = static_cast<int>(config.redis.replicas.size());
   WriteQuorum& quorum = out.writeQuorum;
-  if (quorum.kind == WriteQuorum::Kind::Count && quorum.replicas > replicaCount) {
+  // Sentinel mode: the replicas are discovered, the count is checked per write (WAIT).
+  if (!config.redis.sentinel && quorum.kind == WriteQuorum::Kind::Count && quorum.replicas > replicaCount) {
     if (quorumEntry) {
       fail(*quorumEntry, "a write quorum of " + std::to_string(quorum.replicas) +
                              " replicas, but only " + std::to_string(replicaCount) +

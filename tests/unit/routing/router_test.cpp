@@ -28,6 +28,8 @@ using testing::primary;
 using testing::read;
 using testing::replica;
 using testing::topology;
+using testing::departed;
+using testing::sentinelTopology;
 using testing::untracked;
 using namespace std::string_view_literals;
 
@@ -577,6 +579,98 @@ TEST(MergeTokens, WithoutPrimaryStateTokensCannotBeJudged) {
   BackendStatus unknown;
   std::vector<session::SessionToken> tokens{token(kReplidA, 10, 10)};
   EXPECT_EQ(mergeTokens(tokens, unknown).status, Status::NoPrimaryState);
+}
+
+TEST(MergeTokens, LineageCarriesAPositionAcrossTwoPromotions) {
+  // A -> B at 138, then B -> C at 600: a position of A below 138 is valid in C; one of B
+  // below 600 too; one of A at 138 or beyond is lost.
+  BackendStatus p = primary(1000);
+  p.replid = kReplidC;
+  p.replid2 = kReplidB;
+  p.secondReplOffset = 600;
+  std::vector<backends::HistoryLink> lineage{{kReplidB, kReplidA, 138}};
+  std::vector<session::SessionToken> carried{token(kReplidA, 137, 0), token(kReplidB, 599, 0)};
+  SessionRequirement req = mergeTokens(carried, p, lineage);
+  EXPECT_EQ(req.status, Status::Ok);
+  EXPECT_EQ(req.writeOffset, 599u);
+  std::vector<session::SessionToken> lost{token(kReplidA, 138, 0)};
+  EXPECT_EQ(mergeTokens(lost, p, lineage).status, Status::HistoryLost);
+  // Without the lineage the oldest history cannot be vouched for.
+  EXPECT_EQ(mergeTokens(std::vector<session::SessionToken>{token(kReplidA, 10, 0)}, p).status, Status::HistoryLost);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sentinel mode: the primary is the slot the Sentinels name, confirmed by its own ROLE
+
+BackendStatus named(std::string name, BackendStatus b) {
+  b.name = std::move(name);
+  b.configuredPrimary = false;
+  return b;
+}
+
+TEST(SentinelRoute, WritesGoToTheNamedSlotWhereverItIs) {
+  Topology t = sentinelTopology({replica("a", 1000), replica("b", 1000), named("c", primary())}, 2);
+  RouteRequest w = read(Level::Session);
+  w.isWrite = true;
+  RouteDecision d = routeAt(w, t);
+  EXPECT_EQ(d.kind, RouteKind::Primary);
+  EXPECT_EQ(d.backend, 2u);
+  RouteDecision strong = routeAt(read(Level::Strong), t);
+  EXPECT_EQ(strong.kind, RouteKind::Primary);
+  EXPECT_EQ(strong.backend, 2u);
+  // Replica reads never land on the primary slot, from any starting point.
+  for (std::size_t first = 0; first < 5; ++first) {
+    RouteDecision r = route(read(Level::Eventual), t, {}, kNow, {first, 0});
+    EXPECT_EQ(r.kind, RouteKind::Replica);
+    EXPECT_NE(r.backend, 2u);
+  }
+}
+
+TEST(SentinelRoute, UnconfirmedPrimaryTakesNoWritesButReplicasServeWeakerReads) {
+  // Named but still saying slave (being promoted), or down: not confirmed.
+  BackendStatus pending = named("c", replica("c", 900));
+  Topology t = sentinelTopology({replica("a", 1000), down(named("old", primary())), pending}, 2);
+  ASSERT_FALSE(t.primaryConfirmed());
+  RouteRequest w = read(Level::Session);
+  w.isWrite = true;
+  EXPECT_EQ(routeAt(w, t).kind, RouteKind::PrimaryUnavailable);
+  EXPECT_EQ(routeAt(read(Level::Strong), t).kind, RouteKind::PrimaryUnavailable);
+  RouteDecision eventual = routeAt(read(Level::Eventual), t);
+  EXPECT_EQ(eventual.kind, RouteKind::Replica);
+  EXPECT_EQ(eventual.backend, 0u);
+  // A session read no replica qualifies for cannot fall back to the primary.
+  EXPECT_EQ(routeAt(read(Level::Session, milliseconds{1000}, 5000), t).kind, RouteKind::PrimaryUnavailable);
+}
+
+TEST(SentinelRoute, FencedAndDepartedNodesServeNothing) {
+  // "old" still says master but the Sentinels name "c": fenced. "gone" left.
+  Topology t = sentinelTopology(
+      {named("old", primary(2000)), departed(replica("gone", 1000)), named("c", primary(1000))}, 2);
+  ASSERT_EQ(t.backends[0].standing, backends::Standing::Fenced);
+  ASSERT_EQ(t.backends[1].standing, backends::Standing::Departed);
+  for (Level level : {Level::Eventual, Level::Prefix, Level::Session, Level::Bounded}) {
+    RouteDecision d = routeAt(read(level), t);
+    EXPECT_EQ(d.kind, RouteKind::Primary) << toString(level);
+    EXPECT_EQ(d.backend, 2u) << toString(level);
+    EXPECT_FALSE(qualifies(read(level), t, 0, kNow)) << toString(level);
+    EXPECT_FALSE(qualifies(read(level), t, 1, kNow)) << toString(level);
+  }
+  EXPECT_FALSE(relaxForLoad(read(Level::Strong), Level::Eventual, t, kNow));
+}
+
+TEST(SentinelRoute, EmptyTopologyBeforeDiscovery) {
+  Topology t = sentinelTopology({}, Topology::kNoPrimary);
+  RouteRequest w = read(Level::Session);
+  w.isWrite = true;
+  EXPECT_EQ(routeAt(w, t).kind, RouteKind::PrimaryUnavailable);
+  for (Level level : {Level::Strong, Level::Eventual, Level::Prefix, Level::Session, Level::Bounded}) {
+    EXPECT_EQ(routeAt(read(level), t).kind, RouteKind::PrimaryUnavailable) << toString(level);
+  }
+  EXPECT_FALSE(relaxForLoad(read(Level::Strong), Level::Eventual, t, kNow));
+  // Replicas known, no primary named yet: weaker reads are served.
+  Topology noPrimary = sentinelTopology({replica("a", 1000)}, Topology::kNoPrimary);
+  EXPECT_EQ(routeAt(read(Level::Eventual), noPrimary).kind, RouteKind::Replica);
+  EXPECT_EQ(routeAt(w, noPrimary).kind, RouteKind::PrimaryUnavailable);
 }
 
 }  // namespace

@@ -65,13 +65,39 @@ inline backends::BackendStatus down(backends::BackendStatus b) {
   return b;
 }
 
-// A snapshot taken at kNow (the router does not read its generation).
+// A snapshot taken at kNow (the router does not read its generation). Static mode: slot
+// 0 is the primary. Each node's standing follows from its fields, as the tracker sets it.
 inline backends::Topology topology(std::vector<backends::BackendStatus> nodes) {
   backends::Topology t;
   t.generation = 7;
   t.takenAt = kNow;
   t.backends = std::move(nodes);
+  for (std::size_t i = 0; i < t.backends.size(); ++i) {
+    t.backends[i].namedPrimary = i == 0;
+    t.backends[i].standing = backends::standingOf(t.backends[i], i == 0);
+  }
   return t;
+}
+
+// Sentinel mode: the Sentinels name slot `primaryIndex` (kNoPrimary: nobody yet).
+inline backends::Topology sentinelTopology(std::vector<backends::BackendStatus> nodes, std::size_t primaryIndex) {
+  backends::Topology t;
+  t.generation = 7;
+  t.takenAt = kNow;
+  t.sentinelMode = true;
+  t.primaryIndex = primaryIndex;
+  t.backends = std::move(nodes);
+  for (std::size_t i = 0; i < t.backends.size(); ++i) {
+    t.backends[i].namedPrimary = i == primaryIndex;
+    t.backends[i].standing = backends::standingOf(t.backends[i], i == primaryIndex);
+  }
+  return t;
+}
+
+// A node the Sentinels no longer list.
+inline backends::BackendStatus departed(backends::BackendStatus b) {
+  b.member = false;
+  return b;
 }
 
 // A read at `level`; the other fields default as in RouteRequest.

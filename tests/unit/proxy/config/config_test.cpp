@@ -580,3 +580,50 @@ TEST(ConfigDescribe, ListsBackendsDefaultAndEveryRule) {
 
 }  // namespace
 }  // namespace cx::proxy
+
+namespace cx::proxy {
+namespace {
+
+TEST(ConfigSentinel, ParsesTheSentinelSectionAndFailoverWait) {
+  Config c = parseConfig(
+      "redis:\n"
+      "  sentinel:\n"
+      "    master: mymaster\n"
+      "    addresses: [10.0.0.5:26379, 10.0.0.6:26379]\n"
+      "    username: watcher\n"
+      "    password_env: SENTINEL_PASSWORD\n"
+      "  failover_wait: 2s\n");
+  ASSERT_TRUE(c.redis.sentinel);
+  EXPECT_EQ(c.redis.sentinel->master, "mymaster");
+  ASSERT_EQ(c.redis.sentinel->addresses.size(), 2u);
+  EXPECT_EQ(c.redis.sentinel->addresses[1].toString(), "10.0.0.6:26379");
+  EXPECT_EQ(c.redis.sentinel->username, "watcher");
+  EXPECT_EQ(c.redis.sentinel->passwordEnv, "SENTINEL_PASSWORD");
+  EXPECT_EQ(c.redis.failoverWait, std::chrono::milliseconds{2000});
+  // Strong writes' quorum is checked against the discovered replicas, not the config.
+  EXPECT_EQ(c.consistency.writeQuorum.replicas, 1);
+  const std::string text = describe(c);
+  EXPECT_NE(text.find("discovered through Sentinel (master mymaster"), std::string::npos) << text;
+  EXPECT_NE(text.find("wait up to 2s"), std::string::npos) << text;
+  EXPECT_EQ(parseConfig("").redis.failoverWait, std::chrono::milliseconds{0});
+  EXPECT_FALSE(parseConfig("").redis.sentinel);
+}
+
+TEST(ConfigSentinel, RejectsStaticBackendsNextToSentinelAndIncompleteSections) {
+  const std::string sentinel = "  sentinel: {master: m, addresses: [127.0.0.1:26379]}\n";
+  expectError("redis:\n  primary: {address: 127.0.0.1:6379}\n" + sentinel, 2, "redis.primary",
+              "redis.sentinel is set");
+  // (yaml-cpp places a block sequence at its first item.)
+  expectError("redis:\n" + sentinel + "  replicas:\n    - {address: 127.0.0.1:6380}\n", 4, "redis.replicas",
+              "redis.sentinel is set");
+  expectError("redis:\n  sentinel: {addresses: [127.0.0.1:26379]}\n", 2, "redis.sentinel.master", "missing");
+  expectError("redis:\n  sentinel: {master: m}\n", 2, "redis.sentinel.addresses", "missing or empty");
+  expectError("redis:\n  sentinel: {master: m, addresses: [nope]}\n", 2, "redis.sentinel.addresses[0]",
+              "invalid address");
+  expectError("redis:\n  sentinel: {master: m, addresses: [127.0.0.1:1], extra: 1}\n", 2, "redis.sentinel.extra",
+              "");
+  expectError("redis:\n  failover_wait: soon\n", 2, "redis.failover_wait", "invalid duration");
+}
+
+}  // namespace
+}  // namespace cx::proxy
