@@ -35,6 +35,7 @@ struct AdminFixture {
       if (c == '\n') text += '\r';
       text += c;
     }
+    if (text.find("\r\nHost:") == std::string::npos) text += "Host: localhost\r\n";  // HTTP/1.1 requires it
     text += "\r\n";
     Request request;
     RequestParser parser(request, 16 * 1024, 0);

@@ -173,6 +173,7 @@ class RawRequest {
       if (c == '\n') text += '\r';
       text += c;
     }
+    if (text.find("\r\nHost:") == std::string::npos) text += "Host: localhost\r\n";  // HTTP/1.1 requires it
     if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     text += "\r\n";
     text += body;
