@@ -17,6 +17,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
@@ -288,6 +289,7 @@ asio::awaitable<void> Connection::runLoop() {
     connecting_ = false;
     if (ok) {
       connected_ = true;
+      lastReportedFailure_.clear();
       backoff = options_.backoffMin;
       wakeConnectWaiters();
       co_await (readLoop() || writeLoop());
@@ -295,6 +297,10 @@ asio::awaitable<void> Connection::runLoop() {
       continue;
     }
     wakeConnectWaiters();  // the attempt failed: waiters get Unavailable now
+    if (!stopped_ && lastError_ != lastReportedFailure_) {
+      lastReportedFailure_ = lastError_;
+      if (options_.onConnectFailed) options_.onConnectFailed(lastError_);
+    }
     if (stopped_) break;
     backoffTimer_.expires_after(backoff);
     co_await backoffTimer_.async_wait(kUseTuple);
@@ -329,12 +335,23 @@ asio::awaitable<bool> Connection::connectOnce() {
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
   reader_.emplace();
+  tls_.reset();
+  if (options_.tls && !co_await startTls()) {
+    socket_.close(ignored);
+    co_return false;
+  }
 
-  if (!options_.password.empty()) {
-    const std::array<std::string_view, 3> withUser{"AUTH", options_.username, options_.password};
-    const std::array<std::string_view, 2> passwordOnly{"AUTH", options_.password};
-    auto reply = co_await handshake(options_.username.empty() ? encodeCommand(passwordOnly)
-                                                              : encodeCommand(withUser));
+  if (!options_.password.empty() || !options_.username.empty()) {
+    // The reply names the failure (WRONGPASS ...) and never echoes the secret.
+    std::string auth;
+    if (options_.username.empty()) {
+      const std::array<std::string_view, 2> argv{"AUTH", options_.password};
+      auth = encodeCommand(argv);
+    } else {
+      const std::array<std::string_view, 3> argv{"AUTH", options_.username, options_.password};
+      auth = encodeCommand(argv);
+    }
+    auto reply = co_await handshake(std::move(auth));
     if (!reply || reply->isError()) {
       lastError_ = reply ? "auth refused: " + reply->str : "auth: " + lastError_;
       socket_.close();
@@ -356,13 +373,48 @@ asio::awaitable<bool> Connection::connectOnce() {
   co_return true;
 }
 
+asio::awaitable<bool> Connection::startTls() {
+  const auto& settings = options_.tls->settings();
+  const std::string& name = settings.serverName.empty() ? options_.host : settings.serverName;
+  tls_.emplace(socket_, options_.tls->context());
+  std::string error;
+  if (!prepareClientHandshake(*tls_, *options_.tls, options_.host, &error)) {
+    lastError_ = error;
+    co_return false;
+  }
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(options_.connectTimeout);
+  auto outcome = co_await (tls_->async_handshake(asio::ssl::stream_base::client, kUseTuple) ||
+                           deadline.async_wait(kUseTuple));
+  if (outcome.index() == 1) {
+    lastError_ = "TLS handshake: no answer within the connect timeout";
+    co_return false;
+  }
+  auto [ec] = std::get<0>(outcome);
+  if (ec) {
+    lastError_ = describeHandshakeFailure(*tls_, ec, name);
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> Connection::readSome(asio::mutable_buffer buffer) {
+  if (tls_) return tls_->async_read_some(buffer, kUseTuple);
+  return socket_.async_read_some(buffer, kUseTuple);
+}
+
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> Connection::writeAll(asio::const_buffer buffer) {
+  if (tls_) return asio::async_write(*tls_, buffer, kUseTuple);
+  return asio::async_write(socket_, buffer, kUseTuple);
+}
+
 asio::awaitable<std::optional<RespValue>> Connection::handshake(std::string request) {
   // One command before the pipeline starts, bounded by the connect timeout so a server
   // that accepts but never answers (SIGSTOP) cannot hold the connection forever.
   asio::steady_timer deadline(executor_);
   deadline.expires_after(options_.connectTimeout);
   auto exchange = [&]() -> asio::awaitable<std::optional<RespValue>> {
-    auto [werr, n] = co_await asio::async_write(socket_, asio::buffer(request), kUseTuple);
+    auto [werr, n] = co_await writeAll(asio::buffer(request));
     (void)n;
     if (werr) {
       lastError_ = werr.message();
@@ -377,7 +429,7 @@ asio::awaitable<std::optional<RespValue>> Connection::handshake(std::string requ
         lastError_ = "protocol error";
         co_return std::nullopt;
       }
-      auto [rerr, got] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
+      auto [rerr, got] = co_await readSome(asio::buffer(buf));
       if (rerr) {
         lastError_ = rerr.message();
         co_return std::nullopt;
@@ -420,7 +472,7 @@ asio::awaitable<void> Connection::writeLoop() {
       (*it)->sentAt = now;
     }
     queued_ = 0;
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writingBuffer_), kUseTuple);
+    auto [ec, n] = co_await writeAll(asio::buffer(writingBuffer_));
     (void)n;
     if (ec) {
       lastError_ = "write: " + ec.message();
@@ -433,7 +485,7 @@ asio::awaitable<void> Connection::readLoop() {
   std::array<char, 16 * 1024> buf;
   RespValue reply;
   for (;;) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kUseTuple);
+    auto [ec, n] = co_await readSome(asio::buffer(buf));
     if (ec) {
       lastError_ = ec == asio::error::eof ? "connection closed by server" : "read: " + ec.message();
       co_return;

@@ -12,14 +12,17 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backends/resp.h"
+#include "backends/tls_client.h"
 
 namespace cx::backends {
 
@@ -35,12 +38,19 @@ std::string_view toString(BackendError error);
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
-  std::string username;  // with password: AUTH <username> <password> (ACL user)
-  std::string password;  // AUTH on connect when non-empty
+  std::string username;  // Redis ACL user: AUTH username password on connect
+  std::string password;  // AUTH on connect when non-empty (or with a username)
+  // TLS to the server when set (README "Security"); a failed handshake or verification
+  // fails the attempt, which never falls back to plain TCP.
+  std::shared_ptr<TlsClientContext> tls;
   bool trackReplid = false;  // ask INFO replication on connect; see replid()
   std::chrono::milliseconds connectTimeout{1000};
   std::chrono::milliseconds backoffMin{50};
   std::chrono::milliseconds backoffMax{2000};
+  // Called on the connection's executor when a connect attempt fails with another error
+  // than the previous failed attempt (a success resets it): once per outage and reason,
+  // not once per retry. The text is lastError() and holds no secret.
+  std::function<void(const std::string& error)> onConnectFailed;
 };
 
 struct ExecResult {
@@ -110,10 +120,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void sweep();
   void wakeConnectWaiters();
   void disconnect(const std::string& reason);
+  // One read / one whole write on the current socket, through TLS when it has it: one
+  // branch per I/O call, and no coroutine frame of their own (they return Asio's).
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> readSome(
+      boost::asio::mutable_buffer buffer);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> writeAll(
+      boost::asio::const_buffer buffer);
+  boost::asio::awaitable<bool> startTls();
 
   boost::asio::any_io_executor executor_;
   ConnectionOptions options_;
   boost::asio::ip::tcp::socket socket_;
+  std::optional<TlsStream> tls_;  // over socket_ when options_.tls; re-created on every connect
   boost::asio::steady_timer writeSignal_;
   std::vector<boost::asio::steady_timer*> connectWaiters_;  // see waitConnected()
   bool connecting_ = false;  // a connect attempt is in progress
@@ -133,6 +151,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool started_ = false;
   std::uint64_t generation_ = 0;  // bumped on every disconnect
   std::string lastError_ = "not connected yet";
+  std::string lastReportedFailure_;  // see ConnectionOptions::onConnectFailed
   std::string replid_;
 };
 

@@ -69,6 +69,12 @@ struct ReplicationTracker::State {
     co.port = address.port;
     co.username = options.username;
     co.password = options.password;
+    co.tls = options.tls;
+    if (options.onConnectFailed) {
+      co.onConnectFailed = [report = options.onConnectFailed, address](const std::string& error) {
+        report(address, error);
+      };
+    }
     co.connectTimeout = options.connectTimeout;
     return std::make_shared<Connection>(io.get_executor(), co);
   }

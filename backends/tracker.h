@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "backends/sentinel.h"
+#include "backends/tls_client.h"
 #include "backends/topology.h"
 
 namespace cx::metrics {
@@ -38,6 +39,10 @@ struct TrackerOptions {
   std::optional<SentinelSettings> sentinel;
   std::string username;
   std::string password;
+  std::shared_ptr<TlsClientContext> tls;    // TLS to every data node when set (not to Sentinels yet)
+  // A node's connect attempt failed for a new reason (see ConnectionOptions::onConnectFailed);
+  // called on the tracker's thread.
+  std::function<void(const BackendAddress& node, const std::string& error)> onConnectFailed;
   std::chrono::milliseconds interval{50};
   std::chrono::milliseconds downAfter{1000};
   std::chrono::milliseconds connectTimeout{1000};

@@ -7,6 +7,11 @@
 # measures with wrk (2 threads, 100-byte values) at 64, 1 and 1,024 connections:
 #   cxproxy GET eventual, GET session (with a token), GET strong, PUT session (token);
 #   webdis GET and SET (PUT with the value as body); redis-benchmark GET on a replica.
+# With BENCH_TLS=1 (the default) a TLS phase at 64 connections follows: a second cxproxy
+# whose connections to the same Redis trio use TLS (the nodes get a tls-port at run time,
+# certificates made here with openssl), and a third with HTTPS on its data listener
+# (wrk over TLS, keep-alive), each interleaved with the plain cxproxy: GET eventual and
+# PUT session, and the ratio to plain.
 # Runs are interleaved (cxproxy, webdis, cxproxy, webdis, ...) and every other round
 # goes in reverse order, so drift on a shared machine hits both sides; each row is the
 # median over its rounds. Then cxproxy's RSS idle and with 1,000 idle keep-alive
@@ -23,6 +28,7 @@
 #   BENCH_CONNECTIONS [64]  BENCH_MANY [1024]  BENCH_IDLE [1000]
 #   BENCH_REDIS_PORT [7379] BENCH_DATA_PORT [18080] BENCH_ADMIN_PORT [19100]
 #   BENCH_WEBDIS_PORT [18081]  BENCH_DIR [build/bench]  CXPROXY_BIN [build/release/cxproxy]
+#   BENCH_TLS [1]           the TLS phase (0: skip); its ports: data/admin +2 and +3, Redis TLS +10..+12
 # Quick smoke run: BENCH_DURATION=2 BENCH_ROUNDS=1 BENCH_EDGE_ROUNDS=1 bash bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +48,7 @@ DURATION=${BENCH_DURATION:-8}
 DURATION=${DURATION%s}
 ROUNDS=${BENCH_ROUNDS:-3}
 EDGE_ROUNDS=${BENCH_EDGE_ROUNDS:-2}
+TLS=${BENCH_TLS:-1}
 REPLICA_PORT=$((REDIS_PORT + 1))
 CX=http://127.0.0.1:$DATA_PORT
 WD=http://127.0.0.1:$WEBDIS_PORT
@@ -85,7 +92,7 @@ RUNS=$DIR/runs/runs.tsv
 : >"$RUNS"
 
 # --- processes and cleanup -------------------------------------------------------
-cxproxy_pid='' webdis_pid='' child_pid=''
+cxproxy_pid='' webdis_pid='' child_pid='' tls_pid='' https_pid=''
 # shellcheck disable=SC2317  # called from cleanup, through trap
 stop_pid() {  # stop_pid PID: TERM, up to 10 s, then KILL
   local pid=$1
@@ -104,6 +111,8 @@ cleanup() {
   stop_pid "$child_pid"
   stop_pid "$webdis_pid"
   stop_pid "$cxproxy_pid"
+  stop_pid "$tls_pid"
+  stop_pid "$https_pid"
   bash deploy/local/redis-trio.sh stop "$DIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -309,6 +318,87 @@ run_phase "$CONNS" "$ROUNDS"
 run_phase 1 "$EDGE_ROUNDS"
 run_phase "$MANY" "$EDGE_ROUNDS"
 
+# --- TLS ---------------------------------------------------------------------------
+# TLS to Redis (the same trio, with a tls-port each) and HTTPS on the data listener, each
+# against the plain cxproxy in the same rounds.
+TLS_IDS=()
+if [ "$TLS" = 1 ]; then
+  command -v openssl >/dev/null || die "openssl is not installed (BENCH_TLS=0 skips the TLS phase)"
+  tls=$DIR/tls
+  rm -rf "$tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=bench CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign >"$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "openssl CA"; }
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" >>"$tls/openssl.log" 2>&1 || die "openssl request"
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$tls/ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/ext" -out "$tls/server.pem" >>"$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "openssl sign"; }
+  for i in 0 1 2; do
+    redis-cli -p $((REDIS_PORT + i)) CONFIG SET tls-cert-file "$tls/server.pem" tls-key-file "$tls/server.key" \
+      tls-ca-cert-file "$tls/ca.pem" tls-auth-clients no tls-port $((REDIS_PORT + 10 + i)) >/dev/null ||
+      die "Redis on port $((REDIS_PORT + i)) did not take a tls-port (built without TLS?)"
+  done
+  tls_config() {  # tls_config DATA_PORT ADMIN_PORT redis|https
+    echo "listen:"
+    echo "  data: 127.0.0.1:$1"
+    echo "  admin: 127.0.0.1:$2"
+    [ "$3" = https ] && echo "  data_tls: {cert_file: $tls/server.pem, key_file: $tls/server.key}"
+    echo "workers: $WORKERS"
+    echo "redis:"
+    local p=$REDIS_PORT
+    [ "$3" = redis ] && p=$((REDIS_PORT + 10))
+    echo "  primary: {name: primary, address: 127.0.0.1:$p}"
+    echo "  replicas:"
+    echo "    - {name: replica-1, address: 127.0.0.1:$((p + 1))}"
+    echo "    - {name: replica-2, address: 127.0.0.1:$((p + 2))}"
+    [ "$3" = redis ] && printf '  tls: {enabled: true, ca_file: %s}\n' "$tls/ca.pem"
+    echo "limits:"
+    echo "  max_connections: $((MANY * 4))"
+    echo "log:"
+    echo "  level: warn"
+  }
+  TLS_DATA=$((DATA_PORT + 2)) TLS_ADMIN=$((ADMIN_PORT + 2))
+  HTTPS_DATA=$((DATA_PORT + 3)) HTTPS_ADMIN=$((ADMIN_PORT + 3))
+  tls_config "$TLS_DATA" "$TLS_ADMIN" redis >"$DIR/cxproxy-tls.yaml"
+  tls_config "$HTTPS_DATA" "$HTTPS_ADMIN" https >"$DIR/cxproxy-https.yaml"
+  CXPROXY_SESSION_KEYS="bench:$(printf '%064d' 0 | tr 0 b)" \
+    "$BIN" --config "$DIR/cxproxy-tls.yaml" >"$DIR/cxproxy-tls.log" 2>&1 &
+  tls_pid=$!
+  CXPROXY_SESSION_KEYS="bench:$(printf '%064d' 0 | tr 0 b)" \
+    "$BIN" --config "$DIR/cxproxy-https.yaml" >"$DIR/cxproxy-https.log" 2>&1 &
+  https_pid=$!
+  wait_http "$tls_pid" "cxproxy (TLS to Redis)" "$DIR/cxproxy-tls.log" "http://127.0.0.1:$TLS_ADMIN/readyz"
+  wait_http "$https_pid" "cxproxy (HTTPS)" "$DIR/cxproxy-https.log" "http://127.0.0.1:$HTTPS_ADMIN/readyz"
+  TLS_CX=http://127.0.0.1:$TLS_DATA
+  HTTPS_CX=https://127.0.0.1:$HTTPS_DATA
+  check "cxproxy (TLS to Redis) GET eventual" 200 -H 'X-Consistency: eventual' "$TLS_CX/v1/kv/$KEY"
+  check "cxproxy (HTTPS) GET eventual" 200 --cacert "$tls/ca.pem" -H 'X-Consistency: eventual' "$HTTPS_CX/v1/kv/$KEY"
+  tls_scenario() {  # tls_scenario ID ROUND
+    case $1 in
+      cx-get-eventual) run_scenario cx-get-eventual "$CONNS" "t$2" ;;
+      cx-put-session) run_scenario cx-put-session "$CONNS" "t$2" ;;
+      tls-get-eventual) wrk_run "$1" "$CONNS" "$2" -H 'X-Consistency: eventual' "$TLS_CX/v1/kv/$KEY" ;;
+      tls-put-session) wrk_run "$1" "$CONNS" "$2" -s bench/put.lua -H 'X-Consistency: session' \
+                         -H "X-Session-Token: $TOKEN" "$TLS_CX/v1/kv/bench:put-cx" ;;
+      https-get-eventual) wrk_run "$1" "$CONNS" "$2" -H 'X-Consistency: eventual' "$HTTPS_CX/v1/kv/$KEY" ;;
+      https-put-session) wrk_run "$1" "$CONNS" "$2" -s bench/put.lua -H 'X-Consistency: session' \
+                           -H "X-Session-Token: $TOKEN" "$HTTPS_CX/v1/kv/bench:put-cx" ;;
+    esac
+  }
+  TLS_ORDER=(cx-get-eventual tls-get-eventual https-get-eventual cx-put-session tls-put-session https-put-session)
+  run_child wrk -t"$THREADS" -c"$CONNS" -d1s "$HTTPS_CX/v1/kv/$KEY" >/dev/null
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then
+      for ((i = 0; i < ${#TLS_ORDER[@]}; i++)); do tls_scenario "${TLS_ORDER[$i]}" "$r"; done
+    else
+      for ((i = ${#TLS_ORDER[@]} - 1; i >= 0; i--)); do tls_scenario "${TLS_ORDER[$i]}" "$r"; done
+    fi
+  done
+  TLS_IDS=(tls-get-eventual https-get-eventual tls-put-session https-put-session)
+fi
+
 # --- memory ------------------------------------------------------------------------
 sleep 1
 rss_idle_after=$(rss_kb "$cxproxy_pid")
@@ -356,9 +446,14 @@ label() {
     wd-get) echo "webdis GET" ;;
     wd-set) echo "webdis SET (PUT body)" ;;
     rb-get) echo "redis-benchmark GET, replica" ;;
+    tls-get-eventual) echo "cxproxy GET eventual, TLS to Redis" ;;
+    tls-put-session) echo "cxproxy PUT session (token), TLS to Redis" ;;
+    https-get-eventual) echo "cxproxy GET eventual, HTTPS listener" ;;
+    https-put-session) echo "cxproxy PUT session (token), HTTPS listener" ;;
   esac
 }
-baseline() { case $1 in cx-put-session | wd-set) echo wd-set ;; *) echo wd-get ;; esac; }
+baseline() { case $1 in cx-put-session | wd-set | *-put-session) echo wd-set ;; *) echo wd-get ;; esac; }
+plain_of() { case $1 in *-put-session) echo cx-put-session ;; *) echo cx-get-eventual ;; esac; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 
@@ -382,6 +477,19 @@ md=$DIR/results.md
         "$(ratio "$(get "$c" "$id" p99)" "$(get "$c" "$b" p99)")"
     done
   done
+  if [ ${#TLS_IDS[@]} -gt 0 ]; then
+    echo
+    echo "| connections | TLS scenario | requests/s | req/s range (runs) | p50 ms | p99 ms | errors | req/s vs plain cxproxy | p99 vs plain |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    for id in "${TLS_IDS[@]}"; do
+      b=$(plain_of "$id")
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$CONNS" "$(label "$id")" "$(get "$CONNS" "$id" rps)" \
+        "$(spread "$CONNS" "$id")" \
+        "$(ms "$(get "$CONNS" "$id" p50)")" "$(ms "$(get "$CONNS" "$id" p99)")" "$(get "$CONNS" "$id" err)" \
+        "$(ratio "$(get "$CONNS" "$id" rps)" "$(get "$CONNS" "$b" rps)")" \
+        "$(ratio "$(get "$CONNS" "$id" p99)" "$(get "$CONNS" "$b" p99)")"
+    done
+  fi
 } >"$DIR/runs/table.md"
 
 # --- targets ---------------------------------------------------------------------
@@ -413,6 +521,12 @@ for id in cx-get-eventual cx-get-session cx-get-strong cx-put-session; do
   a=$(get "$MANY" "$id" rps) b=$(get "$CONNS" "$id" rps) e=$(get "$MANY" "$id" err)
   target "$(( $(ge "$a" "$(mul "$b" 0.9)") && e == 0 ))" \
     "$MANY connections, $(label "$id"): ≥ 0.9× the $CONNS-connection rate, no errors: $a vs $b ($(ratio "$a" "$b")), $e errors"
+done
+for id in tls-get-eventual tls-put-session; do
+  [ ${#TLS_IDS[@]} -gt 0 ] || break
+  a=$(get "$CONNS" "$id" rps) b=$(get "$CONNS" "$(plain_of "$id")" rps)
+  target "$(ge "$a" "$(mul "$b" 0.85)")" \
+    "$(label "$id"): ≥ 0.85× plain (TLS to Redis costs ≤ 15%): $a vs $b ($(ratio "$a" "$b"))"
 done
 rss_ok=0
 [ "${idle_open:-0}" -ge "$IDLE" ] && [ "${idle_failed:-1}" = 0 ] && [ "$rss_idle_conns" -le 30720 ] && rss_ok=1

@@ -10,6 +10,8 @@
 
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
+#include "backends/tls_client.h"
+#include "proxy/app/credentials.h"
 #include "proxy/config/config.h"
 #include "proxy/app/log.h"
 #include "proxy/app/server.h"
@@ -80,6 +82,33 @@ int run(const std::string& path) {
     if (!pw) throw std::runtime_error("redis.password_env: " + config->redis.passwordEnv + " is not set");
     shared.password = pw;
   }
+  const auto& redisTls = config->redis.tls;
+  if (redisTls.enabled) {
+    shared.redisTls = std::make_shared<cx::backends::TlsClientContext>(cx::backends::TlsClientSettings{
+        redisTls.caFile, redisTls.certFile, redisTls.keyFile, redisTls.serverName, redisTls.verify});
+    if (!redisTls.verify) {
+      cx::proxy::log(cx::proxy::LogLevel::Warn, "redis_tls_not_verified",
+                     {{"detail", "redis.tls.verify is false: any certificate is accepted, so the connection to "
+                                 "Redis is encrypted but not authenticated; for tests only"}});
+    }
+  }
+  if (config->listen.dataTls) {
+    shared.dataTls = std::make_shared<cx::proxy::TlsServerContext>(config->listen.dataTls->certFile,
+                                                                   config->listen.dataTls->keyFile);
+  }
+  if (config->listen.adminTls) {
+    shared.adminTls = std::make_shared<cx::proxy::TlsServerContext>(config->listen.adminTls->certFile,
+                                                                    config->listen.adminTls->keyFile);
+  }
+  if (config->auth.enabled()) {
+    shared.authEnabled = true;
+    auto tokens = cx::proxy::loadApiTokens(config->auth);
+    cx::proxy::log(cx::proxy::LogLevel::Info, "api_tokens_loaded",
+                   {{"from", config->auth.tokensFile.empty() ? "environment variable " + config->auth.tokensEnv
+                                                             : "file " + config->auth.tokensFile},
+                    {"tokens", std::to_string(tokens->size())}});
+    shared.apiTokens = std::move(tokens);
+  }
   cx::metrics::Metrics metrics;
   shared.metrics = &metrics;
   shared.keys = &keys;
@@ -90,6 +119,7 @@ int run(const std::string& path) {
   };
   tracking.primary = address(config->redis.primary);
   for (const auto& r : config->redis.replicas) tracking.replicas.push_back(address(r));
+  tracking.username = config->redis.username;
   tracking.password = shared.password;
   if (const auto& sc = config->redis.sentinel) {
     cx::backends::SentinelSettings settings;
@@ -104,6 +134,13 @@ int run(const std::string& path) {
     }
     tracking.sentinel = std::move(settings);
   }
+  tracking.tls = shared.redisTls;
+  tracking.onConnectFailed = [](const cx::backends::BackendAddress& node, const std::string& error) {
+    cx::proxy::log(cx::proxy::LogLevel::Warn, "backend_connect_failed",
+                   {{"backend", node.name},
+                    {"address", node.host + ":" + std::to_string(node.port)},
+                    {"error", error}});
+  };
   tracking.interval = config->tracking.interval;
   tracking.downAfter = config->tracking.downAfter;
   tracking.connectTimeout = config->redis.connectTimeout;

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config
       libboost1.81-dev libboost-json1.81-dev
       libhiredis-dev libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev libjemalloc-dev
-      redis-server redis-tools redis-sentinel curl wrk python3
+      redis-server redis-tools redis-sentinel curl wrk python3 openssl
       clang-14 libclang-rt-14-dev  # libFuzzer harnesses (tests/fuzz/, make fuzz)
       chromium)  # headless: tests render the admin /v1/status page
 [ "${CXPROXY_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$CXPROXY_EXTRA_PKGS" && pkgs+=("${extra[@]}")

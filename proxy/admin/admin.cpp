@@ -59,7 +59,9 @@ void AdminEndpoints::addTableConnection(const std::string& name, const std::stri
   backends::ConnectionOptions o;
   o.host = host;
   o.port = port;
+  o.username = configSnapshot->redis.username;
   o.password = shared_.password;
+  o.tls = shared_.redisTls;
   o.connectTimeout = configSnapshot->redis.connectTimeout;
   tableConnections_.push_back(std::make_shared<backends::Connection>(executor_, o));
   tableNames_.push_back(name);

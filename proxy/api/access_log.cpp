@@ -40,7 +40,8 @@ void logAccess(const AccessLogLine& line) {
        {"backend", line.backend},
        {"role", line.role},
        {"status", std::to_string(line.status)},
-       {"duration_us", std::to_string(line.duration.count())}});
+       {"duration_us", std::to_string(line.duration.count())},
+       {"token", line.token.empty() ? std::string_view("-") : line.token}});
 }
 
 }  // namespace cx::proxy

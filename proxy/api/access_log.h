@@ -17,6 +17,7 @@ struct AccessLogLine {
   std::string_view served;
   std::string_view backend;
   std::string_view role;
+  std::string_view token;  // the bearer token's name (never its secret); "-" without one
   unsigned status = 0;
   std::chrono::microseconds duration{};
 };

@@ -600,6 +600,13 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
 }
 
 bool DataRequest::prepare() {
+  // Before anything else about the request: only framing errors (the loop's) come first.
+  apiTokens_ = worker_.apiTokens();
+  auth_ = authorize(req_, apiTokens_.get());
+  if (!auth_.ok()) {
+    setUnauthorized(res_, auth_);
+    return false;
+  }
   auto parsed = parseDataRequest(req_, RequestLimits{config_->limits.maxKeyBytes});
   if (auto* error = std::get_if<ApiError>(&parsed)) {
     fail(*error);
@@ -625,6 +632,10 @@ bool DataRequest::prepare() {
       return false;
     }
     argvViews_.assign(spec_.argv.begin(), spec_.argv.end());
+  }
+  if (auth_.readOnly && writesForReadOnlyToken(spec_.isWrite, spec_.commandName)) {
+    fail(readOnlyTokenError());
+    return false;
   }
   const auto& consistency = config_->consistency;
   std::string_view method = req_.method_string();
@@ -664,6 +675,7 @@ void DataRequest::recordMetrics() {
              .served = served ? toString(level_) : std::string_view("none"),
              .backend = known ? std::string_view(topology_->backends[servedBackend_].name) : std::string_view("-"),
              .role = toString(role_),
+             .token = auth_.name.empty() ? std::string_view("-") : auth_.name,
              .status = res_.result_int(),
              .duration = std::chrono::duration_cast<std::chrono::microseconds>(elapsed)});
 }

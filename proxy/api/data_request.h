@@ -27,6 +27,7 @@
 #include "backends/connection.h"
 #include "backends/resp.h"
 #include "backends/topology.h"
+#include "proxy/api/auth.h"
 #include "proxy/api/request_metrics.h"
 #include "proxy/api/request_parse.h"
 #include "proxy/api/session_check.h"
@@ -134,6 +135,9 @@ class DataRequest {
   Clock::time_point started_;
 
   DataRequestSpec spec_;  // what parseDataRequest() made of the request
+  // Who is asking (bearer tokens, README "Security"); its name points into apiTokens_.
+  std::shared_ptr<const ApiTokens> apiTokens_;
+  AuthResult auth_;
   std::vector<std::string_view> argvViews_;  // /v1/cmd: views of spec_.argv
   TokenList tokens_;  // null without a token header
   routing::SessionRequirement session_;

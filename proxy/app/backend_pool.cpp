@@ -20,8 +20,10 @@ std::size_t processAffinitySeed() {
 }  // namespace
 
 BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, const std::string& password,
+                         std::shared_ptr<backends::TlsClientContext> tls,
                          std::size_t workerIndex)
-    : executor_(executor), password_(password), connectTimeout_(config.redis.connectTimeout),
+    : executor_(executor), username_(config.redis.username), password_(password), tls_(std::move(tls)),
+      connectTimeout_(config.redis.connectTimeout),
       connectionsPerWorker_(std::max(1, config.redis.connectionsPerWorker)),
       sentinelMode_(config.redis.sentinel.has_value()),
       affinity_(processAffinitySeed() + workerIndex), stickiness_(config.redis.replicaStickiness) {
@@ -45,7 +47,9 @@ std::vector<std::shared_ptr<backends::Connection>> BackendPool::connect(const st
     backends::ConnectionOptions o;
     o.host = host;
     o.port = port;
+    o.username = username_;
     o.password = password_;
+    o.tls = tls_;
     o.connectTimeout = connectTimeout_;
     o.trackReplid = trackReplid;
     conns.push_back(std::make_shared<backends::Connection>(executor_, o));

@@ -26,7 +26,9 @@ namespace cx::proxy {
 // (slotGeneration), and loses them while it is Departed.
 class BackendPool {
  public:
+  // `tls`: TLS to every backend when set (README "Security").
   BackendPool(boost::asio::any_io_executor executor, const Config& config, const std::string& password,
+              std::shared_ptr<backends::TlsClientContext> tls,
               std::size_t workerIndex);
   void start();
   void stop();
@@ -50,7 +52,9 @@ class BackendPool {
                                                             bool trackReplid);
 
   boost::asio::any_io_executor executor_;
+  std::string username_;
   std::string password_;
+  std::shared_ptr<backends::TlsClientContext> tls_;
   std::chrono::milliseconds connectTimeout_;
   int connectionsPerWorker_ = 1;
   bool sentinelMode_ = false;

@@ -19,6 +19,8 @@ namespace {
 std::string backendsText(const RedisConfig& r) {
   std::string out = r.primary.name + "=" + r.primary.address.toString();
   for (const auto& b : r.replicas) out += "," + b.name + "=" + b.address.toString();
+  out += "|" + r.username + "|" + (r.tls.enabled ? "tls" : "plain") + "|" + r.tls.caFile + "|" + r.tls.certFile +
+         "|" + r.tls.keyFile + "|" + r.tls.serverName + "|" + (r.tls.verify ? "verify" : "noverify");
   out += "|" + r.passwordEnv + "|" + std::to_string(r.connectTimeout.count()) + "|" +
          std::to_string(r.commandTimeout.count()) + "|" + std::to_string(r.connectionsPerWorker) + "|" +
          std::to_string(r.replicaStickiness) + "|" + std::to_string(r.failoverWait.count());
@@ -47,7 +49,8 @@ std::int64_t unixMillisNow() {
 std::vector<std::string> restartOnlyChanges(const Config& running, const Config& loaded) {
   std::vector<std::string> changed;
   if (running.listen.data.toString() != loaded.listen.data.toString() ||
-      running.listen.admin.toString() != loaded.listen.admin.toString())
+      running.listen.admin.toString() != loaded.listen.admin.toString() ||
+      running.listen.dataTls != loaded.listen.dataTls || running.listen.adminTls != loaded.listen.adminTls)
     changed.push_back("listen");
   if (running.workers != loaded.workers) changed.push_back("workers");
   if (backendsText(running.redis) != backendsText(loaded.redis)) changed.push_back("redis");
@@ -55,6 +58,8 @@ std::vector<std::string> restartOnlyChanges(const Config& running, const Config&
     changed.push_back("tracking");
   if (running.session.keysEnv != loaded.session.keysEnv || running.session.keysFile != loaded.session.keysFile)
     changed.push_back("session");
+  if (running.auth.tokensEnv != loaded.auth.tokensEnv || running.auth.tokensFile != loaded.auth.tokensFile)
+    changed.push_back("auth");
   if (limitsText(running.limits) != limitsText(loaded.limits)) changed.push_back("limits");
   if (running.commands.allowScripts != loaded.commands.allowScripts || running.commands.allow != loaded.commands.allow ||
       running.commands.deny != loaded.commands.deny)
@@ -68,6 +73,7 @@ Config mergeReloadable(const Config& running, Config loaded) {
   loaded.redis = running.redis;
   loaded.tracking = running.tracking;
   loaded.session = running.session;
+  loaded.auth = running.auth;
   loaded.limits = running.limits;
   loaded.commands = running.commands;
   return loaded;

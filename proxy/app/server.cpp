@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 
 #include "proxy/admin/admin.h"
+#include "proxy/app/credentials.h"
 #include "proxy/http/http_loop.h"
 #include "proxy/http/errors.h"
 #include "proxy/app/load_monitor.h"
@@ -130,7 +131,7 @@ struct Server::Impl {
       Worker* w = workers.back().get();
       loops.push_back(std::make_unique<HttpLoop>(
           w->io(), cfg.limits, [w](const Request& req, Response& res, Responder done) { w->handle(req, res, done); }, openData,
-          *shared.metrics, "data"));
+          *shared.metrics, "data", shared.dataTls));
     }
     dataAcceptor.emplace(bindAcceptor(workers[0]->io(), cfg.listen.data));
     adminAcceptor = bindAcceptor(adminIo, cfg.listen.admin);
@@ -142,7 +143,7 @@ struct Server::Impl {
           a->handle(req, res);
           done();
         },
-        openAdmin, *shared.metrics, "admin");
+        openAdmin, *shared.metrics, "admin", shared.adminTls);
   }
 };
 
@@ -171,6 +172,8 @@ void Server::run() {
   s.admin->start();
   LoadMonitor loadMonitor(s.shared, s.adminIo.get_executor());
   loadMonitor.start();
+  CredentialReloader credentials(s.shared, s.adminIo.get_executor());
+  credentials.start();
   std::unique_ptr<ConfigReloader> reloader;
   if (!s.shared.configPath.empty()) {
     reloader = std::make_unique<ConfigReloader>(s.shared, s.adminIo.get_executor(), s.shared.configPath, nullptr);
@@ -208,6 +211,7 @@ void Server::run() {
         s.adminAcceptor.close(ignored);
         s.adminLoop->drain();
         if (reloader) reloader->stop();
+        credentials.stop();
         loadMonitor.stop();
         s.adminIo.stop();
         return;
@@ -221,7 +225,10 @@ void Server::run() {
   log(LogLevel::Info, "listening",
       {{"data", cfg.listen.data.toString()},
        {"admin", cfg.listen.admin.toString()},
-       {"workers", std::to_string(s.workers.size())}});
+       {"workers", std::to_string(s.workers.size())},
+       {"data_scheme", s.shared.dataTls ? "https" : "http"},
+       {"admin_scheme", s.shared.adminTls ? "https" : "http"},
+       {"bearer_tokens", s.shared.authEnabled ? "on" : "off"}});
   s.adminIo.run();
 
   for (std::size_t i = 0; i < s.workers.size(); ++i) {

@@ -12,7 +12,10 @@
 #include "backends/command_table.h"
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
+#include "backends/tls_client.h"
+#include "proxy/api/auth.h"
 #include "proxy/config/config.h"
+#include "proxy/http/tls_server.h"
 #include "routing/latency_window.h"
 #include "session/token.h"
 
@@ -57,6 +60,15 @@ struct SharedState {
   const session::KeyRing* keys = nullptr;
   metrics::Metrics* metrics = nullptr;
   std::string password;  // Redis AUTH, from the environment
+  std::shared_ptr<backends::TlsClientContext> redisTls;  // TLS to every Redis node; null: plain TCP
+  // HTTPS on the listeners (null: plain HTTP); their files are re-read on SIGHUP and change.
+  std::shared_ptr<TlsServerContext> dataTls;
+  std::shared_ptr<TlsServerContext> adminTls;
+  // Bearer tokens on the data listener (README "Security"): off when authEnabled is
+  // false; otherwise never null, replaced whole on a reload, which bumps the version.
+  bool authEnabled = false;
+  std::atomic<std::shared_ptr<const ApiTokens>> apiTokens;
+  std::atomic<std::uint64_t> apiTokensVersion{0};
   std::string configPath;  // reloaded on SIGHUP or when it changes; empty: no reload
   // Set once the backend's COMMAND table has been fetched; null before.
   std::atomic<std::shared_ptr<const backends::CommandPolicy>> commands;

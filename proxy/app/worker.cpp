@@ -8,7 +8,7 @@ namespace cx::proxy {
 Worker::Worker(SharedState& shared, std::size_t index)
     : shared_(shared),
       index_(index),
-      pool_(io_.get_executor(), *shared.config.load(), shared.password, index),
+      pool_(io_.get_executor(), *shared.config.load(), shared.password, shared.redisTls, index),
       requestMetrics_(*shared.metrics) {}
 
 void Worker::handle(const Request& request, Response& response, Responder done) {

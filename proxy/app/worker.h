@@ -54,6 +54,12 @@ class Worker {
     return config_.get(shared_.configVersion.load(std::memory_order_acquire),
                        [&] { return shared_.config.load(std::memory_order_acquire); });
   }
+  // The bearer tokens as this worker last saw them; null when auth is off.
+  std::shared_ptr<const ApiTokens> apiTokens() {
+    if (!shared_.authEnabled) return nullptr;
+    return apiTokens_.get(shared_.apiTokensVersion.load(std::memory_order_acquire),
+                          [&] { return shared_.apiTokens.load(std::memory_order_acquire); });
+  }
   std::shared_ptr<const backends::Topology> topology() {
     return topology_.get(shared_.tracker->version(), [&] {
       auto snapshot = shared_.tracker->snapshot();
@@ -77,6 +83,7 @@ class Worker {
   RequestMetrics requestMetrics_;
   LocalSnapshot<Config> config_;
   LocalSnapshot<backends::Topology> topology_;
+  LocalSnapshot<ApiTokens> apiTokens_;
 };
 
 }  // namespace cx::proxy

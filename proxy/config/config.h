@@ -22,6 +22,15 @@ struct BackendConfig {
   Endpoint address;
 };
 
+struct RedisTlsConfig {                         // redis.tls (README "Security")
+  bool enabled = false;
+  std::string caFile;                           // empty: the system's CA store
+  std::string certFile;                         // client certificate, when Redis asks for one
+  std::string keyFile;
+  std::string serverName;                       // SNI and the name verified; empty: each node's host
+  bool verify = true;                           // false only for tests; warned at every start
+};
+
 // redis.sentinel (README "Failover"): the primary and replicas are discovered.
 struct SentinelConfig {
   std::string master;                           // redis.sentinel.master
@@ -33,7 +42,9 @@ struct SentinelConfig {
 struct RedisConfig {
   BackendConfig primary{"primary", {"127.0.0.1", 6379}};
   std::vector<BackendConfig> replicas;
+  std::string username;                         // redis.username: ACL user (AUTH username password)
   std::string passwordEnv;                      // redis.password_env: env var holding AUTH password
+  RedisTlsConfig tls;
   milliseconds connectTimeout{1000};            // redis.connect_timeout
   milliseconds commandTimeout{1000};            // redis.command_timeout: per-command deadline
   int connectionsPerWorker = 1;                 // redis.connections_per_worker
@@ -108,15 +119,30 @@ struct LogConfig {                              // log.* (extension)
   bool access = false;                          // log.access: one line per data request
 };
 
+struct ListenerTls {                            // listen.data_tls / listen.admin_tls
+  std::string certFile;                         // re-read on SIGHUP and when it changes
+  std::string keyFile;
+  friend bool operator==(const ListenerTls&, const ListenerTls&) = default;
+};
+
+struct AuthConfig {                             // auth: bearer tokens on the data listener
+  std::string tokensEnv;                        // auth.tokens_env: "name:secret:rw,name2:secret2:ro"
+  std::string tokensFile;                       // auth.tokens_file: the same, in a file
+  bool enabled() const { return !tokensEnv.empty() || !tokensFile.empty(); }
+};
+
 struct Config {
   struct Listen {
     Endpoint data{"127.0.0.1", 8080};
     Endpoint admin{"127.0.0.1", 9100};
+    std::optional<ListenerTls> dataTls;         // HTTPS only on the data port when set
+    std::optional<ListenerTls> adminTls;
   } listen;
   int workers = 1;                              // 0 = one per core
   RedisConfig redis;
   TrackingConfig tracking;
   SessionConfig session;
+  AuthConfig auth;
   ConsistencyConfig consistency;
   LoadConfig load;
   LimitsConfig limits;

@@ -17,8 +17,8 @@ using routing::Rule;
 std::string describe(const Config& config) {
   std::ostringstream out;
   out << "config " << config.sourceName << " (version " << config.version << ")\n";
-  out << "listen: data " << formatEndpoint(config.listen.data) << ", admin "
-      << formatEndpoint(config.listen.admin) << "\n";
+  out << "listen: data " << formatEndpoint(config.listen.data) << (config.listen.dataTls ? " (HTTPS)" : "")
+      << ", admin " << formatEndpoint(config.listen.admin) << (config.listen.adminTls ? " (HTTPS)" : "") << "\n";
   out << "workers: " << (config.workers == 0 ? "one per core" : std::to_string(config.workers))
       << "\n";
 
@@ -53,6 +53,14 @@ std::string describe(const Config& config) {
       << ", connect timeout " << formatMs(redis.connectTimeout) << ", command timeout "
       << formatMs(redis.commandTimeout) << ", " << redis.connectionsPerWorker
       << " connection(s) per worker per backend\n";
+  if (!redis.username.empty()) out << "redis: ACL user " << redis.username << "\n";
+  if (redis.tls.enabled) {
+    out << "redis: TLS, CA " << (redis.tls.caFile.empty() ? std::string("system store") : redis.tls.caFile)
+        << ", names checked against "
+        << (redis.tls.serverName.empty() ? std::string("each node's host") : redis.tls.serverName)
+        << (redis.tls.certFile.empty() ? std::string() : ", client certificate " + redis.tls.certFile)
+        << (redis.tls.verify ? "" : ", CERTIFICATES NOT VERIFIED (verify: false, for tests only)") << "\n";
+  }
   out << "replica choice: "
       << (redis.replicaStickiness == 0
               ? std::string("least loaded")
@@ -69,6 +77,11 @@ std::string describe(const Config& config) {
     out << " none configured (a random key is made at start-up)";
   }
   out << "\n";
+
+  out << "bearer tokens: ";
+  if (!config.auth.tokensEnv.empty()) out << "env $" << config.auth.tokensEnv << "\n";
+  else if (!config.auth.tokensFile.empty()) out << "file " << config.auth.tokensFile << "\n";
+  else out << "off (the data listener serves every client)\n";
 
   const ConsistencyConfig& consistency = config.consistency;
   const WriteQuorum& quorum = consistency.writeQuorum;

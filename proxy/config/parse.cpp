@@ -74,6 +74,9 @@ class ConfigParser : public yaml::ConfigReader {
   void parseRedis(const Section& root, Config& config) const;
   void parseTracking(const Section& root, Config& config) const;
   void parseSession(const Section& root, Config& config) const;
+  void parseAuth(const Section& root, Config& config) const;
+  void parseRedisTls(const Entry& entry, RedisTlsConfig& out) const;
+  ListenerTls parseListenerTls(const Entry& entry) const;
   void parseConsistency(const Section& root, Config& config) const;
   void parseLoad(const Section& root, Config& config) const;
   void parseLimits(const Section& root, Config& config) const;
@@ -93,9 +96,11 @@ class ConfigParser : public yaml::ConfigReader {
 void ConfigParser::parseListen(const Section& root, Config& config) const {
   const auto entry = root.get("listen");
   if (!entry) return;
-  const Section listen(*this, *entry, {"data", "admin"});
+  const Section listen(*this, *entry, {"data", "admin", "data_tls", "admin_tls"});
   if (auto data = listen.get("data")) config.listen.data = readEndpoint(*data);
   if (auto admin = listen.get("admin")) config.listen.admin = readEndpoint(*admin);
+  if (auto tls = listen.get("data_tls")) config.listen.dataTls = parseListenerTls(*tls);
+  if (auto tls = listen.get("admin_tls")) config.listen.adminTls = parseListenerTls(*tls);
   const auto& data = config.listen.data;
   const auto& admin = config.listen.admin;
   if (data.host == admin.host && data.port == admin.port) {
@@ -121,8 +126,9 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
   const auto entry = root.get("redis");
   if (!entry) return;
   const Section redis(*this, *entry,
-                      {"primary", "replicas", "password_env", "connect_timeout", "command_timeout",
-                       "connections_per_worker", "replica_stickiness", "sentinel", "failover_wait"});
+                      {"primary", "replicas", "username", "password_env", "tls", "connect_timeout",
+                       "command_timeout", "connections_per_worker", "replica_stickiness", "sentinel",
+                       "failover_wait"});
   RedisConfig& out = config.redis;
   if (auto sentinel = redis.get("sentinel")) {
     for (const char* key : {"primary", "replicas"}) {
@@ -197,6 +203,16 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
     }
   }
   if (auto env = redis.get("password_env")) out.passwordEnv = readEnvVarName(*env, true);
+  if (auto user = redis.get("username")) {
+    out.username = readString(*user);
+    if (out.username.empty() || out.username.find_first_of(" \t\r\n") != std::string::npos) {
+      fail(*user, "expected a Redis ACL user name (no spaces), got " + inQuotes(out.username));
+    }
+    if (out.passwordEnv.empty()) {
+      fail(*user, "an ACL user needs its password: name the environment variable with redis.password_env");
+    }
+  }
+  if (auto tls = redis.get("tls")) parseRedisTls(*tls, out.tls);
   if (auto timeout = redis.get("connect_timeout")) {
     out.connectTimeout = readDuration(*timeout, false);
   }
@@ -237,6 +253,56 @@ void ConfigParser::parseSession(const Section& root, Config& config) const {
   const Section session(*this, *entry, {"keys_env", "keys_file"});
   if (auto env = session.get("keys_env")) config.session.keysEnv = readEnvVarName(*env, true);
   if (auto file = session.get("keys_file")) config.session.keysFile = readString(*file);
+}
+
+void ConfigParser::parseRedisTls(const Entry& entry, RedisTlsConfig& out) const {
+  const Section tls(*this, entry, {"enabled", "ca_file", "cert_file", "key_file", "server_name", "verify"});
+  if (auto value = tls.get("enabled")) out.enabled = readBool(*value);
+  if (auto value = tls.get("ca_file")) out.caFile = readString(*value);
+  if (auto value = tls.get("cert_file")) out.certFile = readString(*value);
+  if (auto value = tls.get("key_file")) out.keyFile = readString(*value);
+  if (auto value = tls.get("server_name")) {
+    out.serverName = readString(*value);
+    if (out.serverName.find_first_of(" \t\r\n") != std::string::npos) {
+      fail(*value, "expected a host name or address, got " + inQuotes(out.serverName));
+    }
+  }
+  if (auto value = tls.get("verify")) out.verify = readBool(*value);
+  const auto cert = tls.get("cert_file");
+  const auto key = tls.get("key_file");
+  if (cert && !key) fail(*cert, "a client certificate needs its key: set redis.tls.key_file too");
+  if (key && !cert) fail(*key, "a client key needs its certificate: set redis.tls.cert_file too");
+}
+
+ListenerTls ConfigParser::parseListenerTls(const Entry& entry) const {
+  const Section tls(*this, entry, {"cert_file", "key_file"});
+  ListenerTls out;
+  const auto cert = tls.get("cert_file");
+  const auto key = tls.get("key_file");
+  if (!cert) fail(entry.line, tls.path("cert_file"), "missing; HTTPS needs a certificate (PEM, chain first)");
+  if (!key) fail(entry.line, tls.path("key_file"), "missing; HTTPS needs the certificate's private key (PEM)");
+  out.certFile = readString(*cert);
+  out.keyFile = readString(*key);
+  if (out.certFile.empty()) fail(*cert, "empty path");
+  if (out.keyFile.empty()) fail(*key, "empty path");
+  return out;
+}
+
+void ConfigParser::parseAuth(const Section& root, Config& config) const {
+  const auto entry = root.get("auth");
+  if (!entry) return;
+  const Section auth(*this, *entry, {"tokens_env", "tokens_file"});
+  if (auto env = auth.get("tokens_env")) config.auth.tokensEnv = readEnvVarName(*env, false);
+  if (auto file = auth.get("tokens_file")) {
+    config.auth.tokensFile = readString(*file);
+    if (config.auth.tokensFile.empty()) fail(*file, "empty path");
+  }
+  if (!config.auth.enabled()) {
+    fail(*entry, "auth needs tokens_env or tokens_file (remove the section to turn bearer tokens off)");
+  }
+  if (auth.has("tokens_env") && auth.has("tokens_file")) {
+    fail(*auth.get("tokens_file"), "give tokens_env or tokens_file, not both");
+  }
 }
 
 Policy ConfigParser::parsePolicy(const Section& section, Policy policy,
@@ -529,7 +595,7 @@ void ConfigParser::parseLog(const Section& root, Config& config) const {
 Config ConfigParser::parse(const YAML::Node& root) {
   Config config;
   const Section top(*this, Entry{root, "", 1},
-                    {"listen", "workers", "redis", "tracking", "session", "consistency", "load",
+                    {"listen", "workers", "redis", "tracking", "session", "auth", "consistency", "load",
                      "limits", "commands", "log"});
   parseListen(top, config);
   if (auto workers = top.get("workers")) {
@@ -538,6 +604,7 @@ Config ConfigParser::parse(const YAML::Node& root) {
   parseRedis(top, config);
   parseTracking(top, config);
   parseSession(top, config);
+  parseAuth(top, config);
   parseConsistency(top, config);
   parseLoad(top, config);
   parseLimits(top, config);

@@ -31,6 +31,9 @@ std::optional<std::string> hintForUnknownKey(const std::string& path) {
     return "secrets never go in the config: put the password in an environment variable and "
            "name it with redis.password_env";
   }
+  if (path == "auth.tokens" || path == "auth.token" || path == "redis.tls.password") {
+    return "secrets never go in the config: use auth.tokens_env or auth.tokens_file";
+  }
   if (path == "session.keys" || path == "session.key" || path == "session.secret") {
     return "token keys never go in the config: use session.keys_env or session.keys_file";
   }

@@ -37,8 +37,10 @@ constexpr std::array kCatalogue = {
     ErrorSpec{"backend_timeout", status::gateway_timeout, false, "Redis did not answer in time"},
     ErrorSpec{"quorum_not_reached", status::gateway_timeout, false,
               "too few replicas acknowledged the write in time"},
+    ErrorSpec{"unauthorized", status::unauthorized, false, "a valid bearer token is required"},
+    ErrorSpec{"read_only_token", status::forbidden, false, "this token is read-only and the request writes"},
 };
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ErrorCode::QuorumNotReached) + 1,
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ErrorCode::ReadOnlyToken) + 1,
               "one catalogue entry per ErrorCode");
 
 }  // namespace

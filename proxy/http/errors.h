@@ -35,6 +35,8 @@ enum class ErrorCode : std::uint8_t {
   Draining,
   BackendTimeout,
   QuorumNotReached,
+  Unauthorized,   // 401: no valid bearer token (README "Security")
+  ReadOnlyToken,  // 403: a read-only token's write
 };
 
 struct ErrorSpec {

@@ -13,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -66,6 +68,9 @@ struct Conn {
   };
   HttpLoop::Impl* loop = nullptr;
   int fd = -1;
+  SSL* ssl = nullptr;         // HTTPS: the connection's TLS session, over fd; null on a plain listener
+  bool handshaking = false;   // its TLS handshake is not complete
+  bool tlsWantsWrite = false; // the last TLS read needs the socket writable first (resumed on EPOLLOUT)
   std::uint32_t request = 0;  // numbers this connection's requests, for their Responders
   Phase phase = Phase::Idle;
   bool readable = false;  // bytes may be waiting: an edge came after the last read that drained the socket
@@ -86,8 +91,9 @@ bool wouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 struct HttpLoop::Impl {
   Impl(asio::io_context& context, const LimitsConfig& l, Handler h, std::atomic<std::size_t>& o,
-       metrics::Metrics& m, std::string name)
+       metrics::Metrics& m, std::string name, std::shared_ptr<TlsServerContext> t)
       : io(context),
+        tls(std::move(t)),
         limits(l),
         handler(std::move(h)),
         open(o),
@@ -100,6 +106,7 @@ struct HttpLoop::Impl {
   }
 
   asio::io_context& io;
+  const std::shared_ptr<TlsServerContext> tls;
   const LimitsConfig limits;
   const Handler handler;
   std::atomic<std::size_t>& open;
@@ -115,6 +122,7 @@ struct HttpLoop::Impl {
   bool draining = false;
   bool stopped = false;
   std::string head;  // the response head being sent: one per loop, so it stays warm
+  std::string tlsOut;  // HTTPS: head and body together, so a response leaves as one TLS record (or a few)
   std::vector<Conn*> ready;    // responses complete since the last send turn, in order
   std::vector<Conn*> sending;  // the send turn's batch (sendReady())
   alignas(64) std::array<char, 16 * 1024> scratch{};  // every read lands here first
@@ -137,6 +145,12 @@ struct HttpLoop::Impl {
   void onEof(Conn& c);
   void close(Conn& c);
   void adopt(int fd);
+  // recv() on the socket, or its TLS equivalent: > 0 bytes into scratch, 0 at the end of
+  // the stream, < 0 with errno (EAGAIN: nothing more now).
+  ssize_t receive(Conn& c);
+  ssize_t tlsReceive(Conn& c);
+  // Writes as much of `data` as the connection takes now; sets *failed on an error.
+  std::size_t tlsSend(Conn& c, std::string_view data, bool* failed);
 
   std::unique_ptr<Exchange> acquire() {
     if (idleExchanges.empty()) return std::make_unique<Exchange>(limits.maxHeaderBytes, limits.maxBodyBytes);
@@ -217,6 +231,22 @@ void HttpLoop::Impl::adopt(int fd) {
   c.self = std::prev(conns.end());
   c.fd = fd;
   c.deadline = Clock::now() + limits.idleTimeout;
+  if (tls) {
+    // The handshake is part of the request's header phase and shares its deadline.
+    c.deadline = Clock::now() + limits.headerTimeout;
+    c.ssl = SSL_new(tls->current().get());
+    if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
+      ERR_clear_error();
+      log(LogLevel::Warn, "connection_refused", {{"listener", listener}, {"error", "cannot start a TLS session"}});
+      if (c.ssl) SSL_free(c.ssl);
+      ::close(fd);
+      conns.pop_back();
+      open.fetch_sub(1);
+      return;
+    }
+    SSL_set_accept_state(c.ssl);
+    c.handshaking = true;
+  }
   epoll_event ev{};
   // Registered once, edge-triggered, for both directions: an edge comes only when bytes
   // arrive, or when the socket drains after a send that did not fit.
@@ -224,6 +254,7 @@ void HttpLoop::Impl::adopt(int fd) {
   ev.data.ptr = &c;
   if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     log(LogLevel::Warn, "connection_refused", {{"listener", listener}, {"error", std::strerror(errno)}});
+    if (c.ssl) SSL_free(c.ssl);
     ::close(fd);
     conns.pop_back();
     open.fetch_sub(1);
@@ -237,7 +268,10 @@ void HttpLoop::Impl::onEvent(Conn& c, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.readable = true;
   // A FIN that came with the request's bytes brings no edge of its own later.
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.peerClosed = true;
-  if (c.phase == Conn::Phase::Writing && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) flush(c);
+  if (c.tlsWantsWrite && (events & EPOLLOUT)) c.readable = true;
+  // A TLS write may wait for bytes from the peer (a key update): any edge retries it.
+  const std::uint32_t resumesWrite = c.ssl ? (EPOLLOUT | EPOLLIN | EPOLLHUP | EPOLLERR) : (EPOLLOUT | EPOLLHUP | EPOLLERR);
+  if (c.phase == Conn::Phase::Writing && (events & resumesWrite)) flush(c);
   pump(c);
 }
 
@@ -263,10 +297,12 @@ void HttpLoop::Impl::pump(Conn& c) {
       if (c.phase != Conn::Phase::Header && c.phase != Conn::Phase::Body) continue;
     }
     if (!c.readable) break;
-    const ssize_t n = ::recv(c.fd, scratch.data(), scratch.size(), 0);
+    const ssize_t n = receive(c);
     if (n > 0) {
       const auto got = static_cast<std::size_t>(n);
-      if (got < scratch.size() && !c.peerClosed) c.readable = false;  // drained: the next bytes bring an edge
+      // Drained: the next bytes bring an edge. Not for TLS, whose reads return one record
+      // at a time: only a read that would block says the socket is empty.
+      if (got < scratch.size() && !c.peerClosed && !c.ssl) c.readable = false;
       const std::string_view data(scratch.data(), got);
       if (!c.in.empty()) {
         c.in.append(data);
@@ -321,7 +357,11 @@ std::size_t HttpLoop::Impl::consume(Conn& c, std::string_view data) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         // Into an idle socket's empty send buffer; one that does not take 25 bytes is
         // closed rather than queued in front of the response.
-        if (::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kContinue.size())) {
+        bool failed = false;
+        const std::size_t took = c.ssl ? tlsSend(c, kContinue, &failed)
+                                       : static_cast<std::size_t>(std::max<ssize_t>(
+                                             0, ::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL)));
+        if (failed || took != kContinue.size()) {
           close(c);
           return used;
         }
@@ -403,6 +443,29 @@ void HttpLoop::Impl::send(Conn& c, const Response& res, unsigned version, bool k
   serializeHead(res, version, keepAlive, head);
   const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
   const std::string_view body = withBody ? std::string_view(res.body()) : std::string_view();
+  if (c.ssl) {
+    tlsOut.assign(head);
+    tlsOut.append(body);
+    bool failed = false;
+    const std::size_t took = tlsSend(c, tlsOut, &failed);
+    if (failed) {
+      close(c);
+      return;
+    }
+    if (took == tlsOut.size()) {
+      responseSent(c, keepAlive);
+      return;
+    }
+    // The rest starts with the bytes of the write OpenSSL is retrying (it allows the
+    // buffer to move: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+    c.out.assign(tlsOut, took);
+    c.outSent = 0;
+    c.closeAfterWrite = !keepAlive;
+    c.phase = Conn::Phase::Writing;
+    c.deadline = Clock::now() + limits.bodyTimeout;
+    release(std::move(c.ex));
+    return;
+  }
   std::array<iovec, 2> iov{iovec{head.data(), head.size()}, iovec{const_cast<char*>(body.data()), body.size()}};
   msghdr msg{};
   msg.msg_iov = iov.data();
@@ -434,6 +497,15 @@ void HttpLoop::Impl::send(Conn& c, const Response& res, unsigned version, bool k
 }
 
 void HttpLoop::Impl::flush(Conn& c) {
+  if (c.ssl && c.outSent < c.out.size()) {
+    bool failed = false;
+    c.outSent += tlsSend(c, std::string_view(c.out).substr(c.outSent), &failed);
+    if (failed) {
+      close(c);
+      return;
+    }
+    if (c.outSent < c.out.size()) return;  // the next edge comes when it drains
+  }
   while (c.outSent < c.out.size()) {
     const ssize_t n = ::send(c.fd, c.out.data() + c.outSent, c.out.size() - c.outSent, MSG_NOSIGNAL);
     if (n > 0) {
@@ -503,6 +575,13 @@ void HttpLoop::Impl::onEof(Conn& c) {
 void HttpLoop::Impl::close(Conn& c) {
   if (c.phase == Conn::Phase::Closed) return;
   release(std::move(c.ex));
+  if (c.ssl) {
+    // close_notify, if the socket takes it now; a client has what it needs without it.
+    if (!c.handshaking) SSL_shutdown(c.ssl);
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+    ERR_clear_error();
+  }
   ::shutdown(c.fd, SHUT_WR);
   ::close(c.fd);  // also leaves the epoll set
   c.fd = -1;
@@ -513,9 +592,59 @@ void HttpLoop::Impl::close(Conn& c) {
   connectionsGauge.Decrement();
 }
 
+ssize_t HttpLoop::Impl::receive(Conn& c) {
+  if (c.ssl) return tlsReceive(c);
+  return ::recv(c.fd, scratch.data(), scratch.size(), 0);
+}
+
+// The TLS read, handshake first. OpenSSL's "want read" is a drained socket (EAGAIN);
+// "want write" waits for EPOLLOUT; anything else (a failed handshake: plain HTTP, a
+// client that does not trust us) closes the connection without an answer.
+ssize_t HttpLoop::Impl::tlsReceive(Conn& c) {
+  c.tlsWantsWrite = false;
+  auto blocked = [&](int error) -> ssize_t {
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      c.tlsWantsWrite = error == SSL_ERROR_WANT_WRITE;
+      errno = EAGAIN;
+    } else {
+      ERR_clear_error();
+      errno = ECONNRESET;
+    }
+    return -1;
+  };
+  if (c.handshaking) {
+    const int r = SSL_do_handshake(c.ssl);
+    if (r != 1) return blocked(SSL_get_error(c.ssl, r));
+    c.handshaking = false;
+  }
+  const int n = SSL_read(c.ssl, scratch.data(), static_cast<int>(scratch.size()));
+  if (n > 0) return n;
+  const int error = SSL_get_error(c.ssl, n);
+  if (error == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify, or a plain FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
+  return blocked(error);
+}
+
+std::size_t HttpLoop::Impl::tlsSend(Conn& c, std::string_view data, bool* failed) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const int n = SSL_write(c.ssl, data.data() + sent, static_cast<int>(std::min<std::size_t>(data.size() - sent, 1 << 30)));
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    const int error = SSL_get_error(c.ssl, n);
+    if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
+      ERR_clear_error();
+      *failed = true;
+    }
+    break;
+  }
+  return sent;
+}
+
 HttpLoop::HttpLoop(asio::io_context& io, const LimitsConfig& limits, Handler handler, std::atomic<std::size_t>& open,
-                   metrics::Metrics& metrics, std::string listener)
-    : impl_(std::make_unique<Impl>(io, limits, std::move(handler), open, metrics, std::move(listener))) {}
+                   metrics::Metrics& metrics, std::string listener, std::shared_ptr<TlsServerContext> tls)
+    : impl_(std::make_unique<Impl>(io, limits, std::move(handler), open, metrics, std::move(listener), std::move(tls))) {}
 
 void Responder::operator()() const {
   auto& c = *static_cast<Conn*>(conn_);
@@ -527,6 +656,7 @@ HttpLoop::~HttpLoop() {
   // Responders must not be called after this (a worker's pending completions are
   // destroyed with its io_context, after its loop, without being run).
   for (auto& c : impl_->conns) {
+    if (c.ssl) SSL_free(c.ssl);
     if (c.fd >= 0) ::close(c.fd);
   }
 }

@@ -13,6 +13,11 @@
 // responses completed in one turn of the loop leave back to back in the next, each with
 // one non-blocking sendmsg; only what a socket does not take waits for it to drain.
 //
+// With a TlsServerContext the loop speaks HTTPS only: each connection gets an OpenSSL
+// session on its non-blocking socket, read and written through SSL_read/SSL_write in the
+// same places (one branch per read or send on the plain path, nothing more); a client
+// whose handshake fails (plain HTTP included) is closed without an answer.
+//
 // Requests on one connection are answered one after the other, so pipelined requests
 // get their responses in order. Limits (header bytes, body bytes, header/body/idle
 // deadlines) are enforced before a request reaches its handler.
@@ -30,6 +35,7 @@
 #include "proxy/config/config.h"
 #include "proxy/http/request.h"
 #include "proxy/http/response.h"
+#include "proxy/http/tls_server.h"
 
 namespace cx::metrics {
 class Metrics;
@@ -60,8 +66,9 @@ class HttpLoop {
  public:
   // `open` counts the listener's open connections (the acceptor checks the cap against
   // it); a connection adopted here is counted already and is uncounted when it closes.
+  // `tls`: HTTPS only when set; each new connection takes its current context.
   HttpLoop(boost::asio::io_context& io, const LimitsConfig& limits, Handler handler, std::atomic<std::size_t>& open,
-           metrics::Metrics& metrics, std::string listener);
+           metrics::Metrics& metrics, std::string listener, std::shared_ptr<TlsServerContext> tls = nullptr);
   ~HttpLoop();
   HttpLoop(const HttpLoop&) = delete;
   HttpLoop& operator=(const HttpLoop&) = delete;

@@ -46,18 +46,24 @@ std::string redisServerPath() {
 // --- RedisNode -------------------------------------------------------------------------
 
 RedisNode::RedisNode(std::string name, const std::filesystem::path& baseDir,
-                     std::vector<std::string> extraArgs)
+                     std::vector<std::string> extraArgs, std::optional<RedisTlsOptions> tls)
     : name_(std::move(name)),
       dataDir_(baseDir / name_),
       logPath_(baseDir / (name_ + ".log")),
       extraArgs_(std::move(extraArgs)),
+      tls_(std::move(tls)),
+      unixSocket_(baseDir / (name_ + ".sock")),
       redisServer_(redisServerPath()) {}
+
+std::unique_ptr<RespConnection> RedisNode::openConnection(std::chrono::milliseconds timeout) const {
+  if (tls_) return std::make_unique<RespConnection>(unixSocket_, port_, timeout);
+  return std::make_unique<RespConnection>(port_, timeout);
+}
 
 RedisNode::~RedisNode() { kill(); }
 
 std::vector<std::string> RedisNode::arguments() const {
   std::vector<std::string> args = {redisServer_,
-                                   "--port", std::to_string(port_),
                                    "--bind", "127.0.0.1",
                                    "--daemonize", "no",
                                    "--save", "",
@@ -66,6 +72,15 @@ std::vector<std::string> RedisNode::arguments() const {
                                    "--enable-debug-command", "local",
                                    "--repl-diskless-sync", "yes",
                                    "--repl-diskless-sync-delay", "0"};
+  if (tls_) {
+    args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_),
+                             "--tls-cert-file", tls_->certFile.string(), "--tls-key-file", tls_->keyFile.string(),
+                             "--tls-ca-cert-file", tls_->caFile.string(), "--tls-auth-clients", tls_->authClients,
+                             "--tls-replication", "yes", "--unixsocket", unixSocket_.string(),
+                             "--unixsocketperm", "700"});
+  } else {
+    args.insert(args.end(), {"--port", std::to_string(port_)});
+  }
   if (replicaOfPort_) {
     args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(*replicaOfPort_)});
   }
@@ -99,8 +114,7 @@ bool RedisNode::awaitReady(std::chrono::milliseconds timeout, std::string* why,
       return false;
     }
     try {
-      RespConnection conn(port_, 1000ms);
-      RedisReply pong = conn.command({"PING"});
+      RedisReply pong = openConnection(1000ms)->command({"PING"});
       if (pong.type == RedisReply::Type::Status && pong.str == "PONG") return true;
       lastError = pong.toString();
     } catch (const RedisIoError& e) {
@@ -188,7 +202,7 @@ RedisReply RedisNode::reply(const std::vector<std::string>& argv,
       idle_.pop_back();
     }
   }
-  if (!conn) conn = std::make_unique<RespConnection>(port_, timeout);
+  if (!conn) conn = openConnection(timeout);
   conn->setTimeout(timeout);
   RedisReply result = conn->command(argv);  // on RedisIoError the connection is dropped
   if (!changesConnectionState(argv)) {
@@ -203,7 +217,7 @@ std::string RedisNode::command(const std::vector<std::string>& argv) {
 }
 
 std::unique_ptr<RespConnection> RedisNode::connect(std::chrono::milliseconds timeout) {
-  return std::make_unique<RespConnection>(port_, timeout);
+  return openConnection(timeout);
 }
 
 std::map<std::string, std::string> RedisNode::info(const std::string& section) {
@@ -277,10 +291,10 @@ RedisCluster::RedisCluster(int replicas) : RedisCluster(withReplicas(replicas)) 
 RedisCluster::RedisCluster(RedisClusterOptions options)
     : options_(std::move(options)), dir_("cxproxy-redis") {
   try {
-    nodes_.push_back(std::make_unique<RedisNode>("primary", dir_.path(), options_.extraArgs));
+    nodes_.push_back(std::make_unique<RedisNode>("primary", dir_.path(), options_.extraArgs, options_.tls));
     for (int i = 1; i <= options_.replicas; ++i) {
       nodes_.push_back(std::make_unique<RedisNode>("replica-" + std::to_string(i), dir_.path(),
-                                                   options_.extraArgs));
+                                                   options_.extraArgs, options_.tls));
     }
     nodes_[0]->start();
     // Replicas answer PING at once and then sync concurrently (diskless, no delay).

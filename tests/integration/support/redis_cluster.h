@@ -20,6 +20,16 @@
 
 namespace cx::testing {
 
+// TLS-only nodes (`--port 0 --tls-port P`, replication over TLS too). The harness, which
+// speaks plain RESP, reaches each node through a Unix socket next to its log instead;
+// port() is the TLS port, the only one on the network.
+struct RedisTlsOptions {
+  std::filesystem::path certFile;  // the server's certificate (also its client certificate to its primary)
+  std::filesystem::path keyFile;
+  std::filesystem::path caFile;    // verifies client certificates and, on replicas, the primary's
+  std::string authClients = "no";  // tls-auth-clients: no | optional | yes
+};
+
 // One redis-server process. Its data lives in `<baseDir>/<name>/` (wiped on restart: no
 // persistence, a restarted node comes back empty, like a fresh pod) and its log in
 // `<baseDir>/<name>.log` (kept across restarts).
@@ -35,7 +45,7 @@ class RedisNode {
   static constexpr std::chrono::milliseconds kStartTimeout{20000};
 
   RedisNode(std::string name, const std::filesystem::path& baseDir,
-            std::vector<std::string> extraArgs = {});
+            std::vector<std::string> extraArgs = {}, std::optional<RedisTlsOptions> tls = std::nullopt);
   ~RedisNode();
   RedisNode(const RedisNode&) = delete;
   RedisNode& operator=(const RedisNode&) = delete;
@@ -87,6 +97,7 @@ class RedisNode {
   bool paused() const { return process_.stopped(); }
   std::optional<int> replicaOfPort() const { return replicaOfPort_; }
   const std::filesystem::path& logPath() const { return logPath_; }
+  bool tls() const { return tls_.has_value(); }
   std::string logTail(std::size_t lines = 30) const { return tailFile(logPath_, lines); }
 
  private:
@@ -96,11 +107,14 @@ class RedisNode {
   // Waits for PING → PONG. False (with *why set) if the process exited or time ran out.
   bool awaitReady(std::chrono::milliseconds timeout, std::string* why, bool* addressInUse);
   void dropConnections();
+  std::unique_ptr<RespConnection> openConnection(std::chrono::milliseconds timeout) const;
 
   std::string name_;
   std::filesystem::path dataDir_;
   std::filesystem::path logPath_;
   std::vector<std::string> extraArgs_;
+  std::optional<RedisTlsOptions> tls_;
+  std::filesystem::path unixSocket_;  // with tls_
   std::string redisServer_;
   int port_ = 0;
   bool everReady_ = false;
@@ -117,6 +131,7 @@ struct RedisClusterOptions {
   int replicas = 2;
   // Extra redis-server arguments for every node, e.g. {"--repl-timeout", "5"}.
   std::vector<std::string> extraArgs;
+  std::optional<RedisTlsOptions> tls;  // TLS-only nodes; see RedisTlsOptions
   std::chrono::milliseconds startTimeout = RedisNode::kStartTimeout;
 };
 

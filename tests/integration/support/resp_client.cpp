@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -95,6 +96,28 @@ RespConnection::RespConnection(int port, std::chrono::milliseconds timeout)
       throw RedisIoError("connect 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(err));
     }
   }
+}
+
+RespConnection::RespConnection(const std::filesystem::path& unixSocket, int port, std::chrono::milliseconds timeout)
+    : port_(port), timeout_(timeout) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw RedisIoError(std::string("socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = unixSocket.string();
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(fd_);
+    throw RedisIoError("unix socket path too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // A local connect completes at once or fails (no listener yet): no deadline needed.
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    throw RedisIoError("connect " + path + ": " + std::strerror(err));
+  }
+  const int flags = ::fcntl(fd_, F_GETFL);
+  ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
 }
 
 RespConnection::~RespConnection() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ class RedisIoError : public std::runtime_error {
 class RespConnection {
  public:
   explicit RespConnection(int port, std::chrono::milliseconds timeout = 10s);
+  // Over a Unix socket (a TLS-only node's plain side door for the test harness); port()
+  // still reports `port`, for messages.
+  RespConnection(const std::filesystem::path& unixSocket, int port, std::chrono::milliseconds timeout = 10s);
   ~RespConnection();
   RespConnection(const RespConnection&) = delete;
   RespConnection& operator=(const RespConnection&) = delete;

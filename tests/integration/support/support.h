@@ -10,3 +10,4 @@
 #include "tests/integration/support/redis_cluster.h"
 #include "tests/integration/support/redis_sentinel.h"
 #include "tests/integration/support/resp_client.h"
+#include "tests/integration/support/test_pki.h"

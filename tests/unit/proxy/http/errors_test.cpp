@@ -14,7 +14,7 @@ namespace {
 using namespace std::string_literals;
 using boost::beast::http::status;
 
-constexpr ErrorCode kLast = ErrorCode::QuorumNotReached;
+constexpr ErrorCode kLast = ErrorCode::ReadOnlyToken;
 
 TEST(ErrorCatalogue, EachCodeHasItsStatus) {
   EXPECT_EQ(errorSpec(ErrorCode::BadRequest).status, status::bad_request);
@@ -36,6 +36,8 @@ TEST(ErrorCatalogue, EachCodeHasItsStatus) {
   EXPECT_EQ(errorSpec(ErrorCode::Draining).status, status::service_unavailable);
   EXPECT_EQ(errorSpec(ErrorCode::BackendTimeout).status, status::gateway_timeout);
   EXPECT_EQ(errorSpec(ErrorCode::QuorumNotReached).status, status::gateway_timeout);
+  EXPECT_EQ(errorSpec(ErrorCode::Unauthorized).status, status::unauthorized);
+  EXPECT_EQ(errorSpec(ErrorCode::ReadOnlyToken).status, status::forbidden);
 }
 
 TEST(ErrorCatalogue, CodesAreUniqueSnakeCaseWithADefaultMessage) {
