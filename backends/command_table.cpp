@@ -102,7 +102,7 @@ void applyFlag(CommandInfo& info, std::string_view flag) {
     std::string_view name;
     bool CommandInfo::*field;
   };
-  static constexpr std::array<FlagField, 9> kFlags{{
+  static constexpr std::array<FlagField, 10> kFlags{{
       {"write", &CommandInfo::isWrite},
       {"readonly", &CommandInfo::isReadonly},
       {"admin", &CommandInfo::isAdmin},
@@ -112,6 +112,7 @@ void applyFlag(CommandInfo& info, std::string_view flag) {
       {"fast", &CommandInfo::isFast},
       {"may_replicate", &CommandInfo::mayReplicate},
       {"movablekeys", &CommandInfo::movableKeys},
+      {"no_multi", &CommandInfo::isNoMulti},
   }};
   for (const FlagField& f : kFlags) {
     if (iequals(flag, f.name)) info.*(f.field) = true;
@@ -304,6 +305,8 @@ constexpr std::string_view kRefusedByName[] = {
 constexpr std::string_view kScripts[] = {"eval",       "evalsha", "eval_ro",
                                          "evalsha_ro", "fcall",   "fcall_ro"};
 constexpr std::string_view kWritingScripts[] = {"eval", "evalsha", "fcall"};
+// The script cache commands Upstash's clients use (Script helpers), allowed with scripts.
+constexpr std::string_view kScriptCacheCommands[] = {"script|load", "script|exists"};
 
 bool contains(std::span<const std::string_view> list, std::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
@@ -503,6 +506,7 @@ bool CommandPolicy::canBeAllowed(std::string_view name) {
 
 bool CommandPolicy::allowedByDefault(const CommandInfo& container, const CommandInfo& resolved,
                                      std::span<const std::string_view> argv) const {
+  if (contains(kScriptCacheCommands, resolved.name)) return allowScripts_;
   if (contains(kRefusedByName, container.name) || contains(kRefusedByName, resolved.name)) {
     return false;
   }

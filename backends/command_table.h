@@ -59,6 +59,7 @@ struct CommandInfo {
   bool isFast = false;        // "fast"
   bool mayReplicate = false;  // "may_replicate"
   bool movableKeys = false;   // "movablekeys"
+  bool isNoMulti = false;     // "no_multi": refused inside MULTI
 
   // ACL categories (Redis >= 6).
   bool inDangerousCategory = false;    // @dangerous
@@ -155,7 +156,8 @@ struct CommandDecision {
 // Also refused by default, but allowable: "admin" and "pubsub" commands, the @dangerous
 // ACL category (KEYS, INFO, SORT, FLUSHALL, CONFIG, ...), cross-database and replication
 // commands (MOVE, SWAPDB, MIGRATE, COPY ... DB), SCRIPT/FUNCTION, the cluster, module, acl,
-// latency and slowlog families, and EVAL/EVALSHA/FCALL (+ _RO) unless allowScripts.
+// latency and slowlog families, and EVAL/EVALSHA/FCALL (+ _RO), SCRIPT LOAD and SCRIPT
+// EXISTS unless allowScripts (SCRIPT FLUSH|KILL and FUNCTION management stay refused).
 //
 // Extra lists name commands as "get", or subcommands as "config|get" or "config get",
 // case-insensitively; a container name covers all its subcommands. Deny beats allow.

@@ -6,7 +6,9 @@
 # and webdis (its own config: loopback, 2 threads, pointed at the same primary), then
 # measures with wrk (2 threads, 100-byte values) at 64, 1 and 1,024 connections:
 #   cxproxy GET eventual, GET session (with a token), GET strong, PUT session (token);
-#   webdis GET and SET (PUT with the value as body); redis-benchmark GET on a replica.
+#   webdis GET and SET (PUT with the value as body); redis-benchmark GET on a replica;
+#   at 64 connections also POST /v1/cmd GET, POST /v1/pipeline of 10 GETs and the
+#   Upstash protocol's POST / GET (base64 replies, as @upstash/redis asks), all eventual.
 # With BENCH_TLS=1 (the default) a TLS phase at 64 connections follows: a second cxproxy
 # whose connections to the same Redis trio use TLS (the nodes get a tls-port at run time,
 # certificates made here with openssl), and a third with HTTPS on its data listener
@@ -213,6 +215,15 @@ check "cxproxy GET session" 200 -H 'X-Consistency: session' -H "X-Session-Token:
 check "cxproxy GET strong" 200 -H 'X-Consistency: strong' "$CX/v1/kv/$KEY"
 check "cxproxy PUT session" 204 -X PUT --data-binary "$VALUE" -H 'X-Consistency: session' \
   -H "X-Session-Token: $TOKEN" "$CX/v1/kv/bench:put-cx"
+CMD_BODY="[\"GET\",\"$KEY\"]"
+PIPELINE_BODY="[$(for i in $(seq 1 10); do printf '%s["GET","%s"]' "$([ "$i" = 1 ] || echo ,)" "$KEY"; done)]"
+check "cxproxy POST /v1/cmd GET" 200 -H 'X-Consistency: eventual' --data-binary "$CMD_BODY" "$CX/v1/cmd"
+check "cxproxy POST /v1/pipeline 10 GETs" 200 -H 'X-Consistency: eventual' --data-binary "$PIPELINE_BODY" \
+  "$CX/v1/pipeline"
+[ "$(grep -o '"result"' "$DIR/runs/check-body" | wc -l)" = 10 ] ||
+  die "the pipeline returned: $(cat "$DIR/runs/check-body")"
+check "cxproxy Upstash POST / GET" 200 -H 'X-Consistency: eventual' -H 'Upstash-Encoding: base64' \
+  --data-binary "$CMD_BODY" "$CX/"
 check "webdis GET" 200 "$WD/GET/$KEY"
 grep -q "\"GET\":\"$VALUE\"" "$DIR/runs/check-body" || die "webdis GET returned: $(cat "$DIR/runs/check-body")"
 check "webdis SET" 200 -X PUT --data-binary "$VALUE" "$WD/SET/bench:put-wd"
@@ -291,6 +302,12 @@ run_scenario() {  # run_scenario ID CONNS ROUND
     cx-get-strong)   wrk_run "$id" "$c" "$r" -H 'X-Consistency: strong' "$CX/v1/kv/$KEY" ;;
     cx-put-session)  wrk_run "$id" "$c" "$r" -s bench/put.lua -H 'X-Consistency: session' \
                        -H "X-Session-Token: $TOKEN" "$CX/v1/kv/bench:put-cx" ;;
+    cx-cmd-get)      BENCH_BODY=$CMD_BODY wrk_run "$id" "$c" "$r" -s bench/post_json.lua \
+                       -H 'X-Consistency: eventual' "$CX/v1/cmd" ;;
+    cx-pipeline-10)  BENCH_BODY=$PIPELINE_BODY wrk_run "$id" "$c" "$r" -s bench/post_json.lua \
+                       -H 'X-Consistency: eventual' "$CX/v1/pipeline" ;;
+    cx-upstash-get)  BENCH_BODY=$CMD_BODY wrk_run "$id" "$c" "$r" -s bench/post_json.lua \
+                       -H 'X-Consistency: eventual' -H 'Upstash-Encoding: base64' "$CX/" ;;
     wd-get)          wrk_run "$id" "$c" "$r" "$WD/GET/$KEY" ;;
     wd-set)          wrk_run "$id" "$c" "$r" -s bench/put.lua "$WD/SET/bench:put-wd" ;;
     rb-get)          rb_run "$c" "$r" ;;
@@ -299,13 +316,18 @@ run_scenario() {  # run_scenario ID CONNS ROUND
 
 # cxproxy and webdis alternate; even rounds run the list backwards.
 ORDER=(cx-get-eventual wd-get cx-get-session wd-set cx-put-session rb-get cx-get-strong)
-run_phase() {  # run_phase CONNS ROUNDS
+# Batches and the Upstash protocol, measured at $CONNS connections only, interleaved too.
+BATCH_ORDER=(cx-cmd-get cx-pipeline-10 cx-upstash-get)
+run_phase() {  # run_phase CONNS ROUNDS [SCENARIO...]
   local c=$1 rounds=$2 r i
+  shift 2
+  local order=("${ORDER[@]}")
+  [ $# -gt 0 ] && order=("$@")
   for ((r = 1; r <= rounds; r++)); do
     if ((r % 2)); then
-      for ((i = 0; i < ${#ORDER[@]}; i++)); do run_scenario "${ORDER[$i]}" "$c" "$r"; done
+      for ((i = 0; i < ${#order[@]}; i++)); do run_scenario "${order[$i]}" "$c" "$r"; done
     else
-      for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do run_scenario "${ORDER[$i]}" "$c" "$r"; done
+      for ((i = ${#order[@]} - 1; i >= 0; i--)); do run_scenario "${order[$i]}" "$c" "$r"; done
     fi
   done
 }
@@ -315,6 +337,7 @@ run_child wrk -t"$THREADS" -c"$CONNS" -d1s -H 'X-Consistency: eventual' "$CX/v1/
 run_child wrk -t"$THREADS" -c"$CONNS" -d1s "$WD/GET/$KEY" >/dev/null
 
 run_phase "$CONNS" "$ROUNDS"
+run_phase "$CONNS" "$ROUNDS" "${BATCH_ORDER[@]}"
 run_phase 1 "$EDGE_ROUNDS"
 run_phase "$MANY" "$EDGE_ROUNDS"
 
@@ -450,6 +473,9 @@ label() {
     tls-put-session) echo "cxproxy PUT session (token), TLS to Redis" ;;
     https-get-eventual) echo "cxproxy GET eventual, HTTPS listener" ;;
     https-put-session) echo "cxproxy PUT session (token), HTTPS listener" ;;
+    cx-cmd-get) echo "cxproxy POST /v1/cmd GET eventual" ;;
+    cx-pipeline-10) echo "cxproxy POST /v1/pipeline, 10 GETs eventual" ;;
+    cx-upstash-get) echo "cxproxy Upstash POST / GET eventual (base64)" ;;
   esac
 }
 baseline() { case $1 in cx-put-session | wd-set | *-put-session) echo wd-set ;; *) echo wd-get ;; esac; }
@@ -476,6 +502,11 @@ md=$DIR/results.md
         "$(ratio "$(get "$c" "$id" rps)" "$(get "$c" "$b" rps)")" \
         "$(ratio "$(get "$c" "$id" p99)" "$(get "$c" "$b" p99)")"
     done
+  done
+  for id in "${BATCH_ORDER[@]}"; do
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$CONNS" "$(label "$id")" "$(get "$CONNS" "$id" rps)" \
+      "$(spread "$CONNS" "$id")" \
+      "$(ms "$(get "$CONNS" "$id" p50)")" "$(ms "$(get "$CONNS" "$id" p99)")" "$(get "$CONNS" "$id" err)" - -
   done
   if [ ${#TLS_IDS[@]} -gt 0 ]; then
     echo
@@ -528,6 +559,11 @@ for id in tls-get-eventual tls-put-session; do
   target "$(ge "$a" "$(mul "$b" 0.85)")" \
     "$(label "$id"): ≥ 0.85× plain (TLS to Redis costs ≤ 15%): $a vs $b ($(ratio "$a" "$b"))"
 done
+cg=$(get "$CONNS" cx-cmd-get rps) pl=$(get "$CONNS" cx-pipeline-10 rps) ug=$(get "$CONNS" cx-upstash-get rps)
+target "$(ge "$(mul "$pl" 10)" "$(mul "$cg" 5)")" \
+  "/v1/pipeline of 10 GETs ≥ 5× the commands/s of single /v1/cmd GETs: $(mul "$pl" 10) vs $cg ($(ratio "$(mul "$pl" 10)" "$cg"))"
+target "$(ge "$ug" "$(mul "$cg" 0.9)")" \
+  "Upstash POST / GET within 10% of /v1/cmd GET req/s: $ug vs $cg ($(ratio "$ug" "$cg"))"
 rss_ok=0
 [ "${idle_open:-0}" -ge "$IDLE" ] && [ "${idle_failed:-1}" = 0 ] && [ "$rss_idle_conns" -le 30720 ] && rss_ok=1
 target "$rss_ok" \

@@ -22,10 +22,11 @@ const std::vector<double> kStalenessBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10};  //
 // of them: an alert on `increase(x[5m]) > 0` cannot see the first event of a series that
 // appears with it. The names are the ones the data path records (README "Metrics").
 constexpr std::string_view kLevels[] = {"strong", "bounded", "session", "prefix", "eventual"};
-constexpr std::string_view kOps[] = {"get", "put", "delete", "cmd"};
+constexpr std::string_view kOps[] = {"get",   "put",     "delete",           "cmd",          "pipeline",
+                                     "multi", "upstash", "upstash_pipeline", "upstash_multi"};
 constexpr std::string_view kViolationTypes[] = {"session_history_lost", "no_fresh_replica", "audit_mismatch"};
 constexpr std::string_view kFallbackReasons[] = {"no_healthy_replica", "no_fresh_replica", "replica_error",
-                                                 "replica_changed"};
+                                                 "replica_changed", "noscript"};
 constexpr std::string_view kDowngradeReasons[] = {"primary_overloaded"};
 constexpr std::string_view kTokenRejections[] = {"malformed", "too_large", "unknown_key", "bad_signature",
                                                  "beyond_primary"};

@@ -10,6 +10,10 @@ pkgs=(cmake g++ make pkg-config
       redis-server redis-tools redis-sentinel curl wrk python3 openssl
       clang-14 libclang-rt-14-dev  # libFuzzer harnesses (tests/fuzz/, make fuzz)
       chromium)  # headless: tests render the admin /v1/status page
+# Tests run the real @upstash/redis client (tests/clients/upstash/). A node from elsewhere
+# (e.g. NodeSource's, which bundles npm) is used as it is: Debian's npm would conflict with it.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 [ "${CXPROXY_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$CXPROXY_EXTRA_PKGS" && pkgs+=("${extra[@]}")
 
 missing=()

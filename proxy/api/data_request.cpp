@@ -21,6 +21,7 @@
 #include "backends/text.h"
 #include "proxy/api/access_log.h"
 #include "proxy/api/data_response.h"
+#include "proxy/api/scripts.h"
 #include "routing/rules.h"
 
 namespace cx::proxy {
@@ -35,6 +36,14 @@ namespace {
 
 // ROLE, encoded: sent as a shared trailer after reads and writes that need a position.
 constexpr std::string_view kRoleTrailer = "*1\r\n$4\r\nROLE\r\n";
+
+// True when a reply is NOSCRIPT (EVALSHA of a script the node has not cached).
+bool hasNoscript(std::span<const RespValue> replies) {
+  for (const RespValue& reply : replies) {
+    if (reply.isError() && reply.str.rfind("NOSCRIPT", 0) == 0) return true;
+  }
+  return false;
+}
 
 // Number of replica acknowledgements a strong write needs.
 int quorumSize(const WriteQuorum& q, std::size_t replicas) {
@@ -221,8 +230,21 @@ void DataRequest::serve(Self self) {
 }
 
 void DataRequest::finish(Self self) {
-  self->recordMetrics();
-  self->done_();
+  DataRequest& d = *self;
+  if (d.upstash_) {
+    // Upstash's client replaces its token with this header's value, empty when absent:
+    // every answer carries the session's latest token, or the client would forget it.
+    if (d.res_.has("X-Session-Token")) {
+      // Copied: set() may move the buffer the view points into.
+      d.res_.set("upstash-sync-token", std::string(d.res_["X-Session-Token"]));
+    } else if (d.spec_.sessionToken && !d.tokens().empty()) {
+      d.res_.set("upstash-sync-token", text::trim(*d.spec_.sessionToken));
+    } else {
+      d.res_.set("upstash-sync-token", "");
+    }
+  }
+  d.recordMetrics();
+  d.done_();
 }
 
 void DataRequest::spawn(asio::awaitable<void> coroutine) {
@@ -283,8 +305,42 @@ void DataRequest::appendMainCommand(std::string& out) const {
       break;
     }
     case Op::Cmd:
+    case Op::Upstash:
       backends::appendCommand(out, argvViews_);
       break;
+    case Op::Pipeline:
+    case Op::Multi:
+    case Op::UpstashPipeline:
+    case Op::UpstashMulti: {
+      static constexpr std::array<std::string_view, 1> kMulti{"MULTI"};
+      static constexpr std::array<std::string_view, 1> kExec{"EXEC"};
+      const bool transaction = isMulti(spec_.op);
+      // One buffer, one submit: the connection writes it whole, never interleaved with
+      // another call's commands, so MULTI ... EXEC reaches Redis as one block.
+      if (transaction) backends::appendCommand(out, kMulti);
+      std::vector<std::string_view> views;
+      for (const Argv& argv : spec_.batch) {
+        views.assign(argv.begin(), argv.end());
+        backends::appendCommand(out, views);
+      }
+      if (transaction) backends::appendCommand(out, kExec);
+      break;
+    }
+  }
+}
+
+void DataRequest::rewriteScripts(Argv& argv) {
+  if (argv.size() < 2) return;
+  const std::string_view name = argv[0];
+  auto is = [&](std::string_view candidate) { return text::iequals(name, candidate); };
+  if (is("EVAL") || is("EVAL_RO") || (is("SCRIPT") && argv.size() >= 3 && text::iequals(argv[1], "LOAD"))) {
+    std::string& script = is("SCRIPT") ? argv[2] : argv[1];
+    if (auto stripped = stripUpstashScriptFlags(script)) {
+      worker_.scriptAliases().remember(script, *stripped);
+      script = std::move(*stripped);
+    }
+  } else if (is("EVALSHA") || is("EVALSHA_RO")) {
+    if (auto alias = worker_.scriptAliases().aliasOf(argv[1])) argv[1] = std::move(*alias);
   }
 }
 
@@ -327,7 +383,10 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
   co_return result;
 }
 
-void DataRequest::respondWithReply(const RespValue& reply) { setReply(res_, spec_.op, reply); }
+void DataRequest::respondWithReplies(std::span<const RespValue> replies) {
+  if (!isBatch(spec_.op)) return setReply(res_, spec_, replies.front());
+  setBatchReply(res_, spec_, replies);
+}
 
 void DataRequest::write(Self self) {
   DataRequest& d = *self;
@@ -338,8 +397,10 @@ void DataRequest::write(Self self) {
   }
   std::string encoded;
   d.appendMainCommand(encoded);
-  std::size_t count = 1;
-  const bool strong = d.level_ == Level::Strong;
+  std::size_t count = d.mainReplies_;
+  // A transaction of reads alone writes nothing for replicas to acknowledge.
+  const bool writes = !isMulti(d.spec_.op) || d.plan_.isWrite;
+  const bool strong = d.level_ == Level::Strong && writes;
   if (strong) {
     d.requiredAcks_ = quorumSize(d.config_->consistency.writeQuorum, d.replicaCount());
     const std::string n = std::to_string(d.requiredAcks_);
@@ -363,14 +424,21 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
     backendFailure(result.error, primary_);
     return finish(std::move(self));
   }
-  const RespValue& reply = result.replies[0];
-  if (reply.isError() && reply.str.starts_with("READONLY")) {
-    // The node was demoted before the write reached it: nothing was written.
+  const auto replies = std::span<const RespValue>(result.replies).first(mainReplies_);
+  const bool readonly = std::any_of(replies.begin(), replies.end(), [](const RespValue& r) {
+    return r.isError() && r.str.starts_with("READONLY");
+  });
+  if (readonly) {
+    // The node was demoted before the write reached it: nothing was written (for a batch,
+    // nothing from the refused command on).
     fail(ErrorCode::PrimaryUnavailable,
-         "'" + topology_->primary().name + "' is no longer the primary (it refused the write with READONLY): "
-         "nothing was written; retry after Retry-After");
+         "'" + topology_->primary().name + "' is no longer the primary (it refused the write with READONLY): " +
+             (isBatch(spec_.op) ? std::string("the batch's writes were not done; read back before retrying")
+                                : std::string("nothing was written; retry after Retry-After")));
     return finish(std::move(self));
   }
+  // A batch's token covers all of it, whatever its commands answered.
+  const bool applied = isBatch(spec_.op) || !replies.front().isError();
   // The ROLE pipelined after the write must name a master: a node that ran the write
   // while (or after) being demoted holds a write the new history does not contain.
   auto offset = backends::roleOffset(*result.trailer, true);
@@ -380,9 +448,9 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
          "unknown: read it back before retrying");
     return finish(std::move(self));
   }
-  if (!reply.isError()) issueToken(*offset, 0, /*fromPrimary=*/true);
-  if (level_ == Level::Strong && !reply.isError()) {
-    const RespValue& acks = result.replies[1];
+  if (applied) issueToken(*offset, 0, /*fromPrimary=*/true);
+  if (requiredAcks_ > 0 && applied) {
+    const RespValue& acks = result.replies[mainReplies_];
     long long acked = acks.type == RespType::Integer ? acks.integer : 0;
     if (acked < requiredAcks_) {
       shared_.metrics->quorumFailures(toString(spec_.op)).Increment();
@@ -395,7 +463,7 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
       return finish(std::move(self));
     }
   }
-  respondWithReply(reply);
+  respondWithReplies(replies);
   finish(std::move(self));
 }
 
@@ -414,18 +482,25 @@ asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::Rou
   backends::appendCommand(encoded, kRole);
   appendMainCommand(encoded);
   backends::appendCommand(encoded, kRole);
-  auto result = co_await exec(target, std::move(encoded), 3);
+  auto result = co_await exec(target, std::move(encoded), mainReplies_ + 2);
   if (!result.ok()) co_return false;
-  auto before = backends::roleOffset(result.replies[0], false);
-  auto after = backends::roleOffset(result.replies[2], false);
+  auto before = backends::roleOffset(result.replies.front(), false);
+  auto after = backends::roleOffset(result.replies.back(), false);
   if (!before || !after || *before < request.sessionOffset) co_return false;  // counted as no_fresh_replica
+  const auto replies = std::span<const RespValue>(result.replies).subspan(1, mainReplies_);
+  if (hasNoscript(replies)) co_return false;  // the primary has the script
   setServed(target, topology_->stalenessBound(target, Clock::now()));
   issueToken(0, *after);
-  respondWithReply(result.replies[1]);
+  respondWithReplies(replies);
   co_return true;
 }
 
 void DataRequest::routeRead() {
+  if (spec_.needsPrimary) {
+    // A cursor continues only on the node that issued it: always the primary.
+    decision_ = routing::RouteDecision{routing::RouteKind::Primary, primary_, std::chrono::milliseconds{0}, {}};
+    return;
+  }
   rr_.isWrite = false;
   rr_.level = level_;
   rr_.maxStaleness = spec_.maxStaleness ? *spec_.maxStaleness
@@ -448,7 +523,7 @@ bool DataRequest::wantsLaggingReplica() const {
 
 void DataRequest::relaxIfOverloaded() {
   const bool toPrimary = decision_.kind == routing::RouteKind::Primary || decision_.kind == routing::RouteKind::Wait;
-  if (!toPrimary || !policy_->downgradeEnabled || !shared_.overloaded.load(std::memory_order_relaxed)) return;
+  if (!toPrimary || spec_.needsPrimary || !policy_->downgradeEnabled || !shared_.overloaded.load(std::memory_order_relaxed)) return;
   // Relax to the strongest level a replica can serve now, never below the rule's floor,
   // and say so. If none can, stay as asked.
   const auto now = Clock::now();
@@ -539,7 +614,7 @@ void DataRequest::readAttempt(Self self) {
   std::string encoded;
   d.appendMainCommand(encoded);
   // ROLE after the read gives a position at or after what the read saw: the token's.
-  call(std::move(self), d.target_, std::move(encoded), 1, {}, d.needRole_ ? kRoleTrailer : std::string_view{},
+  call(std::move(self), d.target_, std::move(encoded), d.mainReplies_, {}, d.needRole_ ? kRoleTrailer : std::string_view{},
        /*countLatency=*/true, &DataRequest::onReadReply);
 }
 
@@ -556,6 +631,13 @@ void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
     }
     backendFailure(result.error, target_);
     return finish(std::move(self));
+  }
+  if (target_ != 0 && hasNoscript(std::span<const RespValue>(result.replies).first(mainReplies_))) {
+    // Redis does not replicate its script cache: the primary may have what this replica lacks.
+    shared_.metrics->fallbacks("replica", "primary", "noscript").Increment();
+    target_ = 0;
+    bound_ = std::chrono::milliseconds{0};
+    return readAttempt(std::move(self));
   }
   readResult_ = std::move(result);
   if (!needRole_) return afterReadOffset(self, 0);
@@ -595,7 +677,7 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
   }
   const std::uint64_t readOffset = offset.value_or(0);
   issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target_ == primary_);
-  respondWithReply(readResult_.replies[0]);
+  respondWithReplies(std::span<const RespValue>(readResult_.replies).first(mainReplies_));
   finish(std::move(self));
 }
 
@@ -603,17 +685,30 @@ bool DataRequest::prepare() {
   // Before anything else about the request: only framing errors (the loop's) come first.
   apiTokens_ = worker_.apiTokens();
   auth_ = authorize(req_, apiTokens_.get());
+  upstash_ = isUpstashTarget(req_.target());
   if (!auth_.ok()) {
     setUnauthorized(res_, auth_);
     return false;
   }
-  auto parsed = parseDataRequest(req_, RequestLimits{config_->limits.maxKeyBytes});
+  const auto& limits = config_->limits;
+  auto parsed = parseDataRequest(req_, RequestLimits{limits.maxKeyBytes, limits.maxBatchCommands});
   if (auto* error = std::get_if<ApiError>(&parsed)) {
+    if (upstash_) spec_.op = Op::Upstash;  // its metrics label, though the request named no endpoint
     fail(*error);
     return false;
   }
   spec_ = std::move(std::get<DataRequestSpec>(parsed));
-  if (spec_.sessionToken) {
+  // Auth hook (README "Security"): spec_.bearerToken is where the auth feature checks
+  // `Authorization: Bearer`, here, before anything else, on both protocols.
+  if (upstash_ && !spec_.sessionToken && spec_.syncToken && !text::trim(*spec_.syncToken).empty()) {
+    // Upstash clients send whatever token they were given (users may set any string):
+    // one that verifies is a session token, any other is no token.
+    auto verified = verifySessionTokens(*spec_.syncToken, *shared_.keys, worker_.verifiedTokens(), *shared_.metrics);
+    if (auto* tokens = std::get_if<TokenList>(&verified)) {
+      tokens_ = std::move(*tokens);
+      spec_.sessionToken = spec_.syncToken;
+    }
+  } else if (spec_.sessionToken) {
     auto verified = verifySessionTokens(*spec_.sessionToken, *shared_.keys, worker_.verifiedTokens(), *shared_.metrics);
     if (auto* error = std::get_if<ApiError>(&verified)) {
       fail(*error);
@@ -621,31 +716,62 @@ bool DataRequest::prepare() {
     }
     tokens_ = std::move(std::get<TokenList>(verified));
   }
-  if (spec_.op == Op::Cmd) {
+  if (isCommand(spec_.op) || isBatch(spec_.op)) {
     auto policy = shared_.commands.load(std::memory_order_acquire);
     if (!policy) {
       fail(ErrorCode::PrimaryUnavailable, "the Redis command table has not been loaded yet; retry shortly");
       return false;
     }
-    if (auto error = checkCommand(spec_, *policy)) {
-      fail(*error);
-      return false;
+    if (isCommand(spec_.op)) {
+      if (auto error = checkCommand(spec_, *policy)) {
+        fail(*error);
+        return false;
+      }
+      rewriteScripts(spec_.argv);
+      argvViews_.assign(spec_.argv.begin(), spec_.argv.end());
+    } else {
+      auto planned = checkBatch(spec_, *policy);
+      if (auto* error = std::get_if<ApiError>(&planned)) {
+        fail(*error);
+        return false;
+      }
+      plan_ = std::move(std::get<BatchPlan>(planned));
+      // After planning: the plan's key views point into other arguments than these.
+      for (Argv& argv : spec_.batch) rewriteScripts(argv);
+      mainReplies_ = spec_.batch.size() + (isMulti(spec_.op) ? 2 : 0);
     }
-    argvViews_.assign(spec_.argv.begin(), spec_.argv.end());
   }
   if (auth_.readOnly && writesForReadOnlyToken(spec_.isWrite, spec_.commandName)) {
     fail(readOnlyTokenError());
     return false;
   }
   const auto& consistency = config_->consistency;
-  std::string_view method = req_.method_string();
-  const routing::Rule* rule =
-      routing::matchRule(consistency.rules, spec_.key, method, spec_.commandName, spec_.isWrite);
-  policy_ = rule ? &rule->policy : &consistency.defaultPolicy;
+  // Upstash's clients know read-your-writes (their sync token) and nothing stronger: a
+  // request no rule covers is served at the session level unless X-Consistency says.
+  const routing::Policy* defaultPolicy = &consistency.defaultPolicy;
+  if (upstash_) {
+    upstashDefault_ = consistency.defaultPolicy;
+    upstashDefault_.level = Level::Session;
+    defaultPolicy = &upstashDefault_;
+  }
+  const routing::Rule* rule = nullptr;
+  bool headerOverridden = false;
+  if (isBatch(spec_.op)) {
+    batchPolicy_ = batchPolicy(plan_, consistency.rules, *defaultPolicy, spec_.requested);
+    rule = batchPolicy_.rule;
+    policy_ = &batchPolicy_.policy;
+    level_ = batchPolicy_.level;
+    headerOverridden = batchPolicy_.headerOverridden;
+  } else {
+    std::string_view method = req_.method_string();
+    rule = routing::matchRule(consistency.rules, spec_.key, method, spec_.commandName, spec_.isWrite);
+    policy_ = rule ? &rule->policy : defaultPolicy;
+    auto choice = routing::chooseLevel(*policy_, spec_.requested);
+    level_ = choice.level;
+    headerOverridden = choice.headerOverridden;
+  }
   res_.set("X-Consistency-Rule", rule ? std::string_view(rule->name) : std::string_view("default"));
-  auto choice = routing::chooseLevel(*policy_, spec_.requested);
-  level_ = choice.level;
-  if (choice.headerOverridden) {
+  if (headerOverridden) {
     // override: stronger/none kept the rule's level: say so rather than serve silently.
     res_.set("X-Consistency-Overridden", std::string(toString(*spec_.requested)) + "->" + std::string(toString(level_)) +
                                              "; rule=" + (rule ? rule->name : std::string("default")));

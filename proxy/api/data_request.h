@@ -28,6 +28,7 @@
 #include "backends/resp.h"
 #include "backends/topology.h"
 #include "proxy/api/auth.h"
+#include "proxy/api/batch.h"
 #include "proxy/api/request_metrics.h"
 #include "proxy/api/request_parse.h"
 #include "proxy/api/session_check.h"
@@ -88,17 +89,27 @@ class DataRequest {
   void endCall(std::size_t index, const backends::ExecResult& result, Clock::duration elapsed, bool countLatency);
 
   // --- responses
-  void fail(const ApiError& error) { setError(res_, error); }
+  // In the protocol's shape: native, or Upstash's (errors.h).
+  void fail(const ApiError& error) {
+    if (upstash_) return setUpstashError(res_, error);
+    setError(res_, error);
+  }
   void fail(ErrorCode code, std::string_view message, std::string_view extra = {}) {
-    setError(res_, code, message, extra);
+    fail(ApiError{code, std::string(message), std::string(extra), {}});
   }
   void setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound);
   // fromPrimary: the positions were read on the primary, so they belong to the history of
   // that connection's server, which may be newer than the snapshot's.
   void issueToken(std::uint64_t writeOffset, std::uint64_t readOffset, bool fromPrimary = false);
   void backendFailure(backends::BackendError error, std::size_t backend);
+  // The request's own commands (a batch: all of them, a transaction with MULTI and EXEC),
+  // mainReplies_ replies.
   void appendMainCommand(std::string& out) const;
-  void respondWithReply(const backends::RespValue& reply);
+  // `replies`: the mainReplies_ replies of appendMainCommand()'s commands.
+  void respondWithReplies(std::span<const backends::RespValue> replies);
+  // Rewrites scripts for Redis (scripts.h): Upstash's shebang flag removed, EVALSHA of a
+  // script that had it pointed at the script Redis has.
+  void rewriteScripts(Argv& argv);
 
   // --- a write
   static void write(Self self);
@@ -138,7 +149,12 @@ class DataRequest {
   // Who is asking (bearer tokens, README "Security"); its name points into apiTokens_.
   std::shared_ptr<const ApiTokens> apiTokens_;
   AuthResult auth_;
-  std::vector<std::string_view> argvViews_;  // /v1/cmd: views of spec_.argv
+  bool upstash_ = false;  // Upstash's protocol (known before spec_ is parsed)
+  std::vector<std::string_view> argvViews_;  // isCommand(): views of spec_.argv
+  BatchPlan plan_;                           // isBatch(): views into spec_.batch
+  BatchPolicy batchPolicy_;                  // isBatch(): its one consistency decision
+  routing::Policy upstashDefault_;           // Upstash: consistency.default at level session
+  std::size_t mainReplies_ = 1;              // replies to appendMainCommand()'s commands
   TokenList tokens_;  // null without a token header
   routing::SessionRequirement session_;
   const routing::Policy* policy_ = nullptr;

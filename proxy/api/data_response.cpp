@@ -1,7 +1,9 @@
 // What a data request answers with once Redis has spoken (see data_response.h).
 #include "proxy/api/data_response.h"
 
+#include "proxy/api/batch_reply.h"
 #include "proxy/api/reply_json.h"
+#include "proxy/api/upstash.h"
 
 namespace cx::proxy {
 
@@ -9,12 +11,23 @@ using backends::BackendError;
 using backends::RespType;
 using backends::RespValue;
 
-void setReply(Response& res, Op op, const RespValue& reply) {
+namespace {
+
+void setJson(Response& res, std::string body) {
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+}
+
+}  // namespace
+
+void setReply(Response& res, const DataRequestSpec& spec, const RespValue& reply) {
   if (reply.isError()) {
+    if (spec.upstash) return setUpstashError(res, ApiError{ErrorCode::RedisError, reply.str, {}, {}});
     setError(res, ErrorCode::RedisError, reply.str);
     return;
   }
-  switch (op) {
+  switch (spec.op) {
     case Op::Get:
       if (reply.isNil()) {
         setError(res, ErrorCode::NotFound, "no value is stored under this key");
@@ -35,15 +48,36 @@ void setReply(Response& res, Op op, const RespValue& reply) {
       res.result(http::status::no_content);
       return;
     case Op::Cmd: {
-      res.result(http::status::ok);
-      res.set(http::field::content_type, "application/json");
       std::string body = "{\"result\":";
       appendReplyJson(body, reply);
       body.push_back('}');
-      res.body() = std::move(body);
-      return;
+      return setJson(res, std::move(body));
     }
+    case Op::Upstash: {
+      std::string body = "{\"result\":";
+      appendUpstashValue(body, reply, spec.base64);
+      body.push_back('}');
+      return setJson(res, std::move(body));
+    }
+    case Op::Pipeline:
+    case Op::Multi:
+    case Op::UpstashPipeline:
+    case Op::UpstashMulti:
+      return setBatchReply(res, spec, std::span<const RespValue>(&reply, 1));
   }
+}
+
+void setBatchReply(Response& res, const DataRequestSpec& spec, std::span<const RespValue> replies) {
+  const ReplyStyle style = !spec.upstash ? ReplyStyle::Native
+                           : spec.base64 ? ReplyStyle::UpstashBase64
+                                         : ReplyStyle::UpstashPlain;
+  BatchAnswer answer = renderBatch(replies, isMulti(spec.op) ? BatchKind::Multi : BatchKind::Pipeline, style);
+  if (answer.kind == BatchAnswer::Kind::Ok) return setJson(res, std::move(answer.body));
+  const ApiError error{answer.kind == BatchAnswer::Kind::TransactionAborted ? ErrorCode::TransactionAborted
+                                                                            : ErrorCode::RedisError,
+                       std::move(answer.message), {}, {}};
+  if (spec.upstash) return setUpstashError(res, error);
+  setError(res, error);
 }
 
 ApiError backendCallError(BackendError error, const std::string& name, bool primary, bool isWrite,

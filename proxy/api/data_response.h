@@ -3,6 +3,7 @@
 // becomes the error that says whether the operation may have happened.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,8 +15,13 @@
 
 namespace cx::proxy {
 
-// Makes `res` the answer to `op` given Redis's reply (an error reply: redis_error).
-void setReply(Response& res, Op op, const backends::RespValue& reply);
+// Makes `res` the answer to a request that is not a batch given Redis's reply (an error
+// reply: redis_error, in Upstash's shape for Upstash's protocol).
+void setReply(Response& res, const DataRequestSpec& spec, const backends::RespValue& reply);
+
+// The answer to a batch (isBatch()) from its replies (batch_reply.h): 200 with every
+// command's outcome, or transaction_aborted / redis_error for a transaction that ran nothing.
+void setBatchReply(Response& res, const DataRequestSpec& spec, std::span<const backends::RespValue> replies);
 
 // The error for a backend call that failed with `error` on the backend `name` (the
 // primary when `primary`; `primaryError` is the primary connection's last error). For a

@@ -7,15 +7,54 @@
 
 #include "backends/text.h"
 #include "proxy/api/reply_json.h"
+#include "proxy/api/upstash.h"
 #include "proxy/config/values.h"
 
 namespace cx::proxy {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kOpNames = {"get", "put", "delete", "cmd"};
+constexpr std::array<std::string_view, 9> kOpNames = {"get",     "put",     "delete",           "cmd",         "pipeline",
+                                                      "multi",   "upstash", "upstash_pipeline", "upstash_multi"};
 
 ApiError badRequest(std::string message) { return {ErrorCode::BadRequest, std::move(message), {}, {}}; }
+
+ApiError bodyError(BodyError error) {
+  const ErrorCode code = !error.allow.empty()     ? ErrorCode::MethodNotAllowed
+                         : error.tooManyCommands ? ErrorCode::BodyTooLarge
+                                                 : ErrorCode::BadRequest;
+  return {code, std::move(error.message), {}, error.allow};
+}
+
+// Upstash's endpoints (upstash.h): the op, and the command of a path-style request.
+std::optional<ApiError> parseUpstash(const Request& req, const RequestLimits& limits, DataRequestSpec& spec) {
+  spec.upstash = true;
+  auto target = parseUpstashTarget(req.method_string(), req.target(), req.body());
+  if (auto* error = std::get_if<BodyError>(&target)) return bodyError(std::move(*error));
+  auto& upstash = std::get<UpstashTarget>(target);
+  switch (upstash.endpoint) {
+    case UpstashEndpoint::Command: {
+      spec.op = Op::Upstash;
+      if (!upstash.pathCommand.empty()) {
+        spec.argv = std::move(upstash.pathCommand);
+        return std::nullopt;
+      }
+      auto argv = parseCommandJson(req.body());
+      if (auto* error = std::get_if<BodyError>(&argv)) return bodyError(std::move(*error));
+      spec.argv = std::move(std::get<Argv>(argv));
+      return std::nullopt;
+    }
+    case UpstashEndpoint::Pipeline:
+    case UpstashEndpoint::MultiExec: {
+      spec.op = upstash.endpoint == UpstashEndpoint::Pipeline ? Op::UpstashPipeline : Op::UpstashMulti;
+      auto batch = parseBatchJson(req.body(), limits.maxBatchCommands);
+      if (auto* error = std::get_if<BodyError>(&batch)) return bodyError(std::move(*error));
+      spec.batch = std::move(std::get<std::vector<Argv>>(batch));
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
 
 // The path and method, the key and ?ttl_ms=. Nullopt when they are valid.
 std::optional<ApiError> parseTarget(const Request& req, const RequestLimits& limits, DataRequestSpec& spec) {
@@ -27,16 +66,18 @@ std::optional<ApiError> parseTarget(const Request& req, const RequestLimits& lim
     query = target.substr(q + 1);
   }
   const auto method = req.method();
-  if (path == "/v1/cmd") {
+  if (path == "/v1/cmd" || path == "/v1/pipeline" || path == "/v1/multi") {
     if (method != http::verb::post) {
-      return ApiError{ErrorCode::MethodNotAllowed, "/v1/cmd takes POST with a JSON array body", {}, "POST"};
+      return ApiError{ErrorCode::MethodNotAllowed, std::string(path) + " takes POST with a JSON array body", {},
+                      "POST"};
     }
-    spec.op = Op::Cmd;
+    spec.op = path == "/v1/cmd" ? Op::Cmd : path == "/v1/pipeline" ? Op::Pipeline : Op::Multi;
     return std::nullopt;
   }
   constexpr std::string_view kKv = "/v1/kv/";
   if (path.substr(0, kKv.size()) != kKv) {
-    return ApiError{ErrorCode::NotFound, "unknown path; the data API is /v1/kv/{key} and /v1/cmd", {}, {}};
+    return ApiError{ErrorCode::NotFound,
+                    "unknown path; the data API is /v1/kv/{key}, /v1/cmd, /v1/pipeline and /v1/multi", {}, {}};
   }
   switch (method) {
     case http::verb::get: spec.op = Op::Get; break;
@@ -76,6 +117,15 @@ std::optional<ApiError> parseHeaders(const Request& req, DataRequestSpec& spec) 
       if (!staleness) staleness = field.value();
     } else if (name.size() == 15 && text::iequals(name, "X-Session-Token")) {
       if (!spec.sessionToken) spec.sessionToken = field.value();
+    } else if (name.size() == 18 && text::iequals(name, "upstash-sync-token")) {
+      if (!spec.syncToken) spec.syncToken = field.value();
+    } else if (name.size() == 16 && text::iequals(name, "Upstash-Encoding")) {
+      spec.base64 = text::iequals(text::trim(field.value()), "base64");
+    } else if (name.size() == 13 && text::iequals(name, "Authorization")) {
+      const std::string_view value = text::trim(field.value());
+      if (!spec.bearerToken && value.size() > 7 && text::iequals(value.substr(0, 7), "Bearer ")) {
+        spec.bearerToken = text::trim(value.substr(7));
+      }
     }
   }
   if (consistency) {
@@ -99,12 +149,22 @@ std::optional<ApiError> parseHeaders(const Request& req, DataRequestSpec& spec) 
 
 std::string_view toString(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
 
+bool isUpstashTarget(std::string_view target) { return target.substr(0, 4) != "/v1/" && target != "/v1"; }
+
 ParsedRequest parseDataRequest(const Request& request, const RequestLimits& limits) {
   DataRequestSpec spec;
-  if (auto error = parseTarget(request, limits, spec)) return std::move(*error);
+  if (isUpstashTarget(request.target())) {
+    if (auto error = parseUpstash(request, limits, spec)) return std::move(*error);
+  } else if (auto error = parseTarget(request, limits, spec)) {
+    return std::move(*error);
+  }
   if (auto error = parseHeaders(request, spec)) return std::move(*error);
   if (spec.op == Op::Cmd) {
     if (auto error = parseCommandBody(request.body(), spec.argv)) return badRequest(std::move(*error));
+  } else if (spec.op == Op::Pipeline || spec.op == Op::Multi) {
+    auto batch = parseBatchJson(request.body(), limits.maxBatchCommands);
+    if (auto* error = std::get_if<BodyError>(&batch)) return bodyError(std::move(*error));
+    spec.batch = std::move(std::get<std::vector<Argv>>(batch));
   }
   return spec;
 }
@@ -120,7 +180,25 @@ std::optional<ApiError> checkCommand(DataRequestSpec& spec, const backends::Comm
   spec.isWrite = decision.isWrite;
   spec.commandName = text::upperCopy(spec.argv[0]);
   if (auto k = backends::firstKey(*decision.command, argv)) spec.key = std::string(*k);
+  spec.needsPrimary = isCursorCommand(decision.command->name);
   return std::nullopt;
+}
+
+std::variant<BatchPlan, ApiError> checkBatch(DataRequestSpec& spec, const backends::CommandPolicy& policy) {
+  auto planned = planBatch(spec.batch, isMulti(spec.op) ? BatchKind::Multi : BatchKind::Pipeline, policy);
+  if (auto* refused = std::get_if<BatchRefusal>(&planned)) {
+    return ApiError{refused->notAllowed ? ErrorCode::CommandNotAllowed : ErrorCode::BadRequest,
+                    std::move(refused->message), {}, {}};
+  }
+  auto& plan = std::get<BatchPlan>(planned);
+  spec.isWrite = plan.isWrite || isMulti(spec.op);
+  spec.needsPrimary = plan.needsPrimary;
+  for (const auto& command : plan.commands) {
+    if (command.keys.empty()) continue;
+    spec.key = std::string(command.keys.front());
+    break;
+  }
+  return std::move(plan);
 }
 
 std::optional<std::string> percentDecode(std::string_view in) {

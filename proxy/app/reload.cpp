@@ -34,7 +34,8 @@ std::string backendsText(const RedisConfig& r) {
 
 std::string limitsText(const LimitsConfig& l) {
   return std::to_string(l.maxHeaderBytes) + "|" + std::to_string(l.maxBodyBytes) + "|" +
-         std::to_string(l.maxKeyBytes) + "|" + std::to_string(l.maxConnections) + "|" +
+         std::to_string(l.maxKeyBytes) + "|" + std::to_string(l.maxBatchCommands) + "|" +
+         std::to_string(l.maxConnections) + "|" +
          std::to_string(l.headerTimeout.count()) + "|" + std::to_string(l.bodyTimeout.count()) + "|" +
          std::to_string(l.idleTimeout.count()) + "|" + std::to_string(l.drainTimeout.count());
 }

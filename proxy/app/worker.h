@@ -10,6 +10,7 @@
 
 #include "backends/topology.h"
 #include "proxy/api/request_metrics.h"
+#include "proxy/api/scripts.h"
 #include "proxy/app/backend_pool.h"
 #include "proxy/app/shared_state.h"
 #include "proxy/config/config.h"
@@ -49,6 +50,7 @@ class Worker {
   session::VerifiedTokenCache& verifiedTokens() { return verifiedTokens_; }
   session::RecentTokens& recentTokens() { return recentTokens_; }
   RequestMetrics& requestMetrics() { return requestMetrics_; }
+  ScriptAliases& scriptAliases() { return scriptAliases_; }
   // The current config and topology, as this worker last saw them (see LocalSnapshot).
   std::shared_ptr<const Config> config() {
     return config_.get(shared_.configVersion.load(std::memory_order_acquire),
@@ -81,6 +83,7 @@ class Worker {
   session::VerifiedTokenCache verifiedTokens_;
   session::RecentTokens recentTokens_;
   RequestMetrics requestMetrics_;
+  ScriptAliases scriptAliases_;
   LocalSnapshot<Config> config_;
   LocalSnapshot<backends::Topology> topology_;
   LocalSnapshot<ApiTokens> apiTokens_;

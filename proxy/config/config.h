@@ -101,6 +101,7 @@ struct LimitsConfig {                           // limits.* (extension)
   std::size_t maxHeaderBytes = 16 * 1024;
   std::size_t maxBodyBytes = 1024 * 1024;
   std::size_t maxKeyBytes = 1024;
+  std::size_t maxBatchCommands = 1000;          // limits.max_batch_commands: per pipeline or transaction
   std::size_t maxConnections = 10000;
   milliseconds headerTimeout{10000};            // limits.header_timeout: whole header must arrive
   milliseconds bodyTimeout{30000};              // limits.body_timeout

@@ -151,8 +151,8 @@ std::string describe(const Config& config) {
   }
   const LimitsConfig& limits = config.limits;
   out << "limits: header " << formatBytes(limits.maxHeaderBytes) << ", body "
-      << formatBytes(limits.maxBodyBytes) << ", key " << formatBytes(limits.maxKeyBytes) << ", "
-      << limits.maxConnections << " connections; timeouts header "
+      << formatBytes(limits.maxBodyBytes) << ", key " << formatBytes(limits.maxKeyBytes) << ", batch "
+      << limits.maxBatchCommands << " commands, " << limits.maxConnections << " connections; timeouts header "
       << formatMs(limits.headerTimeout) << ", body " << formatMs(limits.bodyTimeout) << ", idle "
       << formatMs(limits.idleTimeout) << ", drain " << formatMs(limits.drainTimeout) << "\n";
   auto join = [](const std::vector<std::string>& words) {

@@ -527,14 +527,17 @@ void ConfigParser::parseLimits(const Section& root, Config& config) const {
   const auto entry = root.get("limits");
   if (!entry) return;
   const Section limits(*this, *entry,
-                       {"max_header_bytes", "max_body_bytes", "max_key_bytes", "max_connections",
-                        "header_timeout", "body_timeout", "idle_timeout", "drain_timeout"});
+                       {"max_header_bytes", "max_body_bytes", "max_key_bytes", "max_batch_commands",
+                        "max_connections", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout"});
   LimitsConfig& out = config.limits;
   constexpr std::size_t kGiB = 1ull << 30;
   if (auto value = limits.get("max_header_bytes")) out.maxHeaderBytes = readByteSize(*value, kGiB);
   if (auto value = limits.get("max_body_bytes")) out.maxBodyBytes = readByteSize(*value, 4 * kGiB);
   if (auto value = limits.get("max_key_bytes")) {
     out.maxKeyBytes = readByteSize(*value, kMaxKeyBytesRedis);
+  }
+  if (auto value = limits.get("max_batch_commands")) {
+    out.maxBatchCommands = static_cast<std::size_t>(readInt(*value, 1, 1'000'000));
   }
   if (auto value = limits.get("max_connections")) {
     out.maxConnections = static_cast<std::size_t>(readInt(*value, 1, 10'000'000));

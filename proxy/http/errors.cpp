@@ -39,8 +39,9 @@ constexpr std::array kCatalogue = {
               "too few replicas acknowledged the write in time"},
     ErrorSpec{"unauthorized", status::unauthorized, false, "a valid bearer token is required"},
     ErrorSpec{"read_only_token", status::forbidden, false, "this token is read-only and the request writes"},
+    ErrorSpec{"transaction_aborted", status::conflict, false, "the transaction was aborted; nothing was applied"},
 };
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ErrorCode::ReadOnlyToken) + 1,
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ErrorCode::TransactionAborted) + 1,
               "one catalogue entry per ErrorCode");
 
 }  // namespace
@@ -69,6 +70,25 @@ void setError(Response& res, ErrorCode code, std::string_view message, std::stri
 void setError(Response& res, const ApiError& error) {
   if (!error.allow.empty()) res.set(boost::beast::http::field::allow, error.allow);
   setError(res, error.code, error.message, error.extra);
+}
+
+void setUpstashError(Response& res, const ApiError& error) {
+  const ErrorSpec& spec = errorSpec(error.code);
+  res.result(spec.status);
+  res.set(boost::beast::http::field::content_type, "application/json");
+  if (spec.retryAfter) res.set(boost::beast::http::field::retry_after, "1");
+  if (!error.allow.empty()) res.set(boost::beast::http::field::allow, error.allow);
+  const std::string_view message = error.message.empty() ? spec.message : std::string_view(error.message);
+  std::string text;
+  if (error.code != ErrorCode::RedisError) {
+    text.append(spec.code);
+    text.append(": ");
+  }
+  text.append(message);
+  std::string body = "{\"error\":";
+  appendJsonString(body, text);
+  body.push_back('}');
+  res.body() = std::move(body);
 }
 
 void answerException(std::string_view listener, std::exception_ptr error, Response* res) {

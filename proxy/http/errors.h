@@ -37,6 +37,7 @@ enum class ErrorCode : std::uint8_t {
   QuorumNotReached,
   Unauthorized,   // 401: no valid bearer token (README "Security")
   ReadOnlyToken,  // 403: a read-only token's write
+  TransactionAborted,
 };
 
 struct ErrorSpec {
@@ -65,6 +66,11 @@ std::string errorBody(ErrorCode code, std::string_view message = {}, std::string
 // catalogue says, and the body. Header fields set earlier (X-Consistency-Rule, ...) stay.
 void setError(Response& res, const ApiError& error);
 void setError(Response& res, ErrorCode code, std::string_view message = {}, std::string_view extra = {});
+
+// The same error in the shape of Upstash's REST protocol (README "Using existing
+// clients"): the catalogue's status and headers, the body {"error":"<code>: <message>"},
+// or for redis_error Redis's own message as Upstash sends it ({"error":"ERR ..."}).
+void setUpstashError(Response& res, const ApiError& error);
 
 // The one catch-all: an exception that escaped a handler is a bug (errors are values),
 // so it is logged (event handler_exception) and, when `res` is given, the response is

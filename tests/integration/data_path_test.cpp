@@ -1046,9 +1046,17 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
     unchanged("405 PUT /v1/cmd");
   }
   {  // Unknown paths → 404.
-    for (const char* path : {"/v2/kv/bad:k", "/v1/kvx/bad:k", "/v1/kv", "/", "/v1/cmd/extra", "/metrics"}) {
+    for (const char* path : {"/v1/kvx/bad:k", "/v1/kv", "/v1/cmd/extra", "/v1/other"}) {
       HttpResponse r = c.put(path, "changed");
       EXPECT_TRUE(isJsonError(r, 404)) << path;
+    }
+    // Outside /v1/ is Upstash's protocol (README "Using existing clients"): it takes POST
+    // (and GET for path-style commands), in its own error shape.
+    for (const char* path : {"/v2/kv/bad:k", "/", "/metrics"}) {
+      HttpResponse r = c.put(path, "changed");
+      EXPECT_EQ(r.status, 405) << path << " " << describe(r);
+      EXPECT_NE(r.header("allow").find("POST"), std::string::npos) << describe(r);
+      EXPECT_NE(r.body.find("method_not_allowed: Upstash's"), std::string::npos) << describe(r);
     }
     unchanged("404");
   }

@@ -364,7 +364,7 @@ TEST(CommandPolicy, RefusesAdminDangerousAndConnectionStateCommands) {
   }
 }
 
-TEST(CommandPolicy, AllowScriptsEnablesEvalAndFcallButNeverScriptOrFunction) {
+TEST(CommandPolicy, AllowScriptsEnablesEvalFcallAndTheScriptCacheButNotFlushKillOrFunction) {
   const CommandPolicy policy = defaultPolicy(/*allowScripts=*/true);
   EXPECT_TRUE(check(policy, {"EVAL", "return 1", "0"}).allowed());
   EXPECT_TRUE(check(policy, {"EVALSHA", "abc", "1", "k"}).allowed());
@@ -374,7 +374,29 @@ TEST(CommandPolicy, AllowScriptsEnablesEvalAndFcallButNeverScriptOrFunction) {
   EXPECT_TRUE(check(policy, {"FCALL_RO", "f", "0"}).allowed());
   EXPECT_EQ(check(policy, {"FUNCTION", "LOAD", "code"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"FUNCTION", "LIST"}).verdict, CommandVerdict::NotAllowed);
-  EXPECT_EQ(check(policy, {"SCRIPT", "LOAD", "return 1"}).verdict, CommandVerdict::NotAllowed);
+  // Upstash's Script helpers load and look up scripts; the cache lives on the primary.
+  EXPECT_TRUE(check(policy, {"SCRIPT", "LOAD", "return 1"}).allowed());
+  EXPECT_TRUE(check(policy, {"SCRIPT", "LOAD", "return 1"}).isWrite);
+  EXPECT_TRUE(check(policy, {"SCRIPT", "EXISTS", "abc"}).allowed());
+  EXPECT_EQ(check(policy, {"SCRIPT", "FLUSH"}).verdict, CommandVerdict::NotAllowed);
+  EXPECT_EQ(check(policy, {"SCRIPT", "KILL"}).verdict, CommandVerdict::NotAllowed);
+
+  const CommandPolicy without = defaultPolicy(/*allowScripts=*/false);
+  EXPECT_EQ(check(without, {"SCRIPT", "LOAD", "return 1"}).verdict, CommandVerdict::NotAllowed);
+  EXPECT_EQ(check(without, {"SCRIPT", "EXISTS", "abc"}).verdict, CommandVerdict::NotAllowed);
+  const CommandPolicy denied = defaultPolicy(/*allowScripts=*/true, {}, {"script|load"});
+  EXPECT_EQ(check(denied, {"SCRIPT", "LOAD", "return 1"}).verdict, CommandVerdict::NotAllowed);
+  const CommandPolicy flush = defaultPolicy(/*allowScripts=*/true, {"script|flush"});
+  EXPECT_TRUE(check(flush, {"SCRIPT", "FLUSH"}).allowed());
+}
+
+TEST(CommandTable, NoMultiFlagIsRead) {
+  std::vector<CommandSpecForTest> specs{{.name = "shutdown", .arity = -1, .flags = {"admin", "no_multi"}},
+                                        {.name = "get", .arity = 2, .flags = {"readonly"}, .firstKey = 1,
+                                         .lastKey = 1, .keyStep = 1}};
+  const CommandTable table = makeCommandTableForTest(specs);
+  EXPECT_TRUE(table.find("shutdown")->isNoMulti);
+  EXPECT_FALSE(table.find("get")->isNoMulti);
 }
 
 TEST(CommandPolicy, StreamReadsAreRefusedOnlyWhenTheyBlock) {

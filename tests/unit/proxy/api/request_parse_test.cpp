@@ -302,5 +302,59 @@ TEST(ParseDataRequest, BadCmdBodiesAreRefused) {
   EXPECT_EQ(refused(RawRequest("POST /v1/cmd HTTP/1.1\n")).code, ErrorCode::BadRequest);
 }
 
+TEST(ParseDataRequest, PipelineAndMultiTakeABatch) {
+  const auto pipeline = parsedOk(RawRequest("POST /v1/pipeline HTTP/1.1\n", R"([["SET","a",1],["GET","a"]])"));
+  EXPECT_EQ(pipeline.op, Op::Pipeline);
+  EXPECT_FALSE(pipeline.upstash);
+  EXPECT_EQ(pipeline.batch, (std::vector<Argv>{{"SET", "a", "1"}, {"GET", "a"}}));
+  EXPECT_EQ(parsedOk(RawRequest("POST /v1/multi HTTP/1.1\n", R"([["GET","a"]])")).op, Op::Multi);
+  EXPECT_EQ(refused(RawRequest("GET /v1/pipeline HTTP/1.1\n")).code, ErrorCode::MethodNotAllowed);
+  EXPECT_EQ(refused(RawRequest("POST /v1/multi HTTP/1.1\n", R"(["GET","a"])")).code, ErrorCode::BadRequest);
+  const RequestLimits two{.maxKeyBytes = 16, .maxBatchCommands = 2};
+  const auto tooMany = refused(RawRequest("POST /v1/pipeline HTTP/1.1\n", R"([["GET","a"],["GET","b"],["GET","c"]])"), two);
+  EXPECT_EQ(tooMany.code, ErrorCode::BodyTooLarge);
+  EXPECT_NE(tooMany.message.find("limits.max_batch_commands"), std::string::npos);
+}
+
+TEST(ParseDataRequest, OtherPathsAreUpstashsProtocol) {
+  EXPECT_TRUE(isUpstashTarget("/"));
+  EXPECT_TRUE(isUpstashTarget("/get/k"));
+  EXPECT_TRUE(isUpstashTarget("/v1x/get"));
+  EXPECT_FALSE(isUpstashTarget("/v1/cmd"));
+  EXPECT_FALSE(isUpstashTarget("/v1"));
+
+  const auto command = parsedOk(RawRequest("POST / HTTP/1.1\nUpstash-Encoding: base64\n", R"(["GET","k",true])"));
+  EXPECT_EQ(command.op, Op::Upstash);
+  EXPECT_TRUE(command.upstash);
+  EXPECT_TRUE(command.base64);
+  EXPECT_EQ(command.argv, (Argv{"GET", "k", "true"}));
+  const auto path = parsedOk(RawRequest("POST /set/k HTTP/1.1\n", "the value"));
+  EXPECT_EQ(path.op, Op::Upstash);
+  EXPECT_FALSE(path.base64);
+  EXPECT_EQ(path.argv, (Argv{"set", "k", "the value"}));
+  EXPECT_EQ(parsedOk(RawRequest("POST /pipeline HTTP/1.1\n", R"([["GET","a"]])")).op, Op::UpstashPipeline);
+  EXPECT_EQ(parsedOk(RawRequest("POST /multi-exec HTTP/1.1\n", R"([["GET","a"]])")).op, Op::UpstashMulti);
+  EXPECT_EQ(refused(RawRequest("POST / HTTP/1.1\n", R"({"a":1})")).code, ErrorCode::BadRequest);
+  const ApiError getPipeline = refused(RawRequest("GET /pipeline HTTP/1.1\n"));
+  EXPECT_EQ(getPipeline.code, ErrorCode::MethodNotAllowed);
+  EXPECT_EQ(getPipeline.allow, "POST");
+  EXPECT_EQ(refused(RawRequest("PUT /set/k HTTP/1.1\n", "v")).allow, "GET, POST");
+}
+
+TEST(ParseDataRequest, UpstashHeaders) {
+  // Named: the spec's views point into the request.
+  const RawRequest raw(
+      "POST / HTTP/1.1\nupstash-sync-token: tok\nAuthorization: bearer  s3cret \nupstash-encoding: BASE64\n",
+      R"(["GET","k"])");
+  const auto spec = parsedOk(raw);
+  EXPECT_EQ(spec.syncToken, std::optional<std::string_view>("tok"));
+  EXPECT_EQ(spec.sessionToken, std::nullopt);  // the sync token is checked leniently (data_request.cpp)
+  EXPECT_EQ(spec.bearerToken, std::optional<std::string_view>("s3cret"));
+  EXPECT_TRUE(spec.base64);
+  const RawRequest emptyRaw("POST / HTTP/1.1\nupstash-sync-token:\n", R"(["GET","k"])");
+  const auto empty = parsedOk(emptyRaw);
+  EXPECT_EQ(empty.syncToken, std::optional<std::string_view>(""));
+}
+
 }  // namespace
 }  // namespace cx::proxy

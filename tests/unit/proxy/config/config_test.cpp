@@ -188,6 +188,7 @@ limits:
   max_header_bytes: 8KiB
   max_body_bytes: 2MiB
   max_key_bytes: 512
+  max_batch_commands: 50
   max_connections: 100
   header_timeout: 5s
   body_timeout: 6s
@@ -214,6 +215,7 @@ log: {level: DEBUG}
   EXPECT_EQ(config.limits.maxHeaderBytes, 8192u);
   EXPECT_EQ(config.limits.maxBodyBytes, 2u * 1024 * 1024);
   EXPECT_EQ(config.limits.maxKeyBytes, 512u);
+  EXPECT_EQ(config.limits.maxBatchCommands, 50u);
   EXPECT_EQ(config.limits.maxConnections, 100u);
   EXPECT_EQ(config.limits.headerTimeout, milliseconds{5000});
   EXPECT_EQ(config.limits.bodyTimeout, milliseconds{6000});
@@ -517,6 +519,7 @@ TEST(ConfigErrors, OtherExtensionValues) {
   expectError("redis:\n  replica_stickiness: many\n", 2, "redis.replica_stickiness", "");
   expectError("limits:\n  max_body_bytes: lots\n", 2, "limits.max_body_bytes", "invalid size");
   expectError("limits:\n  max_key_bytes: 0\n", 2, "limits.max_key_bytes", "more than 0");
+  expectError("limits:\n  max_batch_commands: 0\n", 2, "limits.max_batch_commands", "out of range");
   expectError("commands:\n  allow: [GET]\n  deny: [get]\n", 3, "commands.deny", "both");
   expectError("log:\n  level: loud\n", 2, "log.level", "unknown log level");
 }
