@@ -65,7 +65,7 @@ void OffsetHistory::record(Clock::time_point sentAt, std::uint64_t primaryOffset
       return;
     }
   }
-  samples_.push_back({sentAt, primaryOffset});
+  samples_.push_back({sentAt, primaryOffset, sentAt});
   if (samples_.size() > capacity_) samples_.pop_front();
 }
 
@@ -75,6 +75,13 @@ std::optional<Clock::time_point> OffsetHistory::freshAsOf(std::uint64_t appliedO
                              [](std::uint64_t off, const Sample& s) { return off < s.offset; });
   if (it == samples_.begin()) return std::nullopt;
   return std::prev(it)->sentAt;
+}
+
+std::optional<Clock::time_point> OffsetHistory::firstBeyond(std::uint64_t appliedOffset) const {
+  auto it = std::upper_bound(samples_.begin(), samples_.end(), appliedOffset,
+                             [](std::uint64_t off, const Sample& s) { return off < s.offset; });
+  if (it == samples_.end()) return std::nullopt;
+  return it->firstSentAt;
 }
 
 std::optional<std::chrono::milliseconds> Topology::stalenessBound(std::size_t index,

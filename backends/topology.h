@@ -55,13 +55,19 @@ class OffsetHistory {
   // The latest sample time whose offset <= appliedOffset; nullopt if none (the replica
   // is behind every sample still remembered).
   std::optional<Clock::time_point> freshAsOf(std::uint64_t appliedOffset) const;
+  // The send time of the first poll that saw an offset > appliedOffset (the first of a
+  // collapsed run): by the time that poll was answered the primary had moved past
+  // appliedOffset, and at the previous sample's send time it had not. nullopt if no
+  // remembered sample is beyond it.
+  std::optional<Clock::time_point> firstBeyond(std::uint64_t appliedOffset) const;
   void clear() { samples_.clear(); }
   bool empty() const { return samples_.empty(); }
 
  private:
   struct Sample {
-    Clock::time_point sentAt;
+    Clock::time_point sentAt;  // the latest poll that saw this offset (a collapsed run's last)
     std::uint64_t offset;
+    Clock::time_point firstSentAt;  // the first poll that saw it (firstBeyond)
   };
   std::size_t capacity_;
   std::deque<Sample> samples_;

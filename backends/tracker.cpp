@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <mutex>
 #include <string_view>
 
 #include "backends/connection.h"
@@ -47,6 +48,9 @@ struct ReplicationTracker::State {
   metrics::Metrics* metrics;
   asio::io_context io{1};
   std::vector<std::unique_ptr<Node>> nodes;  // slots (see Topology); static mode: [0] = primary
+  // Guards history/historyReplid: written on the tracker's thread, read by historyAround()
+  // from workers.
+  mutable std::mutex historyMutex;
   OffsetHistory history;
   std::string historyReplid;
   HistoryLineage lineage;
@@ -142,6 +146,7 @@ struct ReplicationTracker::State {
         node.status.lastError.clear();
         lineage.learn(node.status.replid, node.status.replid2, node.status.secondReplOffset);
         if (indexOf(node) == namedIndex && node.status.role == NodeRole::Primary) {
+          std::lock_guard lock(historyMutex);
           if (node.status.replid != historyReplid) {
             history.clear();
             historyReplid = node.status.replid;
@@ -359,6 +364,12 @@ ReplicationTracker::ReplicationTracker(TrackerOptions options, metrics::Metrics*
 }
 
 ReplicationTracker::~ReplicationTracker() { stop(); }
+
+OffsetHistoryView ReplicationTracker::historyAround(std::string_view replid, std::uint64_t appliedOffset) const {
+  std::lock_guard lock(state_->historyMutex);
+  if (replid.empty() || replid != state_->historyReplid) return {};
+  return {state_->history.freshAsOf(appliedOffset), state_->history.firstBeyond(appliedOffset)};
+}
 
 void ReplicationTracker::start() {
   state_->running = true;

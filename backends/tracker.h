@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,12 @@ struct BackendAddress {
   std::string name;
   std::string host;
   std::uint16_t port = 0;
+};
+
+// What the primary's offset history says about one applied offset (see OffsetHistory).
+struct OffsetHistoryView {
+  std::optional<Clock::time_point> freshAsOf;    // latest sample time with offset <= it
+  std::optional<Clock::time_point> firstBeyond;  // earliest sample time with offset > it
 };
 
 struct TrackerOptions {
@@ -62,6 +69,11 @@ class ReplicationTracker {
   std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
   // Calls `fn` on the tracker's thread (tests: e.g. to look at the Sentinel client).
   void post(std::function<void()> fn);
+  // The offset history around `appliedOffset` in history `replid`; both empty when the
+  // tracker's history is another one. Safe from any thread: takes a mutex the tracker
+  // holds only while it records a sample, so it is for rare callers (the audit), not
+  // for every request.
+  OffsetHistoryView historyAround(std::string_view replid, std::uint64_t appliedOffset) const;
 
  private:
   struct State;

@@ -31,6 +31,7 @@ constexpr std::string_view kDowngradeReasons[] = {"primary_overloaded"};
 constexpr std::string_view kTokenRejections[] = {"malformed", "too_large", "unknown_key", "bad_signature",
                                                  "beyond_primary"};
 constexpr std::string_view kReloadResults[] = {"success", "unchanged", "error"};
+constexpr std::string_view kAuditResults[] = {"match", "mismatch", "stale", "skipped", "error"};
 constexpr std::string_view kBackendErrors[] = {"unavailable", "connection_lost", "timeout", "protocol_error"};
 
 }  // namespace
@@ -106,6 +107,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                      .Name("cxproxy_sentinel_up")
                      .Help("1 when the Sentinel answered its latest refresh, else 0")
                      .Register(r);
+  audits_ = &prometheus::BuildCounter()
+                 .Name("cxproxy_audits_total")
+                 .Help("Audited reads by result: match, mismatch, stale, skipped (too many in flight), error")
+                 .Register(r);
+  auditStaleness_ = &prometheus::BuildHistogram()
+                         .Name("cxproxy_audit_observed_staleness_seconds")
+                         .Help("How stale audited replica reads really were (0 when equal to the primary's), by "
+                               "served level")
+                         .Register(r);
   backendRequests_ = std::make_shared<ShardedFamily<ShardedCounter>>("cxproxy_backend_requests_total",
                                                                      "Calls to each backend by result");
   backendRequestDuration_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
@@ -127,6 +137,9 @@ void Metrics::exportKnownSeries() {
   for (auto reason : kFallbackReasons) fallbacks("replica", "primary", reason);
   for (auto reason : kTokenRejections) sessionTokensRejected(reason);
   for (auto result : kReloadResults) configReloads(result);
+  for (auto result : kAuditResults) audits(result);
+  // Histograms too: the dashboard's observed-staleness panel shows 0, not "no data".
+  for (auto level : kLevels) auditObservedStaleness(level);
 }
 
 void Metrics::exportBackend(std::string_view backend) {
@@ -137,14 +150,18 @@ void Metrics::addCollectable(std::shared_ptr<const prometheus::Collectable> coll
   collectables_.push_back(std::move(collectable));
 }
 
-std::string Metrics::serialize() const {
-  prometheus::TextSerializer serializer;
+std::vector<prometheus::MetricFamily> Metrics::collect() const {
   auto families = registry_->Collect();
   for (const auto& c : collectables_) {
     auto more = c->Collect();
     families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
-  return serializer.Serialize(families);
+  return families;
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(collect());
 }
 
 template <typename F>
@@ -254,6 +271,12 @@ prometheus::Counter& Metrics::primaryChanges() { return child(*primaryChanges_, 
 
 prometheus::Gauge& Metrics::sentinelUp(std::string_view sentinel) {
   return child(*sentinelUp_, {sentinel}, {"sentinel"});
+prometheus::Counter& Metrics::audits(std::string_view result) {
+  return child(*audits_, {result}, {"result"});
+}
+
+prometheus::Histogram& Metrics::auditObservedStaleness(std::string_view level) {
+  return child(*auditStaleness_, {level}, {"level"}, &kStalenessBuckets);
 }
 
 ShardedCounter& Metrics::backendRequests(std::string_view backend, std::string_view result) {

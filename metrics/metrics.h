@@ -72,6 +72,13 @@ class Metrics {
   // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
   ShardedCounter& backendRequests(std::string_view backend, std::string_view result);
   ShardedHistogram& backendRequestDuration(std::string_view backend);
+  // The read audit (README "Audit and advice"): audits by result (match, mismatch, stale,
+  // skipped, error) and how stale an audited replica read really was, by served level.
+  prometheus::Counter& audits(std::string_view result);
+  prometheus::Histogram& auditObservedStaleness(std::string_view level);
+  // Every family, registry and collectables, as a scrape would see them (the status page
+  // summarises traffic from them). Thread-safe.
+  std::vector<prometheus::MetricFamily> collect() const;
 
  private:
   // The child of `family` with labels names[i]=values[i].
@@ -99,6 +106,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* configReloads_;
   prometheus::Family<prometheus::Counter>* primaryChanges_;
   prometheus::Family<prometheus::Gauge>* sentinelUp_;
+  prometheus::Family<prometheus::Counter>* audits_;
+  prometheus::Family<prometheus::Histogram>* auditStaleness_;
   std::shared_ptr<ShardedFamily<ShardedCounter>> backendRequests_;
   std::shared_ptr<ShardedFamily<ShardedHistogram>> backendRequestDuration_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> collectables_;

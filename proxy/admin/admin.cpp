@@ -115,6 +115,11 @@ std::string AdminEndpoints::statusHtml() const {
   context.configVersion = configSnapshot->version;
   context.proxyVersion = CXPROXY_VERSION;
   context.draining = shared_.draining.load();
+  const TrafficSummary traffic = summarizeTraffic(shared_.metrics->collect());
+  context.traffic = &traffic;
+  context.rules = ruleTraffic(*configSnapshot, shared_.advice, context.now);
+  context.advice = shared_.advice.rows(context.now);
+  context.auditSampleRate = configSnapshot->audit.sampleRate;
   return renderStatusHtml(*topo, stalenessHistory_, context);
 }
 

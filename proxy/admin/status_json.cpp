@@ -3,12 +3,129 @@
 
 #include "proxy/http/json.h"
 
+#include <cmath>
+#include <cstdio>
+
 namespace cx::proxy {
 
 LoadStatus loadStatus(const SharedState& shared) {
   if (!shared.overloaded.load()) return {"normal", ""};
   return {"overloaded", shared.overloadReason.load()};
 }
+
+namespace {
+
+std::string number(double value) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+void appendCounts(std::string& out, const std::map<std::string, double>& counts) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [name, value] : counts) {
+    if (!first) out.push_back(',');
+    first = false;
+    appendJsonString(out, name);
+    out += ":" + number(value);
+  }
+  out.push_back('}');
+}
+
+void appendHistograms(std::string& out, const std::map<std::string, HistogramSummary>& histograms) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [level, h] : histograms) {
+    if (!first) out.push_back(',');
+    first = false;
+    appendJsonString(out, level);
+    out += ":{\"count\":" + std::to_string(h.count) + ",\"sum_seconds\":" + number(h.sum) + ",\"buckets\":[";
+    for (std::size_t i = 0; i < h.upperBounds.size(); ++i) {
+      if (i) out.push_back(',');
+      const double le = h.upperBounds[i];
+      out += "{\"le\":";
+      out += std::isinf(le) ? std::string("\"+Inf\"") : number(le);
+      out += ",\"count\":" + std::to_string(h.cumulative[i]) + "}";
+    }
+    out += "]}";
+  }
+  out.push_back('}');
+}
+
+void appendWhatTheProxyDid(std::string& out, const SharedState& shared, const Config& cfg,
+                           backends::Clock::time_point now) {
+  const TrafficSummary t = summarizeTraffic(shared.metrics->collect());
+  out += ",\"traffic\":{\"requests\":" + number(t.requests) + ",\"reads\":" + number(t.reads) +
+         ",\"served_by_replica\":" + number(t.servedByReplica) + ",\"replica_share\":" +
+         number(t.reads > 0 ? t.servedByReplica / t.reads : 0) + ",\"levels\":{";
+  bool first = true;
+  for (const auto& [level, lt] : t.levels) {
+    if (!first) out.push_back(',');
+    first = false;
+    appendJsonString(out, level);
+    out += ":{\"requested\":" + number(lt.requested) + ",\"served\":" + number(lt.served) +
+           ",\"served_by_replica\":" + number(lt.servedByReplica) + "}";
+  }
+  out += "},\"fallbacks\":";
+  appendCounts(out, t.fallbacks);
+  out += ",\"downgrades\":";
+  appendCounts(out, t.downgrades);
+  out += ",\"served_staleness\":";
+  appendHistograms(out, t.servedStaleness);
+  out += "},\"audit\":{\"sample_rate\":" + number(cfg.audit.sampleRate) +
+         ",\"max_in_flight\":" + std::to_string(cfg.audit.maxInFlight) +
+         ",\"in_flight\":" + std::to_string(shared.auditsInFlight.load(std::memory_order_relaxed)) +
+         ",\"results\":";
+  appendCounts(out, t.audits);
+  out += ",\"mismatches\":" + number(t.auditMismatches) + ",\"observed_staleness\":";
+  appendHistograms(out, t.observedStaleness);
+  out += "},\"rules\":[";
+  first = true;
+  for (const RuleTraffic& rule : ruleTraffic(cfg, shared.advice, now)) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += "{\"name\":";
+    appendJsonString(out, rule.name);
+    out += ",\"keys\":[";
+    for (std::size_t i = 0; i < rule.keys.size(); ++i) {
+      if (i) out.push_back(',');
+      appendJsonString(out, rule.keys[i]);
+    }
+    out += "],\"level\":\"";
+    out += toString(rule.level);
+    out += "\",\"sampled_reads_last_hour\":" + std::to_string(rule.sampledLastHour) +
+           ",\"estimated_reads_last_hour\":" + number(rule.estimatedReadsLastHour) + "}";
+  }
+  out += "],\"advice\":[";
+  first = true;
+  for (const AdviceRow& row : shared.advice.rows(now)) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += "{\"rule\":";
+    appendJsonString(out, row.key.rule);
+    out += ",\"level\":\"";
+    out += toString(row.key.level);
+    out += "\",\"considered\":\"";
+    out += toString(row.key.considered);
+    out += "\"";
+    if (row.key.considered == routing::Level::Bounded && row.key.level == routing::Level::Strong) {
+      out += ",\"considered_max_staleness_ms\":" + std::to_string(row.key.consideredBound.count());
+    }
+    out += ",\"compared_with\":\"";
+    out += row.key.level == routing::Level::Strong ? "a replica a bounded read would have used" : "the primary";
+    out += "\",\"samples\":" + std::to_string(row.samples) + ",\"identical\":" + std::to_string(row.identical) +
+           ",\"identical_share\":" + number(row.identicalShare()) + ",\"window_seconds\":" +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(AdviceBoard::kBucketLength).count() *
+                          static_cast<long long>(AdviceBoard::kBuckets)) +
+           ",\"text\":";
+    appendJsonString(out, adviceSentence(row));
+    out += "}";
+  }
+  out += "]";
+}
+
+}  // namespace
 
 std::string statusJson(const SharedState& shared, const backends::Topology& topology, backends::Clock::time_point now) {
   const auto* topo = &topology;
@@ -102,6 +219,7 @@ std::string statusJson(const SharedState& shared, const backends::Topology& topo
   out += shared.commands.load() ? "true" : "false";
   out += ",\"draining\":";
   out += shared.draining.load() ? "true" : "false";
+  appendWhatTheProxyDid(out, shared, cfg, now);
   out += ",\"version\":\"" CXPROXY_VERSION "\"}";
   return out;
 }

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "backends/topology.h"
+#include "proxy/admin/traffic.h"
 #include "proxy/app/shared_state.h"
 
 namespace cx::proxy {
@@ -17,7 +18,8 @@ struct LoadStatus {
 };
 LoadStatus loadStatus(const SharedState& shared);
 
-// The /v1/status JSON (README "HTTP API"): backends, primary, load, config, commands.
+// The /v1/status JSON (README "HTTP API"): backends, primary, load, config, commands,
+// and what the proxy did: traffic, audit, rules and advice.
 std::string statusJson(const SharedState& shared, const backends::Topology& topology, backends::Clock::time_point now);
 
 }  // namespace cx::proxy

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -139,7 +140,148 @@ svg.spark .unknown{fill:#d92d20}
 svg.spark text{font-size:11px;fill:#98a2b3}
 .spark-scale{font-size:11px;color:#5a6272}
 p.foot{color:#5a6272;font-size:12px;margin-top:1rem}
+h2{font-size:1.1rem;margin:1.6rem 0 .6rem}
+ul.advice{margin:.2rem 0 0;padding-left:1.1rem}
+td.share{min-width:5.5rem}
+span.bar{display:inline-block;height:.6rem;background:#2563eb;vertical-align:middle;margin-right:.3rem}
+tr.served span.bar{background:#98a2b3}
+td.pbs{font-size:12px;white-space:nowrap}
+.muted{color:#98a2b3}
 )css";
+
+std::string percent(double part, double whole) {
+  if (whole <= 0) return "&#8212;";
+  return formatNumber(part / whole * 100.0, 1) + "%";
+}
+
+std::string count(double value) { return formatNumber(value, 0); }
+
+std::string bucketLabel(double le) {
+  if (std::isinf(le)) return "&gt; 10 s";
+  if (le < 1) return "&#8804; " + formatNumber(le * 1000, 0) + " ms";
+  return "&#8804; " + formatNumber(le, 0) + " s";
+}
+
+// One histogram row of the observed-staleness table: per bucket, the share of
+// observations in it (not cumulative) as a bar and a number.
+std::string histogramCells(const HistogramSummary* h, std::size_t buckets) {
+  std::string out;
+  std::uint64_t previous = 0;
+  for (std::size_t i = 0; i < buckets; ++i) {
+    if (!h || h->count == 0 || i >= h->cumulative.size()) {
+      out += "<td class=\"pbs num\">&#8212;</td>";
+      continue;
+    }
+    const std::uint64_t inBucket = h->cumulative[i] - std::min(previous, h->cumulative[i]);
+    previous = h->cumulative[i];
+    const double share = static_cast<double>(inBucket) / static_cast<double>(h->count);
+    out += "<td class=\"pbs num\"><span class=\"bar\" style=\"width:" + formatNumber(share * 40, 1) + "px\"></span>" +
+           formatNumber(share * 100, 1) + "%</td>";
+  }
+  return out;
+}
+
+void renderActivity(std::string& out, const StatusPageContext& context) {
+  const TrafficSummary& t = *context.traffic;
+  out += "<h2>What the proxy did (since start)</h2>\n<dl class=\"summary\">";
+  auto item = [&](std::string_view term, const std::string& valueHtml) {
+    out += "<dt>";
+    out += term;
+    out += "</dt><dd>" + valueHtml + "</dd>";
+  };
+  item("Requests", count(t.requests));
+  item("Reads served by replicas", "<span class=\"replica-share\">" + percent(t.servedByReplica, t.reads) + "</span> (" +
+                                       count(t.servedByReplica) + " of " + count(t.reads) + ")");
+  auto listCounts = [](const std::map<std::string, double>& counts) {
+    double total = 0;
+    std::string detail;
+    for (const auto& [name, value] : counts) {
+      total += value;
+      if (value > 0) detail += (detail.empty() ? "" : ", ") + htmlEscape(name) + " " + count(value);
+    }
+    return count(total) + (detail.empty() ? "" : " (" + detail + ")");
+  };
+  item("Fallbacks to the primary", listCounts(t.fallbacks));
+  item("Downgrades under load", listCounts(t.downgrades));
+  out += "</dl>\n<table class=\"traffic\"><thead><tr><th>Level</th><th>Requested</th><th>Served</th>"
+         "<th>Served by replicas</th></tr></thead><tbody>\n";
+  static constexpr std::string_view kOrder[] = {"strong", "bounded", "session", "prefix", "eventual", "default"};
+  for (auto level : kOrder) {
+    auto it = t.levels.find(std::string(level));
+    const LevelTraffic lt = it == t.levels.end() ? LevelTraffic{} : it->second;
+    out += "<tr class=\"level\" data-level=\"";
+    out += level;
+    out += "\"><td>";
+    out += level == "default" ? std::string_view("(no header: the rule's level)") : level;
+    out += "</td><td class=\"num\">" + count(lt.requested) + "</td><td class=\"num\">" +
+           (level == "default" ? std::string("&#8212;") : count(lt.served)) + "</td><td class=\"num\">" +
+           (level == "default" ? std::string("&#8212;") : count(lt.servedByReplica) + " (" + percent(lt.servedByReplica, lt.served) + ")") +
+           "</td></tr>\n";
+  }
+  out += "</tbody></table>\n";
+
+  out += "<h2>Rules and advice (last hour)</h2>\n<table class=\"rules\"><thead><tr><th>Rule</th><th>Keys</th>"
+         "<th>Level</th><th>Sampled reads</th><th>Est. reads</th><th>Advice (never changes routing)</th></tr>"
+         "</thead><tbody>\n";
+  for (const RuleTraffic& rule : context.rules) {
+    std::string keys;
+    for (const auto& k : rule.keys) keys += (keys.empty() ? "" : " ") + ("<code>" + htmlEscape(k) + "</code>");
+    out += "<tr class=\"rule\" data-rule=\"" + htmlEscape(rule.name) + "\"><td>" + htmlEscape(rule.name) + "</td><td>" +
+           keys + "</td><td>";
+    out += toString(rule.level);
+    out += "</td><td class=\"num\">" + std::to_string(rule.sampledLastHour) + "</td><td class=\"num\">" +
+           (context.auditSampleRate > 0 ? count(rule.estimatedReadsLastHour) : std::string("&#8212;")) + "</td><td>";
+    std::string advice;
+    for (const AdviceRow& row : context.advice) {
+      if (row.key.rule == rule.name) advice += "<li class=\"advice\">" + htmlEscape(adviceSentence(row)) + "</li>";
+    }
+    out += advice.empty() ? std::string("<span class=\"muted\">no samples yet</span>") : "<ul class=\"advice\">" + advice + "</ul>";
+    out += "</td></tr>\n";
+  }
+  out += "</tbody></table>\n";
+
+  // The probabilistically bounded staleness view: how stale audited reads really were,
+  // next to the bounds the same level was served under.
+  std::size_t buckets = 0;
+  std::vector<double> bounds;
+  for (const auto* family : {&t.observedStaleness, &t.servedStaleness}) {
+    for (const auto& [level, h] : *family) {
+      if (h.upperBounds.size() > buckets) {
+        buckets = h.upperBounds.size();
+        bounds = h.upperBounds;
+      }
+    }
+  }
+  out += "<h2>Audit: observed staleness vs served bound (since start)</h2>\n<p class=\"foot\">Audit: ";
+  out += context.auditSampleRate > 0 ? formatNumber(context.auditSampleRate * 100, 3) + "% of reads" : std::string("off");
+  double mismatches = t.auditMismatches;
+  std::string results;
+  for (const auto& [name, value] : t.audits) results += (results.empty() ? "" : ", ") + htmlEscape(name) + " " + count(value);
+  out += "; results: " + (results.empty() ? std::string("none yet") : results) + "; mismatches: <span class=\"" +
+         std::string(mismatches > 0 ? "no" : "yes") + "\">" + count(mismatches) + "</span>.</p>\n";
+  out += "<table class=\"pbs\"><thead><tr><th>Level</th><th>What</th><th>Reads</th>";
+  for (double le : bounds) out += "<th>" + bucketLabel(le) + "</th>";
+  out += "</tr></thead><tbody>\n";
+  static constexpr std::string_view kLevels[] = {"strong", "bounded", "session", "prefix", "eventual"};
+  for (auto level : kLevels) {
+    const auto observed = t.observedStaleness.find(std::string(level));
+    const auto served = t.servedStaleness.find(std::string(level));
+    const HistogramSummary* o = observed == t.observedStaleness.end() ? nullptr : &observed->second;
+    const HistogramSummary* s = served == t.servedStaleness.end() ? nullptr : &served->second;
+    if ((!o || o->count == 0) && (!s || s->count == 0)) continue;
+    out += "<tr class=\"observed\" data-level=\"";
+    out += level;
+    out += "\"><td rowspan=\"2\">";
+    out += level;
+    out += "</td><td>observed (audit)</td><td class=\"num\">" + std::to_string(o ? o->count : 0) + "</td>" +
+           histogramCells(o, buckets) + "</tr>\n<tr class=\"served\" data-level=\"";
+    out += level;
+    out += "\"><td>bound served</td><td class=\"num\">" + std::to_string(s ? s->count : 0) + "</td>" +
+           histogramCells(s, buckets) + "</tr>\n";
+  }
+  out += "</tbody></table>\n";
+}
+
 
 }  // namespace
 
@@ -286,7 +428,9 @@ std::string renderStatusHtml(const backends::Topology& topology, const Staleness
     }
     out += "<td class=\"error\">" + htmlEscape(b.lastError) + "</td></tr>\n";
   }
-  out += "</tbody></table>\n<p class=\"foot\">The staleness bound is an upper bound on how far behind the "
+  out += "</tbody></table>\n";
+  if (context.traffic) renderActivity(out, context);
+  out += "<p class=\"foot\">The staleness bound is an upper bound on how far behind the "
          "primary a replica's data is; sampled every " +
          std::to_string(history.interval().count()) +
          " s. This page refreshes every 2 s. Send <code>Accept: application/json</code> for the JSON "

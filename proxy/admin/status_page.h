@@ -1,5 +1,7 @@
 // The human view of /v1/status: a per-backend history of staleness bounds and lag, and
-// a self-contained HTML page (inline CSS and SVG sparklines, no scripts) rendering it.
+// a self-contained HTML page (inline CSS and SVG sparklines, no scripts) rendering it
+// with what the proxy did: traffic per level, rules and their advice, and the audit's
+// observed staleness next to the bound served.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "backends/topology.h"
+#include "proxy/admin/traffic.h"
+#include "proxy/app/advice.h"
 
 namespace cx::proxy {
 
@@ -73,6 +77,11 @@ struct StatusPageContext {
   std::string_view configVersion;
   std::string_view proxyVersion;
   bool draining = false;
+  // What the proxy did (the page leaves the section out when traffic is null).
+  const TrafficSummary* traffic = nullptr;
+  std::vector<RuleTraffic> rules;
+  std::vector<AdviceRow> advice;
+  double auditSampleRate = 0;
 };
 
 // The page served for GET /v1/status to browsers. Every text from outside (names,

@@ -605,16 +605,83 @@ void DataRequest::readDecided(Self self) {
     d.shared_.metrics->fallbacks("replica", "primary", d.decision_.fallbackReason).Increment();
   }
   d.bound_ = d.decision_.stalenessBound;
+  d.planAudit();
   readAttempt(std::move(self));
+}
+
+void DataRequest::planAudit() {
+  // Replica reads are repeated on the primary, strong reads on a replica; others are not
+  // audited. A read that is not sampled costs this test and one draw.
+  if (isBatch(spec_.op) || (target_ == primary_ && level_ != Level::Strong)) return;
+  if (!worker_.drawSample(config_->audit.sampleRate) || !auditableRead(spec_)) return;
+  shared_.advice.drawn(ruleName_, Clock::now());
+  auditSlot_ = AuditSlot::tryTake(shared_.auditsInFlight, config_->audit.maxInFlight);
+  if (!auditSlot_) {
+    shared_.metrics->audits(toString(AuditResult::Skipped)).Increment();
+    return;
+  }
+  audit_ = target_ != primary_ ? AuditKind::ReplicaRead : AuditKind::StrongRead;
+}
+
+std::optional<AuditedRead> DataRequest::takeAudit() {
+  AuditedRead read;
+  read.kind = audit_ == AuditKind::ReplicaRead ? AuditedRead::Kind::ReplicaRead : AuditedRead::Kind::StrongRead;
+  read.readAt = Clock::now();
+  read.replid = std::string(currentReplid_);
+  read.level = level_;
+  read.rule = std::string(ruleName_);
+  read.topology = topology_;
+  read.primary = primary_;
+  read.key = spec_.key;
+  appendMainCommand(read.command);
+  if (read.kind == AuditedRead::Kind::ReplicaRead) {
+    auto before = backends::roleOffset(readResult_.replies[0], false);
+    auto after = readResult_.trailer ? backends::roleOffset(*readResult_.trailer, false) : std::nullopt;
+    if (!before || !after) {
+      shared_.metrics->audits(toString(AuditResult::Error)).Increment();
+      return std::nullopt;
+    }
+    read.replica = target_;
+    read.replicaBefore = *before;
+    read.replicaAfter = *after;
+    const RespValue& ttl = readResult_.replies[2];
+    read.keyExpires = ttl.type == RespType::Integer && ttl.integer >= 0;
+  } else {
+    read.consideredBound = rr_.maxStaleness;
+  }
+  read.value = std::move(readResult_.replies[mainReply_]);
+  read.slot = std::move(auditSlot_);
+  return read;
 }
 
 // On target_; a replica that fails is followed by one attempt on the primary.
 void DataRequest::readAttempt(Self self) {
   DataRequest& d = *self;
   std::string encoded;
-  d.appendMainCommand(encoded);
+  std::size_t count = d.mainReplies_;
+  d.mainReply_ = 0;
+  if (d.audit_ == AuditKind::ReplicaRead && d.target_ != d.primary_) {
+    // ROLE, the read, PTTL of its key, then the ROLE trailer: the offsets around the read
+    // (read_audit.h) and whether the key can expire between the replica's read and the
+    // primary's.
+    static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
+    const std::array<std::string_view, 2> pttl{"PTTL", d.spec_.key};
+    backends::appendCommand(encoded, kRole);
+    d.appendMainCommand(encoded);
+    backends::appendCommand(encoded, pttl);
+    count = d.mainReplies_ + 2;
+    d.mainReply_ = 1;
+  } else {
+    if (d.audit_ == AuditKind::ReplicaRead) {
+      // Served by the primary after all (a replica failed or changed): nothing to audit.
+      d.audit_ = AuditKind::None;
+      d.auditSlot_.release();
+    }
+    d.appendMainCommand(encoded);
+  }
   // ROLE after the read gives a position at or after what the read saw: the token's.
-  call(std::move(self), d.target_, std::move(encoded), d.mainReplies_, {}, d.needRole_ ? kRoleTrailer : std::string_view{},
+  const bool trailer = d.needRole_ || d.mainReply_ != 0;
+  call(std::move(self), d.target_, std::move(encoded), count, {}, trailer ? kRoleTrailer : std::string_view{},
        /*countLatency=*/true, &DataRequest::onReadReply);
 }
 
@@ -632,10 +699,10 @@ void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
     backendFailure(result.error, target_);
     return finish(std::move(self));
   }
-  if (target_ != 0 && hasNoscript(std::span<const RespValue>(result.replies).first(mainReplies_))) {
+  if (target_ != primary_ && hasNoscript(std::span<const RespValue>(result.replies).subspan(mainReply_, mainReplies_))) {
     // Redis does not replicate its script cache: the primary may have what this replica lacks.
     shared_.metrics->fallbacks("replica", "primary", "noscript").Increment();
-    target_ = 0;
+    target_ = primary_;
     bound_ = std::chrono::milliseconds{0};
     return readAttempt(std::move(self));
   }
@@ -677,8 +744,13 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
   }
   const std::uint64_t readOffset = offset.value_or(0);
   issueToken(0, level_ == Level::Session || level_ == Level::Strong ? readOffset : 0, target_ == primary_);
-  respondWithReplies(std::span<const RespValue>(readResult_.replies).first(mainReplies_));
+  respondWithReplies(std::span<const RespValue>(readResult_.replies).subspan(mainReply_, mainReplies_));
+  if (audit_ == AuditKind::None) return finish(std::move(self));
+  // The response first, then the audit: it never delays the client.
+  auto audit = takeAudit();
+  Worker& worker = worker_;
   finish(std::move(self));
+  if (audit) startAudit(worker, std::move(*audit));
 }
 
 bool DataRequest::prepare() {
@@ -770,7 +842,8 @@ bool DataRequest::prepare() {
     level_ = choice.level;
     headerOverridden = choice.headerOverridden;
   }
-  res_.set("X-Consistency-Rule", rule ? std::string_view(rule->name) : std::string_view("default"));
+  ruleName_ = rule ? std::string_view(rule->name) : std::string_view("default");
+  res_.set("X-Consistency-Rule", ruleName_);
   if (headerOverridden) {
     // override: stronger/none kept the rule's level: say so rather than serve silently.
     res_.set("X-Consistency-Overridden", std::string(toString(*spec_.requested)) + "->" + std::string(toString(level_)) +

@@ -30,6 +30,7 @@
 #include "proxy/api/auth.h"
 #include "proxy/api/batch.h"
 #include "proxy/api/request_metrics.h"
+#include "proxy/api/read_audit.h"
 #include "proxy/api/request_parse.h"
 #include "proxy/api/session_check.h"
 #include "proxy/app/worker.h"
@@ -129,6 +130,10 @@ class DataRequest {
   void onReadReply(Self& self, backends::ExecResult result);
   void onReadInfo(Self& self, backends::ExecResult result);
   void afterReadOffset(Self& self, std::optional<std::uint64_t> offset);
+  // The read audit (proxy/api/read_audit.h): whether to audit this read (one random
+  // draw, then a slot), and what the audit gets once the response is queued.
+  void planAudit();
+  std::optional<AuditedRead> takeAudit();
   // A session read no replica is *known* to qualify for: the polled offsets lag the
   // replicas by up to one tracking interval, so ask one. True when it was served.
   boost::asio::awaitable<bool> trySessionOnLaggingReplica(const routing::RouteRequest& request);
@@ -183,6 +188,13 @@ class DataRequest {
   std::optional<std::chrono::milliseconds> bound_;
   bool needRole_ = false;
   backends::ExecResult readResult_;  // kept while INFO asks the replica its offset
+  std::size_t mainReply_ = 0;        // the read's reply in readResult_ (1 after an audit's ROLE)
+
+  // the read audit
+  enum class AuditKind : std::uint8_t { None, ReplicaRead, StrongRead };
+  AuditKind audit_ = AuditKind::None;
+  AuditSlot auditSlot_;
+  std::string_view ruleName_ = "default";  // into config_
 
   // a write
   int requiredAcks_ = 0;  // strong: replicas that must acknowledge (WAIT)

@@ -14,6 +14,7 @@
 #include "metrics/metrics.h"
 #include "backends/tls_client.h"
 #include "proxy/api/auth.h"
+#include "proxy/app/advice.h"
 #include "proxy/config/config.h"
 #include "proxy/http/tls_server.h"
 #include "routing/latency_window.h"
@@ -81,6 +82,10 @@ struct SharedState {
   // once by the server for its workers and Topology::kMaxBackends slots, never resized
   // (read across threads); inFlight.total(primaryIndex) is the primary's, a load signal.
   InFlightCounters inFlight;
+  // The read audit (proxy/api/read_audit.h): audits in flight in the whole process
+  // (bounded by audit.max_in_flight) and the advice its samples feed.
+  std::atomic<int> auditsInFlight{0};
+  AdviceBoard advice;
 };
 
 }  // namespace cx::proxy

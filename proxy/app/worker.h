@@ -70,6 +70,16 @@ class Worker {
     });
   }
   std::size_t index() const { return index_; }
+  // One draw of the worker's xorshift generator: true with probability `rate` (0..1).
+  // The only cost the audit adds to a read it does not sample.
+  bool drawSample(double rate) {
+    if (rate <= 0) return false;
+    if (rate >= 1) return true;
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return static_cast<double>(rng_ >> 11) * 0x1p-53 < rate;
+  }
 
   // Serves one data request (README "HTTP API", proxy/api/data_request.h): calls `done`
   // once the response is complete, at once or from a backend reply's completion.
@@ -87,6 +97,7 @@ class Worker {
   LocalSnapshot<Config> config_;
   LocalSnapshot<backends::Topology> topology_;
   LocalSnapshot<ApiTokens> apiTokens_;
+  std::uint64_t rng_;  // xorshift64 state, never 0 (seeded in the constructor)
 };
 
 }  // namespace cx::proxy

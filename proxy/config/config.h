@@ -132,6 +132,13 @@ struct AuthConfig {                             // auth: bearer tokens on the da
   bool enabled() const { return !tokensEnv.empty() || !tokensFile.empty(); }
 };
 
+struct AuditConfig {                           // audit.* (README "Audit and advice")
+  // audit.sample_rate: the share of reads audited (replica reads repeated on the primary,
+  // strong reads repeated on a replica); 0 turns the audit off, 1 audits every read.
+  double sampleRate = 0.001;
+  int maxInFlight = 16;                         // audit.max_in_flight: per process; more are skipped
+};
+
 struct Config {
   struct Listen {
     Endpoint data{"127.0.0.1", 8080};
@@ -149,6 +156,7 @@ struct Config {
   LimitsConfig limits;
   CommandsConfig commands;
   LogConfig log;
+  AuditConfig audit;
   std::string sourceName;                       // file path or "<string>"
   std::string version;                          // short hash of the file's text
 };

@@ -163,6 +163,12 @@ std::string describe(const Config& config) {
   out << "commands: scripts " << (config.commands.allowScripts ? "allowed" : "refused")
       << ", also allowed " << join(config.commands.allow) << ", also refused "
       << join(config.commands.deny) << "\n";
+  if (config.audit.sampleRate > 0) {
+    out << "audit: " << config.audit.sampleRate * 100 << "% of reads repeated on another node and compared, at most "
+        << config.audit.maxInFlight << " at once\n";
+  } else {
+    out << "audit: off\n";
+  }
   out << "log level: " << config.log.level << ", access log " << (config.log.access ? "on" : "off") << "\n";
   return out.str();
 }

@@ -45,6 +45,7 @@ constexpr int kMaxConnectionsPerWorker = 256;
 constexpr long long kMaxReplicaStickiness = 1'000'000;
 constexpr int kMaxQuorumReplicas = 1000;
 constexpr int kMaxInflight = 10'000'000;
+constexpr int kMaxAuditsInFlight = 100'000;
 constexpr std::size_t kMaxKeyBytesRedis = 512ull * 1024 * 1024;  // Redis's own key limit
 constexpr std::size_t kVersionHexDigits = 12;
 
@@ -82,6 +83,8 @@ class ConfigParser : public yaml::ConfigReader {
   void parseLimits(const Section& root, Config& config) const;
   void parseCommands(const Section& root, Config& config) const;
   void parseLog(const Section& root, Config& config) const;
+  void parseAudit(const Section& root, Config& config) const;
+  double readFraction(const Entry& entry) const;
 
   BackendConfig parseBackend(const Entry& entry, BackendConfig backend, bool requireAddress) const;
   Policy parsePolicy(const Section& section, Policy policy, const std::string& ruleName) const;
@@ -484,15 +487,7 @@ void ConfigParser::parseLoad(const Section& root, Config& config) const {
     given.inflight = section.get("inflight");
     given.p99 = section.get("p99");
     given.errorRate = section.get("error_rate");
-    if (given.errorRate) {
-      const std::string& text = scalar(*given.errorRate, "a fraction");
-      char* end = nullptr;
-      const double value = std::strtod(text.c_str(), &end);
-      if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
-        fail(*given.errorRate, "expected a fraction between 0 and 1 (e.g. 0.05), got " + inQuotes(text));
-      }
-      mark.errorRate = value;
-    }
+    if (given.errorRate) mark.errorRate = readFraction(*given.errorRate);
     if (given.inflight) {
       mark.inflight = static_cast<int>(readInt(*given.inflight, high ? 1 : 0, kMaxInflight));
     }
@@ -595,11 +590,31 @@ void ConfigParser::parseLog(const Section& root, Config& config) const {
   }
 }
 
+double ConfigParser::readFraction(const Entry& entry) const {
+  const std::string& text = scalar(entry, "a fraction");
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+    fail(entry, "expected a fraction between 0 and 1 (e.g. 0.05), got " + inQuotes(text));
+  }
+  return value;
+}
+
+void ConfigParser::parseAudit(const Section& root, Config& config) const {
+  const auto entry = root.get("audit");
+  if (!entry) return;
+  const Section audit(*this, *entry, {"sample_rate", "max_in_flight"});
+  if (auto rate = audit.get("sample_rate")) config.audit.sampleRate = readFraction(*rate);
+  if (auto cap = audit.get("max_in_flight")) {
+    config.audit.maxInFlight = static_cast<int>(readInt(*cap, 1, kMaxAuditsInFlight));
+  }
+}
+
 Config ConfigParser::parse(const YAML::Node& root) {
   Config config;
   const Section top(*this, Entry{root, "", 1},
                     {"listen", "workers", "redis", "tracking", "session", "auth", "consistency", "load",
-                     "limits", "commands", "log"});
+                     "limits", "commands", "log", "audit"});
   parseListen(top, config);
   if (auto workers = top.get("workers")) {
     config.workers = static_cast<int>(readInt(*workers, 0, kMaxWorkers));
@@ -613,6 +628,7 @@ Config ConfigParser::parse(const YAML::Node& root) {
   parseLimits(top, config);
   parseCommands(top, config);
   parseLog(top, config);
+  parseAudit(top, config);
 
   return config;
 }

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -116,6 +117,18 @@ std::map<std::string, std::string> ruleExpressions() {
     }
   }
   return out;
+}
+
+// Calls `fn` with every dashboard panel that has targets (rows' nested panels too).
+template <typename Fn>
+void collectPanels(const json::value& v, Fn&& fn) {
+  if (v.is_object()) {
+    const auto& obj = v.as_object();
+    if (obj.contains("targets")) fn(obj);
+    if (obj.contains("panels")) collectPanels(obj.at("panels"), fn);
+  } else if (v.is_array()) {
+    for (const auto& item : v.as_array()) collectPanels(item, fn);
+  }
 }
 
 // Every string under an "expr", "query" or "definition" key of the dashboard (panel
@@ -316,7 +329,7 @@ TEST(DeployFilesTest, DashboardHasThePromisedPanels) {
        {"cxproxy_requests_total", "cxproxy_fallbacks_total", "cxproxy_consistency_downgrades_total",
         "cxproxy_replica_staleness_seconds", "cxproxy_replica_lag_bytes", "cxproxy_quorum_failures_total",
         "cxproxy_consistency_violations_total", "cxproxy_request_duration_seconds_bucket",
-        "cxproxy_backend_up"}) {
+        "cxproxy_backend_up", "cxproxy_audit_observed_staleness_seconds_bucket", "cxproxy_audits_total"}) {
     EXPECT_TRUE(names.count(expected)) << "no dashboard panel queries " << expected;
   }
   bool percentiles = std::any_of(queries.begin(), queries.end(), [](const std::string& q) {
@@ -324,6 +337,40 @@ TEST(DeployFilesTest, DashboardHasThePromisedPanels) {
            q.find("cxproxy_request_duration_seconds_bucket") != std::string::npos;
   });
   EXPECT_TRUE(percentiles) << "no latency percentile panel (histogram_quantile)";
+  // The PBS panel: observed staleness (audit) and the served bound side by side, per level.
+  bool pbs = false;
+  collectPanels(dash, [&](const json::object& panel) {
+    std::vector<std::string> panelQueries;
+    collectDashboardQueries(panel.at("targets"), panelQueries);
+    bool observed = false, served = false;
+    for (const auto& q : panelQueries) {
+      observed |= q.find("cxproxy_audit_observed_staleness_seconds_bucket") != std::string::npos &&
+                  q.find("level") != std::string::npos;
+      served |= q.find("cxproxy_read_staleness_seconds_bucket") != std::string::npos;
+    }
+    pbs |= observed && served;
+  });
+  EXPECT_TRUE(pbs) << "no panel shows the audit's observed staleness next to the served bound";
+}
+
+// An alert on the audit's mismatches, separate from the violations clients were told about.
+TEST(DeployFilesTest, AlertsOnAuditMismatchAndRulesPassPromtool) {
+  const auto rules = ruleExpressions();
+  ASSERT_TRUE(rules.count("CxproxyAuditMismatch"));
+  EXPECT_NE(rules.at("CxproxyAuditMismatch").find("type=\"audit_mismatch\""), std::string::npos);
+  EXPECT_NE(rules.at("CxproxyConsistencyViolations").find("type!=\"audit_mismatch\""), std::string::npos);
+
+  const char* promtool = std::getenv("CXPROXY_PROMTOOL");
+  if (!promtool || !*promtool || !std::filesystem::exists(promtool)) {
+    GTEST_SKIP() << "promtool not found: `make test` sets CXPROXY_PROMTOOL (scripts/fetch-promtool.sh)";
+  }
+  TempDir dir("cxproxy-promtool-rules");
+  ChildProcess check;
+  check.start({promtool, "check", "rules", (deployDir() / "prometheus" / "cxproxy-rules.yml").string()},
+              dir.path() / "out.log");
+  const auto status = check.waitExit(60s);
+  ASSERT_TRUE(status) << "promtool did not finish";
+  EXPECT_EQ(*status, 0) << readFile(dir.path() / "out.log");
 }
 
 // ------------------------------------------------------------ metrics vs. a live scrape

@@ -110,9 +110,16 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
                     "set CXPROXY_CHROMIUM to use another binary";
   }
   RedisCluster cluster(2);
-  CxproxyProcess proxy(cluster);
+  CxproxyProcess proxy(cluster, "audit: {sample_rate: 1}\n");
   HttpClient admin(proxy.adminPort());
   waitTrackedWithHistory(admin, 2);
+  // Audited eventual reads, so the page has advice and an observed-staleness row.
+  HttpClient data(proxy.dataPort());
+  ASSERT_EQ(data.put("/v1/kv/page", "v").status, 204);
+  cluster.waitSynced();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(data.get("/v1/kv/page", {{"X-Consistency", "eventual"}}).status, 200);
+  ASSERT_TRUE(waitUntil([&] { return metricValue(proxy.adminPort(), "cxproxy_audits_total", "result=\"match\"") >= 5; },
+                        10s));
 
   TempDir dir("cxproxy-chromium");
   const auto dom = dir.path() / "dom.html";
@@ -145,6 +152,17 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
   }
   EXPECT_EQ(count(html, "<svg "), cluster.replicaIndices().size());
   EXPECT_EQ(html.find("<script"), std::string::npos);
+  // What the proxy did: traffic per level, the rules (the default at least) with their
+  // advice, and the audit's observed staleness next to the bound served, for the reads
+  // made before the page was loaded.
+  EXPECT_NE(html.find("<table class=\"traffic\">"), std::string::npos) << html;
+  EXPECT_EQ(count(html, "<tr class=\"level\""), 6u);
+  EXPECT_NE(html.find("<tr class=\"rule\" data-rule=\"default\">"), std::string::npos);
+  EXPECT_NE(html.find("<li class=\"advice\">rule `default`: 100.00% of eventual reads served by replicas"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<tr class=\"observed\" data-level=\"eventual\">"), std::string::npos) << html;
+  EXPECT_NE(html.find("<tr class=\"served\" data-level=\"eventual\">"), std::string::npos);
 }
 
 TEST(MetricsExpositionTest, LiveScrapePassesPromtoolCheck) {
@@ -208,6 +226,8 @@ TEST(MetricsExpositionTest, EveryFamilyPassesPromtoolCheck) {
   m.configReloads("success").Increment();
   m.backendRequests("replica-1", "ok").Increment();
   m.backendRequestDuration("replica-1").Observe(0.0005);
+  m.audits("mismatch").Increment();
+  m.auditObservedStaleness("bounded").Observe(0.02);
 
   TempDir dir("cxproxy-promtool");
   writeFile(dir.path() / "metrics.txt", m.serialize());

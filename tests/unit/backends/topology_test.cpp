@@ -40,6 +40,25 @@ TEST(OffsetHistory, ReplicaAtASampledOffsetIsFreshAsOfThatSample) {
   EXPECT_EQ(history.freshAsOf(300), at(milliseconds{100}));
 }
 
+// The audit's observed staleness: when the primary first moved past what a replica held.
+TEST(OffsetHistory, FirstBeyondIsTheEarliestSampleAboveTheOffset) {
+  OffsetHistory history;
+  EXPECT_EQ(history.firstBeyond(0), std::nullopt);
+  history.record(at(milliseconds{0}), 100);
+  history.record(at(milliseconds{50}), 200);
+  history.record(at(milliseconds{100}), 300);
+  EXPECT_EQ(history.firstBeyond(99), at(milliseconds{0}));
+  EXPECT_EQ(history.firstBeyond(100), at(milliseconds{50}));  // equal is not beyond
+  EXPECT_EQ(history.firstBeyond(250), at(milliseconds{100}));
+  EXPECT_EQ(history.firstBeyond(300), std::nullopt);  // caught up with every sample
+  // An idle primary's repeated offset collapses into one sample: freshAsOf moves on with
+  // it, firstBeyond keeps the first poll that saw it.
+  history.record(at(milliseconds{150}), 300);
+  history.record(at(milliseconds{200}), 300);
+  EXPECT_EQ(history.freshAsOf(300), at(milliseconds{200}));
+  EXPECT_EQ(history.firstBeyond(250), at(milliseconds{100}));
+}
+
 TEST(OffsetHistory, ReplicaBetweenSamplesIsFreshAsOfTheLatestSampleItCovers) {
   OffsetHistory history;
   history.record(at(milliseconds{0}), 100);

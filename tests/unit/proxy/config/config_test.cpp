@@ -628,5 +628,27 @@ TEST(ConfigSentinel, RejectsStaticBackendsNextToSentinelAndIncompleteSections) {
   expectError("redis:\n  failover_wait: soon\n", 2, "redis.failover_wait", "invalid duration");
 }
 
+// ---- audit ----
+
+TEST(ConfigAudit, DefaultsAndValues) {
+  const Config defaults = parseConfig("");
+  EXPECT_DOUBLE_EQ(defaults.audit.sampleRate, 0.001);
+  EXPECT_EQ(defaults.audit.maxInFlight, 16);
+  const Config set = parseConfig("audit: {sample_rate: 0.25, max_in_flight: 4}\n");
+  EXPECT_DOUBLE_EQ(set.audit.sampleRate, 0.25);
+  EXPECT_EQ(set.audit.maxInFlight, 4);
+  const Config off = parseConfig("audit:\n  sample_rate: 0\n");
+  EXPECT_DOUBLE_EQ(off.audit.sampleRate, 0.0);
+  EXPECT_NE(describe(off).find("audit: off"), std::string::npos) << describe(off);
+  EXPECT_NE(describe(set).find("25% of reads"), std::string::npos) << describe(set);
+}
+
+TEST(ConfigAudit, RejectsUnknownKeysAndBadValues) {
+  expectError("audit:\n  sample_rat: 0.1\n", 2, "audit.sample_rat", "unknown key");
+  expectError("audit:\n  sample_rate: 1.5\n", 2, "audit.sample_rate", "between 0 and 1");
+  expectError("audit:\n  sample_rate: often\n", 2, "audit.sample_rate", "between 0 and 1");
+  expectError("audit:\n  max_in_flight: 0\n", 2, "audit.max_in_flight", "out of range");
+}
+
 }  // namespace
 }  // namespace cx::proxy
