@@ -43,6 +43,10 @@ bool parsePollReplies(const RespValue& role, const RespValue& info, BackendStatu
 // whose link is down (ROLE reports -1 then; see replicaOffsetFromInfo).
 std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary);
 
+// ROLE, encoded: pipelined after a command (same connection, run right after it) so its
+// reply gives a position at or after the state the command read or wrote.
+inline constexpr std::string_view kRoleTrailer = "*1\r\n$4\r\nROLE\r\n";
+
 // A replica's applied offset from its INFO replication reply (master_repl_offset), when
 // the node is a replica in history `replid` (master_replid); nullopt otherwise, or when
 // `info` is not a string reply. With its link down a replica still holds exactly the

@@ -24,6 +24,7 @@
 #include <map>
 
 #include "backends/connection.h"
+#include "backends/tls_client.h"
 
 namespace cx::backends {
 
@@ -204,6 +205,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
     std::optional<NodeAddress> address;
     std::shared_ptr<Connection> connection;
     std::optional<tcp::socket> subscription;
+    std::unique_ptr<TlsStream> subscriptionTls;  // over `subscription`, with redis.tls
     bool refreshing = false;
     bool refreshAgain = false;
   };
@@ -239,6 +241,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
         co.port = node.address->port;
         co.username = settings.username;
         co.password = settings.password;
+        co.tls = settings.tls;
         co.connectTimeout = settings.connectTimeout;
         co.backoffMax = settings.refreshInterval;
         node.connection = std::make_shared<Connection>(executor, co);
@@ -351,10 +354,22 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
     if (listener) listener(membership);
   }
 
+  // The subscription's reads and writes, through TLS when it is on.
+  static asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> subWrite(Node& node,
+                                                                                      asio::const_buffer b) {
+    if (node.subscriptionTls) co_return co_await asio::async_write(*node.subscriptionTls, b, kUseTuple);
+    co_return co_await asio::async_write(*node.subscription, b, kUseTuple);
+  }
+  static asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> subRead(Node& node,
+                                                                                     asio::mutable_buffer b) {
+    if (node.subscriptionTls) co_return co_await node.subscriptionTls->async_read_some(b, kUseTuple);
+    co_return co_await node.subscription->async_read_some(b, kUseTuple);
+  }
+
   // One command on the subscription socket before it subscribes (AUTH).
-  static asio::awaitable<std::optional<RespValue>> exchange(tcp::socket& socket, RespReader& reader,
+  static asio::awaitable<std::optional<RespValue>> exchange(Node& node, RespReader& reader,
                                                             const std::string& command) {
-    auto [werr, n] = co_await asio::async_write(socket, asio::buffer(command), kUseTuple);
+    auto [werr, n] = co_await subWrite(node, asio::buffer(command));
     (void)n;
     if (werr) co_return std::nullopt;
     std::array<char, 1024> buf;
@@ -363,7 +378,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
       auto status = reader.next(reply);
       if (status == RespReader::Status::Reply) co_return reply;
       if (status == RespReader::Status::ProtocolError) co_return std::nullopt;
-      auto [rerr, got] = co_await socket.async_read_some(asio::buffer(buf), kUseTuple);
+      auto [rerr, got] = co_await subRead(node, asio::buffer(buf));
       if (rerr) co_return std::nullopt;
       reader.feed(buf.data(), got);
     }
@@ -375,6 +390,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
     auto [rerr, endpoints] =
         co_await resolver.async_resolve(node.address->host, std::to_string(node.address->port), kUseTuple);
     if (rerr || stopped) co_return false;
+    node.subscriptionTls.reset();  // refers to the socket about to be replaced
     node.subscription.emplace(executor);
     asio::steady_timer deadline(executor);
     deadline.expires_after(settings.connectTimeout);
@@ -383,10 +399,17 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
     if (outcome.index() == 1) co_return false;
     if (auto [cerr, ep] = std::get<0>(outcome); cerr) co_return false;
     auto handshake = [&]() -> asio::awaitable<bool> {
+      if (settings.tls) {
+        node.subscriptionTls = std::make_unique<TlsStream>(*node.subscription, settings.tls->context());
+        std::string error;
+        if (!prepareClientHandshake(*node.subscriptionTls, *settings.tls, node.address->host, &error)) co_return false;
+        auto [herr] = co_await node.subscriptionTls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+        if (herr) co_return false;
+      }
       if (!settings.password.empty()) {
         const std::array<std::string_view, 3> withUser{"AUTH", settings.username, settings.password};
         const std::array<std::string_view, 2> passwordOnly{"AUTH", settings.password};
-        auto reply = co_await exchange(*node.subscription, reader,
+        auto reply = co_await exchange(node, reader,
                                        settings.username.empty() ? encodeCommand(passwordOnly)
                                                                  : encodeCommand(withUser));
         if (!reply || reply->isError()) co_return false;
@@ -394,7 +417,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
       std::vector<std::string_view> argv{"SUBSCRIBE"};
       argv.insert(argv.end(), kChannels.begin(), kChannels.end());
       auto encoded = encodeCommand(argv);
-      auto [werr, n] = co_await asio::async_write(*node.subscription, asio::buffer(encoded), kUseTuple);
+      auto [werr, n] = co_await subWrite(node, asio::buffer(encoded));
       (void)n;
       co_return !werr;
     };
@@ -415,7 +438,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
         if (status == RespReader::Status::ProtocolError) co_return;
         onPush(i, msg, pongPending);
       }
-      auto [ec, n] = co_await nodes[i].subscription->async_read_some(asio::buffer(buf), kUseTuple);
+      auto [ec, n] = co_await subRead(nodes[i], asio::buffer(buf));
       if (ec || stopped) co_return;
       reader.feed(buf.data(), n);
     }
@@ -432,7 +455,7 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
       co_await timer.async_wait(kUseTuple);
       if (stopped || pongPending) co_return;  // the previous PING is still unanswered
       pongPending = true;
-      auto [ec, n] = co_await asio::async_write(*nodes[i].subscription, asio::buffer(kPing), kUseTuple);
+      auto [ec, n] = co_await subWrite(nodes[i], asio::buffer(kPing));
       (void)n;
       if (ec) co_return;
     }

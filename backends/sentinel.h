@@ -22,6 +22,8 @@
 
 namespace cx::backends {
 
+class TlsClientContext;
+
 // `redis.sentinel` in the config (README "Configuration"). The config parser fills the
 // first four fields; `password` is read from the environment variable `passwordEnv`
 // names, by the composition root.
@@ -31,6 +33,9 @@ struct SentinelSettings {
   std::string username;                // Sentinel ACL user; empty: AUTH <password> only
   std::string passwordEnv;             // names the environment variable with the password
   std::string password;                // resolved from passwordEnv; empty: no AUTH
+  // redis.tls: Sentinels are spoken to over TLS exactly like the Redis nodes (same CA,
+  // client certificate and name rules); null: plain TCP.
+  std::shared_ptr<TlsClientContext> tls;
   // Not config keys (yet): how often every Sentinel is re-read, and how long one
   // Sentinel may take to answer before it counts as down.
   std::chrono::milliseconds refreshInterval{1000};

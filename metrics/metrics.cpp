@@ -271,6 +271,8 @@ prometheus::Counter& Metrics::primaryChanges() { return child(*primaryChanges_, 
 
 prometheus::Gauge& Metrics::sentinelUp(std::string_view sentinel) {
   return child(*sentinelUp_, {sentinel}, {"sentinel"});
+}
+
 prometheus::Counter& Metrics::audits(std::string_view result) {
   return child(*audits_, {result}, {"result"});
 }

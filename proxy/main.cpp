@@ -132,6 +132,7 @@ int run(const std::string& path) {
       if (!pw) throw std::runtime_error("redis.sentinel.password_env: " + sc->passwordEnv + " is not set");
       settings.password = pw;
     }
+    settings.tls = shared.redisTls;  // Sentinels too (README "Security")
     tracking.sentinel = std::move(settings);
   }
   tracking.tls = shared.redisTls;

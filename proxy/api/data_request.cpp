@@ -30,12 +30,10 @@ namespace asio = boost::asio;
 using backends::BackendError;
 using backends::RespType;
 using backends::RespValue;
+using backends::kRoleTrailer;
 using routing::Level;
 
 namespace {
-
-// ROLE, encoded: sent as a shared trailer after reads and writes that need a position.
-constexpr std::string_view kRoleTrailer = "*1\r\n$4\r\nROLE\r\n";
 
 // True when a reply is NOSCRIPT (EVALSHA of a script the node has not cached).
 bool hasNoscript(std::span<const RespValue> replies) {
@@ -43,16 +41,6 @@ bool hasNoscript(std::span<const RespValue> replies) {
     if (reply.isError() && reply.str.rfind("NOSCRIPT", 0) == 0) return true;
   }
   return false;
-}
-
-// Number of replica acknowledgements a strong write needs.
-int quorumSize(const WriteQuorum& q, std::size_t replicas) {
-  switch (q.kind) {
-    case WriteQuorum::Kind::Count: return q.replicas;
-    case WriteQuorum::Kind::Majority: return static_cast<int>((replicas + 1) / 2);
-    case WriteQuorum::Kind::All: return static_cast<int>(replicas);
-  }
-  return q.replicas;
 }
 
 }  // namespace
@@ -124,77 +112,6 @@ void DataRequest::backendFailure(BackendError error, std::size_t backend) {
     return;
   }
   fail(backendCallError(error, name, onPrimary, spec_.isWrite, worker_.pool().pick(primary_).lastError()));
-}
-
-std::size_t DataRequest::replicaCount() const {
-  if (!topology_->sentinelMode) return config_->redis.replicas.size();
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < topology_->backends.size(); ++i) {
-    if (i != primary_ && topology_->backends[i].standing == backends::Standing::Replica) ++n;
-  }
-  return n;
-}
-
-void DataRequest::adoptTopology(std::shared_ptr<const backends::Topology> topology) {
-  topology_ = std::move(topology);
-  replidSnapshot_ = topology_;
-  primary_ = topology_->primaryIndex;
-  currentReplid_ = topology_->primary().replid;
-  if (currentReplid_.empty()) {
-    for (const auto& b : topology_->backends) {
-      if (!b.replid.empty()) {
-        currentReplid_ = b.replid;
-        break;
-      }
-    }
-  }
-}
-
-void DataRequest::primaryUnavailable() {
-  if (topology_->sentinelMode) {
-    const auto& p = topology_->primary();
-    std::string standing = topology_->hasPrimary() ? "'" + p.name + "' is " + std::string(toString(p.standing))
-                                                   : std::string("no primary is known yet");
-    fail(ErrorCode::PrimaryUnavailable,
-         "no confirmed Redis primary (" + standing + "; a failover may be under way); " +
-             (spec_.isWrite ? "nothing was written" : std::string("a ") + std::string(toString(level_)) +
-                                                          " read needs the primary") +
-             ": retry after Retry-After, or ask for a weaker level for reads");
-    return;
-  }
-  fail(ErrorCode::PrimaryUnavailable,
-       std::string("no replica can serve this ") + std::string(toString(level_)) +
-           " read and the Redis primary is not reachable; retry later or ask for a weaker level");
-}
-
-// Writes and strong reads while no primary is confirmed: wait up to redis.failover_wait
-// for a snapshot that shows one (polling the tracker's version; the loop never blocks),
-// then start the request over on it; 503 primary_unavailable if none comes.
-asio::awaitable<void> DataRequest::waitForPrimary(Self self) {
-  DataRequest& d = *self;
-  d.waitedForPrimary_ = true;
-  const auto deadline = Clock::now() + d.config_->redis.failoverWait;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  std::uint64_t seen = d.shared_.tracker->version();
-  while (Clock::now() < deadline) {
-    timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(5), deadline - Clock::now()));
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    const std::uint64_t now = d.shared_.tracker->version();
-    if (now == seen) continue;
-    seen = now;
-    auto topology = d.worker_.topology();
-    if (!routing::primaryWritable(*topology)) continue;
-    d.adoptTopology(std::move(topology));
-    // The session's positions are judged again against the new primary's history.
-    if (!d.sessionSettledBySnapshot()) {
-      d.spawn(validateThenServe(std::move(self)));
-      co_return;
-    }
-    serve(std::move(self));
-    co_return;
-  }
-  d.primaryUnavailable();
-  finish(std::move(self));
 }
 
 void DataRequest::run(Self self) {
@@ -282,68 +199,6 @@ void DataRequest::call(Self self, std::size_t index, std::string encoded, std::s
               });
 }
 
-void DataRequest::appendMainCommand(std::string& out) const {
-  switch (spec_.op) {
-    case Op::Get: {
-      const std::array<std::string_view, 2> argv{"GET", spec_.key};
-      backends::appendCommand(out, argv);
-      break;
-    }
-    case Op::Put: {
-      if (spec_.ttlMs.empty()) {
-        const std::array<std::string_view, 3> argv{"SET", spec_.key, req_.body()};
-        backends::appendCommand(out, argv);
-      } else {
-        const std::array<std::string_view, 5> argv{"SET", spec_.key, req_.body(), "PX", spec_.ttlMs};
-        backends::appendCommand(out, argv);
-      }
-      break;
-    }
-    case Op::Delete: {
-      const std::array<std::string_view, 2> argv{"DEL", spec_.key};
-      backends::appendCommand(out, argv);
-      break;
-    }
-    case Op::Cmd:
-    case Op::Upstash:
-      backends::appendCommand(out, argvViews_);
-      break;
-    case Op::Pipeline:
-    case Op::Multi:
-    case Op::UpstashPipeline:
-    case Op::UpstashMulti: {
-      static constexpr std::array<std::string_view, 1> kMulti{"MULTI"};
-      static constexpr std::array<std::string_view, 1> kExec{"EXEC"};
-      const bool transaction = isMulti(spec_.op);
-      // One buffer, one submit: the connection writes it whole, never interleaved with
-      // another call's commands, so MULTI ... EXEC reaches Redis as one block.
-      if (transaction) backends::appendCommand(out, kMulti);
-      std::vector<std::string_view> views;
-      for (const Argv& argv : spec_.batch) {
-        views.assign(argv.begin(), argv.end());
-        backends::appendCommand(out, views);
-      }
-      if (transaction) backends::appendCommand(out, kExec);
-      break;
-    }
-  }
-}
-
-void DataRequest::rewriteScripts(Argv& argv) {
-  if (argv.size() < 2) return;
-  const std::string_view name = argv[0];
-  auto is = [&](std::string_view candidate) { return text::iequals(name, candidate); };
-  if (is("EVAL") || is("EVAL_RO") || (is("SCRIPT") && argv.size() >= 3 && text::iequals(argv[1], "LOAD"))) {
-    std::string& script = is("SCRIPT") ? argv[2] : argv[1];
-    if (auto stripped = stripUpstashScriptFlags(script)) {
-      worker_.scriptAliases().remember(script, *stripped);
-      script = std::move(*stripped);
-    }
-  } else if (is("EVALSHA") || is("EVALSHA_RO")) {
-    if (auto alias = worker_.scriptAliases().aliasOf(argv[1])) argv[1] = std::move(*alias);
-  }
-}
-
 backends::Connection& DataRequest::beginCall(std::size_t index) {
   auto& conn = worker_.pool().pick(index);
   callConnection_ = &conn;
@@ -386,85 +241,6 @@ asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::
 void DataRequest::respondWithReplies(std::span<const RespValue> replies) {
   if (!isBatch(spec_.op)) return setReply(res_, spec_, replies.front());
   setBatchReply(res_, spec_, replies);
-}
-
-void DataRequest::write(Self self) {
-  DataRequest& d = *self;
-  if (!routing::primaryWritable(*d.topology_)) {
-    if (d.config_->redis.failoverWait.count() > 0 && !d.waitedForPrimary_) return d.spawn(waitForPrimary(std::move(self)));
-    d.primaryUnavailable();
-    return finish(std::move(self));
-  }
-  std::string encoded;
-  d.appendMainCommand(encoded);
-  std::size_t count = d.mainReplies_;
-  // A transaction of reads alone writes nothing for replicas to acknowledge.
-  const bool writes = !isMulti(d.spec_.op) || d.plan_.isWrite;
-  const bool strong = d.level_ == Level::Strong && writes;
-  if (strong) {
-    d.requiredAcks_ = quorumSize(d.config_->consistency.writeQuorum, d.replicaCount());
-    const std::string n = std::to_string(d.requiredAcks_);
-    const std::string ms = std::to_string(d.config_->consistency.writeQuorum.timeout.count());
-    const std::array<std::string_view, 3> wait{"WAIT", n, ms};
-    backends::appendCommand(encoded, wait);
-    ++count;
-  }
-  // WAIT may take the whole quorum timeout: the deadline covers it, or a missed quorum would
-  // surface as backend_timeout (outcome unknown) instead of quorum_not_reached.
-  const auto deadline = d.config_->redis.commandTimeout +
-                        (strong ? d.config_->consistency.writeQuorum.timeout : std::chrono::milliseconds{0});
-  // ROLE after the write (and WAIT) gives a position at or after it: the token's.
-  call(std::move(self), d.primary_, std::move(encoded), count, deadline, kRoleTrailer, /*countLatency=*/!strong,
-       &DataRequest::onWriteReply);
-}
-
-void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
-  setServed(primary_, std::chrono::milliseconds{0});
-  if (!result.ok()) {
-    backendFailure(result.error, primary_);
-    return finish(std::move(self));
-  }
-  const auto replies = std::span<const RespValue>(result.replies).first(mainReplies_);
-  const bool readonly = std::any_of(replies.begin(), replies.end(), [](const RespValue& r) {
-    return r.isError() && r.str.starts_with("READONLY");
-  });
-  if (readonly) {
-    // The node was demoted before the write reached it: nothing was written (for a batch,
-    // nothing from the refused command on).
-    fail(ErrorCode::PrimaryUnavailable,
-         "'" + topology_->primary().name + "' is no longer the primary (it refused the write with READONLY): " +
-             (isBatch(spec_.op) ? std::string("the batch's writes were not done; read back before retrying")
-                                : std::string("nothing was written; retry after Retry-After")));
-    return finish(std::move(self));
-  }
-  // A batch's token covers all of it, whatever its commands answered.
-  const bool applied = isBatch(spec_.op) || !replies.front().isError();
-  // The ROLE pipelined after the write must name a master: a node that ran the write
-  // while (or after) being demoted holds a write the new history does not contain.
-  auto offset = backends::roleOffset(*result.trailer, true);
-  if (!offset) {
-    fail(ErrorCode::PrimaryUnavailable,
-         "'" + topology_->primary().name + "' is no longer the primary; the write was refused or its outcome is "
-         "unknown: read it back before retrying");
-    return finish(std::move(self));
-  }
-  if (applied) issueToken(*offset, 0, /*fromPrimary=*/true);
-  if (requiredAcks_ > 0 && applied) {
-    const RespValue& acks = result.replies[mainReplies_];
-    long long acked = acks.type == RespType::Integer ? acks.integer : 0;
-    if (acked < requiredAcks_) {
-      shared_.metrics->quorumFailures(toString(spec_.op)).Increment();
-      fail(ErrorCode::QuorumNotReached,
-           "the write was applied on the primary but only " + std::to_string(acked) + " of the required " +
-               std::to_string(requiredAcks_) +
-               " replicas acknowledged it in time; it may be lost if the primary fails",
-           ",\"acked\":" + std::to_string(acked) + ",\"required\":" + std::to_string(requiredAcks_) +
-               ",\"applied_on_primary\":true");
-      return finish(std::move(self));
-    }
-  }
-  respondWithReplies(replies);
-  finish(std::move(self));
 }
 
 // ROLE, the read, ROLE — pipelined on one connection, so Redis runs them back to back. The
@@ -751,113 +527,6 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
   Worker& worker = worker_;
   finish(std::move(self));
   if (audit) startAudit(worker, std::move(*audit));
-}
-
-bool DataRequest::prepare() {
-  // Before anything else about the request: only framing errors (the loop's) come first.
-  apiTokens_ = worker_.apiTokens();
-  auth_ = authorize(req_, apiTokens_.get());
-  upstash_ = isUpstashTarget(req_.target());
-  if (!auth_.ok()) {
-    setUnauthorized(res_, auth_);
-    return false;
-  }
-  const auto& limits = config_->limits;
-  auto parsed = parseDataRequest(req_, RequestLimits{limits.maxKeyBytes, limits.maxBatchCommands});
-  if (auto* error = std::get_if<ApiError>(&parsed)) {
-    if (upstash_) spec_.op = Op::Upstash;  // its metrics label, though the request named no endpoint
-    fail(*error);
-    return false;
-  }
-  spec_ = std::move(std::get<DataRequestSpec>(parsed));
-  // Auth hook (README "Security"): spec_.bearerToken is where the auth feature checks
-  // `Authorization: Bearer`, here, before anything else, on both protocols.
-  if (upstash_ && !spec_.sessionToken && spec_.syncToken && !text::trim(*spec_.syncToken).empty()) {
-    // Upstash clients send whatever token they were given (users may set any string):
-    // one that verifies is a session token, any other is no token.
-    auto verified = verifySessionTokens(*spec_.syncToken, *shared_.keys, worker_.verifiedTokens(), *shared_.metrics);
-    if (auto* tokens = std::get_if<TokenList>(&verified)) {
-      tokens_ = std::move(*tokens);
-      spec_.sessionToken = spec_.syncToken;
-    }
-  } else if (spec_.sessionToken) {
-    auto verified = verifySessionTokens(*spec_.sessionToken, *shared_.keys, worker_.verifiedTokens(), *shared_.metrics);
-    if (auto* error = std::get_if<ApiError>(&verified)) {
-      fail(*error);
-      return false;
-    }
-    tokens_ = std::move(std::get<TokenList>(verified));
-  }
-  if (isCommand(spec_.op) || isBatch(spec_.op)) {
-    auto policy = shared_.commands.load(std::memory_order_acquire);
-    if (!policy) {
-      fail(ErrorCode::PrimaryUnavailable, "the Redis command table has not been loaded yet; retry shortly");
-      return false;
-    }
-    if (isCommand(spec_.op)) {
-      if (auto error = checkCommand(spec_, *policy)) {
-        fail(*error);
-        return false;
-      }
-      rewriteScripts(spec_.argv);
-      argvViews_.assign(spec_.argv.begin(), spec_.argv.end());
-    } else {
-      auto planned = checkBatch(spec_, *policy);
-      if (auto* error = std::get_if<ApiError>(&planned)) {
-        fail(*error);
-        return false;
-      }
-      plan_ = std::move(std::get<BatchPlan>(planned));
-      // After planning: the plan's key views point into other arguments than these.
-      for (Argv& argv : spec_.batch) rewriteScripts(argv);
-      mainReplies_ = spec_.batch.size() + (isMulti(spec_.op) ? 2 : 0);
-    }
-  }
-  if (auth_.readOnly && writesForReadOnlyToken(spec_.isWrite, spec_.commandName)) {
-    fail(readOnlyTokenError());
-    return false;
-  }
-  const auto& consistency = config_->consistency;
-  // Upstash's clients know read-your-writes (their sync token) and nothing stronger: a
-  // request no rule covers is served at the session level unless X-Consistency says.
-  const routing::Policy* defaultPolicy = &consistency.defaultPolicy;
-  if (upstash_) {
-    upstashDefault_ = consistency.defaultPolicy;
-    upstashDefault_.level = Level::Session;
-    defaultPolicy = &upstashDefault_;
-  }
-  const routing::Rule* rule = nullptr;
-  bool headerOverridden = false;
-  if (isBatch(spec_.op)) {
-    batchPolicy_ = batchPolicy(plan_, consistency.rules, *defaultPolicy, spec_.requested);
-    rule = batchPolicy_.rule;
-    policy_ = &batchPolicy_.policy;
-    level_ = batchPolicy_.level;
-    headerOverridden = batchPolicy_.headerOverridden;
-  } else {
-    std::string_view method = req_.method_string();
-    rule = routing::matchRule(consistency.rules, spec_.key, method, spec_.commandName, spec_.isWrite);
-    policy_ = rule ? &rule->policy : defaultPolicy;
-    auto choice = routing::chooseLevel(*policy_, spec_.requested);
-    level_ = choice.level;
-    headerOverridden = choice.headerOverridden;
-  }
-  ruleName_ = rule ? std::string_view(rule->name) : std::string_view("default");
-  res_.set("X-Consistency-Rule", ruleName_);
-  if (headerOverridden) {
-    // override: stronger/none kept the rule's level: say so rather than serve silently.
-    res_.set("X-Consistency-Overridden", std::string(toString(*spec_.requested)) + "->" + std::string(toString(level_)) +
-                                             "; rule=" + (rule ? rule->name : std::string("default")));
-  }
-
-  adoptTopology(worker_.topology());
-  return true;
-}
-
-bool DataRequest::sessionSettledBySnapshot() {
-  if (tokens().empty()) return true;
-  session_ = routing::mergeTokens(tokens(), topology_->primary(), topology_->lineage);
-  return session_.status == routing::SessionRequirement::Status::Ok;
 }
 
 void DataRequest::recordMetrics() {

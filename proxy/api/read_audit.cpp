@@ -18,10 +18,9 @@ using backends::RespType;
 using backends::RespValue;
 using routing::Level;
 
-namespace {
+using backends::kRoleTrailer;
 
-// ROLE, encoded: sent after the audit's read on the primary.
-constexpr std::string_view kRoleTrailer = "*1\r\n$4\r\nROLE\r\n";
+namespace {
 
 // Read commands whose answer is the same on two nodes holding the same data (upper case).
 // Not TTL/PTTL (they count down), RANDOMKEY/SRANDMEMBER (random), SCAN family (cursors),

@@ -464,6 +464,9 @@ TEST(DeployMetricsTest, EveryMetricInAlertsAndDashboardIsExportedByALiveCxproxy)
   HttpResponse put = data.put("/v1/kv/deploy:k", "v1");
   ASSERT_EQ(put.status, 204) << put.body;
   const std::string token = put.header("x-session-token");
+  // Bounded, prefix and eventual reads may be served by a replica that has not applied the
+  // PUT yet (that is what they promise): the replicas catch up first.
+  cluster.waitSynced();
   for (const char* level : {"strong", "bounded", "session", "prefix", "eventual"}) {
     HttpHeaders h{{"X-Consistency", level}};
     if (!token.empty()) h["X-Session-Token"] = token;

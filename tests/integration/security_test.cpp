@@ -297,6 +297,42 @@ TEST_F(SecurityTest, BearerTokensGate401And403AndLetValidTokensThrough) {
   EXPECT_EQ(proxy.output().find(kReaderSecret), std::string::npos);
 }
 
+// Batches, transactions and Upstash's protocol are gated like every data request: no
+// token → 401 (before anything runs), a read-only token with one write in the batch →
+// 403 and nothing of the batch runs, a valid token goes through.
+TEST_F(SecurityTest, BearerTokensGateBatchesTransactionsAndTheUpstashProtocol) {
+  RedisCluster cluster(0);
+  CxproxyProcess proxy(cluster, "auth:\n  tokens_env: CXPROXY_API_TOKENS\n", options());
+  HttpClient c(proxy.dataPort());
+  const HttpHeaders writer{{"Authorization", std::string("Bearer ") + kWriterSecret}};
+  const HttpHeaders reader{{"Authorization", std::string("Bearer ") + kReaderSecret}};
+  const std::string mixed = R"([["SET","bt:a","1"],["GET","bt:a"]])";
+
+  for (const char* path : {"/v1/pipeline", "/v1/multi", "/pipeline", "/multi-exec"}) {
+    auto none = c.post(path, mixed);
+    EXPECT_EQ(none.status, 401) << path << ": " << none.body;
+    EXPECT_EQ(none.header("www-authenticate"), "Bearer") << path;
+    auto ro = c.post(path, mixed, reader);
+    EXPECT_EQ(ro.status, 403) << path << ": " << ro.body;
+    EXPECT_NE(ro.body.find("read_only_token"), std::string::npos) << path << ": " << ro.body;
+  }
+  EXPECT_EQ(c.post("/", R"(["SET","bt:a","1"])").status, 401);
+  EXPECT_EQ(c.post("/", R"(["SET","bt:a","1"])", reader).status, 403);
+  EXPECT_EQ(c.get("/set/bt:a/1", reader).status, 403);
+  EXPECT_EQ(cluster.command(0, {"EXISTS", "bt:a"}), "0") << "a refused batch ran";
+
+  auto rw = c.post("/v1/pipeline", mixed, writer);
+  EXPECT_EQ(rw.status, 200) << rw.body;
+  EXPECT_EQ(cluster.command(0, {"GET", "bt:a"}), "1");
+  auto upstash = c.post("/pipeline", R"([["INCR","bt:n"],["GET","bt:a"]])", writer);
+  EXPECT_EQ(upstash.status, 200) << upstash.body;
+  EXPECT_EQ(cluster.command(0, {"GET", "bt:n"}), "1");
+  // A read-only token reads through every protocol.
+  EXPECT_EQ(c.post("/v1/pipeline", R"([["GET","bt:a"],["GET","bt:n"]])", reader).status, 200);
+  EXPECT_EQ(c.get("/get/bt:a", reader).status, 200);
+  EXPECT_EQ(c.post("/", R"(["GET","bt:a"])", reader).status, 200);
+}
+
 TEST_F(SecurityTest, TokensFileIsReloadedOnSighup) {
   RedisCluster cluster(0);
   TempDir dir("cxproxy-tokens");

@@ -51,10 +51,15 @@ bool SentinelNode::awaitReady(std::chrono::milliseconds timeout) {
       timeout, 20ms);
 }
 
-void SentinelNode::start(const std::string& configBody, std::chrono::milliseconds timeout) {
+void SentinelNode::start(const std::string& configBody, std::chrono::milliseconds timeout, bool tlsPort) {
   for (int attempt = 1;; ++attempt) {
     port_ = freePort();
-    writeFile(configPath_, "port " + std::to_string(port_) + "\nbind 127.0.0.1\ndaemonize no\n" + configBody);
+    std::string head = "port " + std::to_string(port_) + "\nbind 127.0.0.1\ndaemonize no\n";
+    if (tlsPort) {
+      tlsPort_ = freePort();
+      head += "tls-port " + std::to_string(tlsPort_) + "\n";
+    }
+    writeFile(configPath_, head + configBody);
     spawn();
     if (awaitReady(timeout)) return;
     const bool inUse = readFile(logPath_).find("Address already in use") != std::string::npos;
@@ -89,11 +94,17 @@ SentinelSet::SentinelSet(RedisCluster& cluster, SentinelOptions options)
                            "sentinel down-after-milliseconds " + m + " " + std::to_string(options_.downAfter.count()) +
                            "\n" + "sentinel failover-timeout " + m + " " +
                            std::to_string(options_.failoverTimeout.count()) + "\n" + "sentinel parallel-syncs " + m +
-                           " 2\n";
+                           " 2\n" +
+                           (options_.tls ? "tls-cert-file " + options_.tls->certFile.string() + "\ntls-key-file " +
+                                               options_.tls->keyFile.string() + "\ntls-ca-cert-file " +
+                                               options_.tls->caFile.string() +
+                                               "\ntls-replication yes\ntls-auth-clients " +
+                                               options_.tls->authClients + "\n"
+                                         : std::string());
   try {
     for (int i = 0; i < options_.sentinels; ++i) {
       nodes_.push_back(std::make_unique<SentinelNode>("sentinel-" + std::to_string(i + 1), dir_.path()));
-      nodes_.back()->start(body, options_.startTimeout);
+      nodes_.back()->start(body, options_.startTimeout, options_.tls.has_value());
     }
     waitDiscovered(options_.startTimeout);
   } catch (...) {
@@ -112,6 +123,12 @@ SentinelSet::~SentinelSet() {
 std::vector<std::string> SentinelSet::addresses() const {
   std::vector<std::string> out;
   for (const auto& n : nodes_) out.push_back(n->address());
+  return out;
+}
+
+std::vector<std::string> SentinelSet::tlsAddresses() const {
+  std::vector<std::string> out;
+  for (const auto& n : nodes_) out.push_back(n->tlsAddress());
   return out;
 }
 

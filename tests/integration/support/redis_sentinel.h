@@ -27,6 +27,9 @@ struct SentinelOptions {
   std::chrono::milliseconds downAfter{1000};
   std::chrono::milliseconds failoverTimeout{4000};
   std::chrono::milliseconds startTimeout{20000};
+  // Sentinels that speak TLS to TLS-only nodes (tls-replication yes) and listen on a
+  // tls-port too (tlsAddresses()); the plain port stays for the harness.
+  std::optional<RedisTlsOptions> tls;
 };
 
 // One redis-sentinel process; its config file (which Sentinel rewrites with what it
@@ -39,7 +42,8 @@ class SentinelNode {
   SentinelNode& operator=(const SentinelNode&) = delete;
 
   // Writes the config (first start only) and starts; waits until it answers PING.
-  void start(const std::string& configBody, std::chrono::milliseconds timeout);
+  // With `tlsPort`, a TLS port is opened next to the plain one (the body has the TLS files).
+  void start(const std::string& configBody, std::chrono::milliseconds timeout, bool tlsPort = false);
   // Starts again on the same port with the config as Sentinel last rewrote it.
   void restart(std::chrono::milliseconds timeout = 20s);
   void kill();
@@ -51,6 +55,7 @@ class SentinelNode {
   RedisReply command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 5s);
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string tlsAddress() const { return "127.0.0.1:" + std::to_string(tlsPort_); }
   const std::string& name() const { return name_; }
   std::string logTail(std::size_t lines = 30) const { return tailFile(logPath_, lines); }
 
@@ -63,6 +68,7 @@ class SentinelNode {
   std::filesystem::path logPath_;
   std::string binary_;
   int port_ = 0;
+  int tlsPort_ = 0;
   ChildProcess process_;
 };
 
@@ -79,6 +85,7 @@ class SentinelSet {
   std::size_t size() const { return nodes_.size(); }
   SentinelNode& sentinel(std::size_t i) { return *nodes_.at(i); }
   std::vector<std::string> addresses() const;
+  std::vector<std::string> tlsAddresses() const;  // with options.tls
   const std::string& master() const { return options_.master; }
   const SentinelOptions& options() const { return options_; }
 
