@@ -13,7 +13,7 @@ FUZZ_CXX ?= clang++-14
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 15
 
-.PHONY: deps build build-test build-fuzz test fuzz run run-sentinel stop bench bench-curves clean
+.PHONY: deps build build-test build-fuzz test fuzz run run-sentinel stop bench bench-curves format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -59,6 +59,10 @@ bench: build
 # Curves (value size, connections, rules, replicas): tables and PNG plots in bench/plots/.
 bench-curves: build
 	@bash bench/curves.sh
+
+# clang-format (.clang-format) over every C++ source but the fuzz corpora.
+format:
+	@git ls-files '*.cpp' '*.h' | grep -v '^tests/fuzz/corpus/' | xargs clang-format-14 -i
 
 clean:
 	rm -rf build

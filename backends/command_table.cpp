@@ -1,5 +1,5 @@
-// Parses Redis's COMMAND reply into a lookup table, finds key arguments from key specs,
-// and applies the POST /v1/cmd allow-list (README "HTTP API").
+// Parses Redis's COMMAND reply into a lookup table and finds key arguments from key
+// specs. The allow-list built on it is command_policy.cpp.
 #include "backends/command_table.h"
 
 #include <algorithm>
@@ -33,8 +33,7 @@ const RespValue* mapGet(const RespValue& map, std::string_view key) {
 int mapInt(const RespValue& map, std::string_view key, int fallback) {
   const RespValue* v = mapGet(map, key);
   if (v == nullptr || v->type != RespType::Integer) return fallback;
-  if (v->integer < std::numeric_limits<int>::min() ||
-      v->integer > std::numeric_limits<int>::max()) {
+  if (v->integer < std::numeric_limits<int>::min() || v->integer > std::numeric_limits<int>::max()) {
     return fallback;
   }
   return static_cast<int>(v->integer);
@@ -192,9 +191,7 @@ std::optional<KeyRange> rangeOf(const KeySpec& spec, std::span<const std::string
   const long long argc = static_cast<long long>(argv.size());
   long long first = 0;
   switch (spec.begin) {
-    case KeySpec::Begin::Index:
-      first = spec.index;
-      break;
+    case KeySpec::Begin::Index: first = spec.index; break;
     case KeySpec::Begin::Keyword: {
       const long long start = spec.startFrom > 0 ? spec.startFrom : argc + spec.startFrom;
       const long long end = spec.startFrom > 0 ? argc - 1 : 0;
@@ -208,8 +205,7 @@ std::optional<KeyRange> rangeOf(const KeySpec& spec, std::span<const std::string
       if (first == 0) return std::nullopt;
       break;
     }
-    case KeySpec::Begin::Unknown:
-      return std::nullopt;
+    case KeySpec::Begin::Unknown: return std::nullopt;
   }
 
   long long last = 0;
@@ -228,16 +224,14 @@ std::optional<KeyRange> rangeOf(const KeySpec& spec, std::span<const std::string
       const long long countAt = first + spec.keyNumIndex;
       if (countAt < 0 || countAt >= argc) return std::nullopt;
       long long numKeys = 0;
-      if (!parseCount(argv[static_cast<std::size_t>(countAt)], numKeys) || numKeys <= 0 ||
-          numKeys > argc) {
+      if (!parseCount(argv[static_cast<std::size_t>(countAt)], numKeys) || numKeys <= 0 || numKeys > argc) {
         return std::nullopt;
       }
       first += spec.firstKey;
       last = first + (numKeys - 1) * std::max<long long>(step, 1);
       break;
     }
-    case KeySpec::Find::Unknown:
-      return std::nullopt;
+    case KeySpec::Find::Unknown: return std::nullopt;
   }
   if (first < 1 || first >= argc || last >= argc || last < first) return std::nullopt;
   return KeyRange{static_cast<std::size_t>(first), static_cast<std::size_t>(last),
@@ -245,8 +239,7 @@ std::optional<KeyRange> rangeOf(const KeySpec& spec, std::span<const std::string
 }
 
 // Redis < 7: firstKey/lastKey/keyStep, lastKey negative from the end.
-std::optional<KeyRange> legacyRange(const CommandInfo& info,
-                                    std::span<const std::string_view> argv) {
+std::optional<KeyRange> legacyRange(const CommandInfo& info, std::span<const std::string_view> argv) {
   const long long argc = static_cast<long long>(argv.size());
   if (info.firstKey <= 0) return std::nullopt;
   const long long first = info.firstKey;
@@ -257,8 +250,7 @@ std::optional<KeyRange> legacyRange(const CommandInfo& info,
 }
 
 template <typename Visit>
-void forEachKeyRange(const CommandInfo& info, std::span<const std::string_view> argv,
-                     Visit&& visit) {
+void forEachKeyRange(const CommandInfo& info, std::span<const std::string_view> argv, Visit&& visit) {
   if (info.keySpecs.empty()) {
     if (auto range = legacyRange(info, argv)) visit(*range);
     return;
@@ -266,120 +258,6 @@ void forEachKeyRange(const CommandInfo& info, std::span<const std::string_view> 
   for (const KeySpec& spec : info.keySpecs) {
     if (auto range = rangeOf(spec, argv)) visit(*range);
   }
-}
-
-// ---- Policy lists -------------------------------------------------------------------
-
-// Never allowed, whatever the configuration says: they change the state of the shared,
-// pipelined backend connection or block it.
-constexpr std::string_view kNeverAllowed[] = {
-    "multi",      "exec",       "discard",     "watch",        "unwatch",      "subscribe",
-    "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor",
-    "hello",      "select",     "client",      "auth",         "reset",        "quit",
-    "readonly",   "readwrite",  "asking",      "sync",         "psync",        "replconf",
-    "wait",       "waitaof",    "blpop",       "brpop",        "brpoplpush",   "blmove",
-    "blmpop",     "bzpopmin",   "bzpopmax",    "bzmpop",
-};
-
-// Refused by default; an extra allow list may enable them. Most also carry the "admin" flag
-// or the @dangerous category; the names cover servers that report neither (Redis < 6).
-// clang-format off
-constexpr std::string_view kRefusedByName[] = {
-    // server administration and persistence
-    "config", "debug", "shutdown", "save", "bgsave", "bgrewriteaof", "lastsave", "info", "role",
-    "acl", "module", "latency", "slowlog", "command", "pfdebug", "pfselftest",
-    "memory|purge", "memory|doctor", "memory|malloc-stats", "memory|stats",
-    // replication and cluster topology
-    "replicaof", "slaveof", "failover", "cluster",
-    // whole keyspace, other databases, other servers
-    "flushall", "flushdb", "keys", "swapdb", "move", "migrate", "restore", "restore-asking",
-    // SORT ... BY/GET reads keys named by data
-    "sort", "sort_ro",
-    // server-side code management
-    "script", "function",
-    // pub/sub publishing
-    "publish", "spublish", "pubsub",
-};
-// clang-format on
-
-constexpr std::string_view kScripts[] = {"eval",       "evalsha", "eval_ro",
-                                         "evalsha_ro", "fcall",   "fcall_ro"};
-constexpr std::string_view kWritingScripts[] = {"eval", "evalsha", "fcall"};
-// The script cache commands Upstash's clients use (Script helpers), allowed with scripts.
-constexpr std::string_view kScriptCacheCommands[] = {"script|load", "script|exists"};
-
-bool contains(std::span<const std::string_view> list, std::string_view name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-// Lower case, surrounding blanks trimmed, "config get" spelled "config|get".
-std::string normaliseName(std::string_view name) {
-  std::string out = lowerCopy(text::trim(name));
-  for (char& c : out) {
-    if (c == ' ' || c == '\t') c = '|';
-  }
-  return out;
-}
-
-// XREAD and XREADGROUP block only with a BLOCK option, which comes before STREAMS.
-bool streamReadBlocks(std::span<const std::string_view> argv) {
-  for (std::size_t i = 1; i < argv.size(); ++i) {
-    if (iequals(argv[i], "streams")) return false;
-    if (iequals(argv[i], "block")) return true;
-  }
-  return false;
-}
-
-bool blocksConnection(const CommandInfo& info, std::span<const std::string_view> argv) {
-  if (!info.isBlocking && !info.inBlockingCategory) return false;
-  if (info.name == "xread" || info.name == "xreadgroup") return streamReadBlocks(argv);
-  return true;
-}
-
-bool neverAllowed(const CommandInfo& container, const CommandInfo& resolved,
-                  std::span<const std::string_view> argv) {
-  return contains(kNeverAllowed, container.name) || contains(kNeverAllowed, resolved.name) ||
-         blocksConnection(container, argv) || blocksConnection(resolved, argv);
-}
-
-bool refusedByFlagsOrCategory(const CommandInfo& info) {
-  if (info.isAdmin || info.isPubsub) return true;
-  if (info.inDangerousCategory || info.inTransactionCategory || info.inPubsubCategory) {
-    return true;
-  }
-  if (info.inConnectionCategory && info.name != "ping" && info.name != "echo") return true;
-  return false;
-}
-
-// COPY source destination DB n writes into another logical database.
-bool copiesAcrossDatabases(const CommandInfo& info, std::span<const std::string_view> argv) {
-  if (info.name != "copy") return false;
-  for (std::size_t i = 3; i < argv.size(); ++i) {
-    if (iequals(argv[i], "db")) return true;
-  }
-  return false;
-}
-
-bool routesToPrimary(const CommandInfo& info) {
-  if (info.isWrite || info.mayReplicate) return true;
-  const bool script = info.inScriptingCategory || contains(kWritingScripts, info.name);
-  return script && !info.isReadonly;
-}
-
-// Upper-cased, printable rendering of a user-supplied command name for messages.
-std::string displayName(std::string_view name) {
-  constexpr std::size_t kMaxShown = 64;
-  std::string out;
-  for (std::size_t i = 0; i < name.size() && i < kMaxShown; ++i) {
-    const char c = name[i];
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(text::upper(c));
-    } else {
-      out.push_back('?');
-    }
-  }
-  if (name.size() > kMaxShown) out += "...";
-  return out;
 }
 
 }  // namespace
@@ -391,8 +269,7 @@ bool CommandInfo::arityAccepts(std::size_t argc) const {
   return argc >= static_cast<std::size_t>(-static_cast<long long>(arity));
 }
 
-std::optional<std::string_view> firstKey(const CommandInfo& info,
-                                         std::span<const std::string_view> argv) {
+std::optional<std::string_view> firstKey(const CommandInfo& info, std::span<const std::string_view> argv) {
   std::optional<std::size_t> best;
   forEachKeyRange(info, argv, [&](const KeyRange& range) {
     if (!best || range.first < *best) best = range.first;
@@ -401,8 +278,7 @@ std::optional<std::string_view> firstKey(const CommandInfo& info,
   return argv[*best];
 }
 
-std::vector<std::string_view> keyArguments(const CommandInfo& info,
-                                           std::span<const std::string_view> argv) {
+std::vector<std::string_view> keyArguments(const CommandInfo& info, std::span<const std::string_view> argv) {
   std::vector<std::size_t> positions;
   forEachKeyRange(info, argv, [&](const KeyRange& range) {
     for (std::size_t i = range.first; i <= range.last; i += range.step) positions.push_back(i);
@@ -426,9 +302,7 @@ std::size_t CommandTable::NameHash::operator()(std::string_view name) const {
   return static_cast<std::size_t>(h);
 }
 
-bool CommandTable::NameEqual::operator()(std::string_view a, std::string_view b) const {
-  return iequals(a, b);
-}
+bool CommandTable::NameEqual::operator()(std::string_view a, std::string_view b) const { return iequals(a, b); }
 
 CommandTable CommandTable::fromCommandReply(const RespValue& reply) {
   CommandTable table;
@@ -451,8 +325,7 @@ const CommandInfo* CommandTable::find(std::string_view name) const {
   return it == commands_.end() ? nullptr : &it->second;
 }
 
-const CommandInfo* CommandTable::findSubcommand(const CommandInfo& container,
-                                                std::string_view sub) {
+const CommandInfo* CommandTable::findSubcommand(const CommandInfo& container, std::string_view sub) {
   for (const CommandInfo& candidate : container.subcommands) {
     std::string_view name = candidate.name;
     const std::size_t bar = name.find('|');
@@ -468,137 +341,6 @@ const CommandInfo* CommandTable::resolve(std::span<const std::string_view> argv)
   if (command == nullptr || !command->hasSubcommands() || argv.size() < 2) return command;
   const CommandInfo* sub = findSubcommand(*command, argv[1]);
   return sub != nullptr ? sub : command;
-}
-
-// ---- CommandPolicy --------------------------------------------------------------------
-
-std::string_view verdictName(CommandVerdict verdict) {
-  switch (verdict) {
-    case CommandVerdict::Allowed:
-      return "allowed";
-    case CommandVerdict::Empty:
-      return "empty";
-    case CommandVerdict::UnknownCommand:
-      return "unknown_command";
-    case CommandVerdict::UnknownSubcommand:
-      return "unknown_subcommand";
-    case CommandVerdict::NotAllowed:
-      return "not_allowed";
-    case CommandVerdict::WrongArity:
-      return "wrong_arity";
-  }
-  return "unknown";
-}
-
-CommandPolicy::CommandPolicy(CommandTable table, bool allowScripts,
-                             std::span<const std::string> extraAllow,
-                             std::span<const std::string> extraDeny)
-    : table_(std::move(table)), allowScripts_(allowScripts) {
-  for (const std::string& name : extraAllow) extraAllow_.insert(normaliseName(name));
-  for (const std::string& name : extraDeny) extraDeny_.insert(normaliseName(name));
-}
-
-bool CommandPolicy::canBeAllowed(std::string_view name) {
-  const std::string normal = normaliseName(name);
-  const std::string_view container = std::string_view(normal).substr(0, normal.find('|'));
-  return !contains(kNeverAllowed, normal) && !contains(kNeverAllowed, container);
-}
-
-bool CommandPolicy::allowedByDefault(const CommandInfo& container, const CommandInfo& resolved,
-                                     std::span<const std::string_view> argv) const {
-  if (contains(kScriptCacheCommands, resolved.name)) return allowScripts_;
-  if (contains(kRefusedByName, container.name) || contains(kRefusedByName, resolved.name)) {
-    return false;
-  }
-  if (contains(kScripts, container.name)) return allowScripts_;
-  if (refusedByFlagsOrCategory(container) || refusedByFlagsOrCategory(resolved)) return false;
-  if (copiesAcrossDatabases(resolved, argv)) return false;
-  return true;
-}
-
-CommandDecision CommandPolicy::check(std::span<const std::string_view> argv) const {
-  CommandDecision decision;
-  if (argv.empty()) return decision;  // Empty
-
-  const CommandInfo* container = table_.find(argv[0]);
-  if (container == nullptr) {
-    decision.verdict = CommandVerdict::UnknownCommand;
-    return decision;
-  }
-
-  auto permitted = [&](const CommandInfo& resolved) {
-    if (neverAllowed(*container, resolved, argv)) return false;
-    if (extraDeny_.contains(container->name) || extraDeny_.contains(resolved.name)) return false;
-    if (extraAllow_.contains(container->name) || extraAllow_.contains(resolved.name)) return true;
-    return allowedByDefault(*container, resolved, argv);
-  };
-
-  const CommandInfo* resolved = container;
-  if (container->hasSubcommands()) {
-    const CommandInfo* sub =
-        argv.size() >= 2 ? CommandTable::findSubcommand(*container, argv[1]) : nullptr;
-    if (sub == nullptr) {
-      // Without a subcommand only the container can be judged; refuse before explaining.
-      decision.command = container;
-      decision.isWrite = routesToPrimary(*container);
-      if (!permitted(*container)) {
-        decision.verdict = CommandVerdict::NotAllowed;
-      } else {
-        decision.verdict =
-            argv.size() < 2 ? CommandVerdict::WrongArity : CommandVerdict::UnknownSubcommand;
-      }
-      return decision;
-    }
-    resolved = sub;
-  }
-
-  decision.command = resolved;
-  decision.isWrite = routesToPrimary(*resolved) || routesToPrimary(*container);
-  if (!permitted(*resolved)) {
-    decision.verdict = CommandVerdict::NotAllowed;
-  } else if (!resolved->arityAccepts(argv.size())) {
-    decision.verdict = CommandVerdict::WrongArity;
-  } else {
-    decision.verdict = CommandVerdict::Allowed;
-  }
-  return decision;
-}
-
-std::string refusalMessage(const CommandDecision& decision,
-                           std::span<const std::string_view> argv) {
-  std::string shown = argv.empty() ? std::string() : displayName(argv[0]);
-  if (decision.command != nullptr && decision.command->name.find('|') != std::string::npos &&
-      argv.size() >= 2) {
-    shown += ' ';
-    shown += displayName(argv[1]);
-  }
-  switch (decision.verdict) {
-    case CommandVerdict::Allowed:
-      return {};
-    case CommandVerdict::Empty:
-      return "the command array is empty; send [\"NAME\", \"arg\", ...]";
-    case CommandVerdict::UnknownCommand:
-      return "unknown command '" + shown + "': the backend's COMMAND table does not list it";
-    case CommandVerdict::UnknownSubcommand:
-      return "unknown subcommand '" + (argv.size() >= 2 ? displayName(argv[1]) : std::string()) +
-             "' for '" + shown + "'";
-    case CommandVerdict::NotAllowed:
-      return "'" + shown +
-             "' is not allowed through cxproxy: admin, dangerous, blocking, pub/sub, "
-             "transaction, connection-state and (unless enabled) script commands are refused; "
-             "run it against Redis directly";
-    case CommandVerdict::WrongArity: {
-      std::string message = "wrong number of arguments for '" + shown + "'";
-      if (decision.command != nullptr) {
-        const int arity = decision.command->arity;
-        message += arity >= 0 ? " (expects exactly " + std::to_string(arity)
-                              : " (expects at least " + std::to_string(-arity);
-        message += " including the command name)";
-      }
-      return message;
-    }
-  }
-  return {};
 }
 
 }  // namespace cx::backends

@@ -80,12 +80,10 @@ struct CommandInfo {
 // name; for a subcommand argv[1] is the subcommand), or nullopt if it has none. Uses the
 // key specs when present (so EVAL, XREAD, ZUNIONSTORE find theirs), the legacy fields
 // otherwise. The view points into argv.
-std::optional<std::string_view> firstKey(const CommandInfo& info,
-                                         std::span<const std::string_view> argv);
+std::optional<std::string_view> firstKey(const CommandInfo& info, std::span<const std::string_view> argv);
 
 // Every key argument of argv, in argument order, without duplicates. Same rules as firstKey.
-std::vector<std::string_view> keyArguments(const CommandInfo& info,
-                                           std::span<const std::string_view> argv);
+std::vector<std::string_view> keyArguments(const CommandInfo& info, std::span<const std::string_view> argv);
 
 // The server's command table. Immutable once built; share it (or the policy that owns it)
 // across workers as a const snapshot.
@@ -167,8 +165,7 @@ class CommandPolicy {
  public:
   CommandPolicy(CommandTable table, bool allowScripts, std::span<const std::string> extraAllow,
                 std::span<const std::string> extraDeny);
-  CommandPolicy(CommandTable table, bool allowScripts)
-      : CommandPolicy(std::move(table), allowScripts, {}, {}) {}
+  CommandPolicy(CommandTable table, bool allowScripts) : CommandPolicy(std::move(table), allowScripts, {}, {}) {}
 
   CommandDecision check(std::span<const std::string_view> argv) const;
 

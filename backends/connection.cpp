@@ -10,14 +10,14 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
@@ -60,11 +60,11 @@ struct Connection::Pending {
   std::shared_ptr<const RespValue> trailerReply;
   // For the Pending of a shared trailer itself: the calls that receive its reply.
   std::vector<std::shared_ptr<Pending>> followers;
-  bool ownTrailer = false;  // the last reply is this call's own trailer (another was open)
-  bool completed = false;  // the caller has been resumed, or is about to be
-  bool sent = false;       // handed to a socket write
+  bool ownTrailer = false;                       // the last reply is this call's own trailer (another was open)
+  bool completed = false;                        // the caller has been resumed, or is about to be
+  bool sent = false;                             // handed to a socket write
   std::chrono::steady_clock::time_point sentAt;  // when it was (valid once sent)
-  bool abandoned = false;  // the caller gave up (deadline); replies are dropped
+  bool abandoned = false;                        // the caller gave up (deadline); replies are dropped
 };
 
 struct Connection::Trailer {
@@ -90,8 +90,7 @@ void Connection::start() {
   if (started_) return;
   started_ = true;
   asio::co_spawn(
-      executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->runLoop(); },
-      asio::detached);
+      executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->runLoop(); }, asio::detached);
 }
 
 void Connection::stop() {
@@ -127,8 +126,7 @@ asio::awaitable<ExecResult> Connection::execute(std::string encoded, std::size_t
                                                 std::chrono::milliseconds timeout, std::string_view trailer) {
   // Not a coroutine: the caller awaits submit() itself, one frame less per call.
   return asio::async_initiate<decltype(asio::use_awaitable), void(ExecResult)>(
-      [self = shared_from_this(), encoded = std::move(encoded), replyCount, timeout,
-       trailer](auto handler) mutable {
+      [self = shared_from_this(), encoded = std::move(encoded), replyCount, timeout, trailer](auto handler) mutable {
         self->submit(std::move(encoded), replyCount, timeout, trailer, std::move(handler));
       },
       asio::use_awaitable);
@@ -139,8 +137,7 @@ void Connection::submit(std::string encoded, std::size_t replyCount, std::chrono
   // A connect is under way (start-up, or a reconnect after a drop): a short wait beats
   // refusing. While backing off after a failed attempt, enqueue() refuses at once.
   if (!connected_ && connecting_ && !stopped_) {
-    asio::co_spawn(executor_,
-                   executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer)),
+    asio::co_spawn(executor_, executeAfterConnect(std::move(encoded), replyCount, timeout, std::string(trailer)),
                    [handler = std::move(handler)](std::exception_ptr e, ExecResult result) mutable {
                      if (e) result = ExecResult{BackendError::ConnectionLost, {}, {}};  // not expected: it never throws
                      std::move(handler)(std::move(result));
@@ -151,8 +148,7 @@ void Connection::submit(std::string encoded, std::size_t replyCount, std::chrono
 }
 
 asio::awaitable<ExecResult> Connection::executeAfterConnect(std::string encoded, std::size_t replyCount,
-                                                            std::chrono::milliseconds timeout,
-                                                            std::string trailer) {
+                                                            std::chrono::milliseconds timeout, std::string trailer) {
   co_await waitConnected(std::min(timeout, options_.connectTimeout));
   if (!connected_) co_return ExecResult{BackendError::Unavailable, {}, {}};
   co_return co_await execute(std::move(encoded), replyCount, timeout, trailer);
@@ -310,8 +306,7 @@ asio::awaitable<void> Connection::runLoop() {
 
 asio::awaitable<bool> Connection::connectOnce() {
   tcp::resolver resolver(executor_);
-  auto [rerr, endpoints] =
-      co_await resolver.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
+  auto [rerr, endpoints] = co_await resolver.async_resolve(options_.host, std::to_string(options_.port), kUseTuple);
   if (rerr) {
     lastError_ = "resolve " + options_.host + ": " + rerr.message();
     co_return false;
@@ -319,8 +314,7 @@ asio::awaitable<bool> Connection::connectOnce() {
   socket_ = tcp::socket(executor_);
   asio::steady_timer deadline(executor_);
   deadline.expires_after(options_.connectTimeout);
-  auto outcome = co_await (asio::async_connect(socket_, endpoints, kUseTuple) ||
-                           deadline.async_wait(kUseTuple));
+  auto outcome = co_await (asio::async_connect(socket_, endpoints, kUseTuple) || deadline.async_wait(kUseTuple));
   if (outcome.index() == 1) {
     lastError_ = "connect timeout";
     socket_.close();
@@ -384,8 +378,8 @@ asio::awaitable<bool> Connection::startTls() {
   }
   asio::steady_timer deadline(executor_);
   deadline.expires_after(options_.connectTimeout);
-  auto outcome = co_await (tls_->async_handshake(asio::ssl::stream_base::client, kUseTuple) ||
-                           deadline.async_wait(kUseTuple));
+  auto outcome =
+      co_await (tls_->async_handshake(asio::ssl::stream_base::client, kUseTuple) || deadline.async_wait(kUseTuple));
   if (outcome.index() == 1) {
     lastError_ = "TLS handshake: no answer within the connect timeout";
     co_return false;

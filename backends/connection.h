@@ -12,9 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,8 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // execute() for callers that are not coroutines: `handler` runs once with the result,
   // on this connection's executor (directly from the reply reader when it completes the
   // call, posted otherwise). Never throws.
-  void submit(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
-              std::string_view trailer, boost::asio::any_completion_handler<void(ExecResult)> handler);
+  void submit(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout, std::string_view trailer,
+              boost::asio::any_completion_handler<void(ExecResult)> handler);
 
   bool connected() const { return connected_; }
   // Calls sent and not yet fully answered / queued for the next write.
@@ -110,8 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> readLoop();
   boost::asio::awaitable<ExecResult> executeAfterConnect(std::string encoded, std::size_t replyCount,
                                                          std::chrono::milliseconds timeout, std::string trailer);
-  void enqueue(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout,
-               std::string_view trailer, boost::asio::any_completion_handler<void(ExecResult)> handler);
+  void enqueue(std::string encoded, std::size_t replyCount, std::chrono::milliseconds timeout, std::string_view trailer,
+               boost::asio::any_completion_handler<void(ExecResult)> handler);
   void failAll(BackendError error);
   // Completes `call` once. resumeNow (the reader only): the caller runs before finish()
   // returns; otherwise its resumption is posted.
@@ -124,8 +124,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // branch per I/O call, and no coroutine frame of their own (they return Asio's).
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> readSome(
       boost::asio::mutable_buffer buffer);
-  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> writeAll(
-      boost::asio::const_buffer buffer);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> writeAll(boost::asio::const_buffer buffer);
   boost::asio::awaitable<bool> startTls();
 
   boost::asio::any_io_executor executor_;
@@ -134,11 +133,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<TlsStream> tls_;  // over socket_ when options_.tls; re-created on every connect
   boost::asio::steady_timer writeSignal_;
   std::vector<boost::asio::steady_timer*> connectWaiters_;  // see waitConnected()
-  bool connecting_ = false;  // a connect attempt is in progress
-  std::deque<std::shared_ptr<Pending>> pending_;  // sent or queued, in reply order
-  std::string outBuffer_;                         // encoded, not yet handed to a write
-  std::size_t queued_ = 0;                        // calls in outBuffer_ (the newest in pending_)
-  std::shared_ptr<Trailer> openTrailer_;          // shared by calls in outBuffer_, sent after them
+  bool connecting_ = false;                                 // a connect attempt is in progress
+  std::deque<std::shared_ptr<Pending>> pending_;            // sent or queued, in reply order
+  std::string outBuffer_;                                   // encoded, not yet handed to a write
+  std::size_t queued_ = 0;                                  // calls in outBuffer_ (the newest in pending_)
+  std::shared_ptr<Trailer> openTrailer_;                    // shared by calls in outBuffer_, sent after them
   std::string writingBuffer_;
   std::optional<RespReader> reader_;  // re-created on every connect
   boost::asio::steady_timer backoffTimer_;

@@ -36,15 +36,21 @@ bool parsePollReplies(const RespValue& role, const RespValue& info, BackendStatu
   out.resyncing = false;
   std::uint64_t infoOffset = 0;
   forEachInfoField(info.str, [&](std::string_view k, std::string_view v) {
-    if (k == "master_replid") out.replid = std::string(v);
-    else if (k == "master_replid2") out.replid2 = std::string(v);
+    if (k == "master_replid")
+      out.replid = std::string(v);
+    else if (k == "master_replid2")
+      out.replid2 = std::string(v);
     else if (k == "second_repl_offset") {
       // -1 when there is no previous history.
       out.secondReplOffset = (v.empty() || v.front() == '-') ? 0 : parseU64(v);
-    } else if (k == "master_repl_offset") infoOffset = parseU64(v);
-    else if (k == "master_link_status") out.linkUp = v == "up";
-    else if (k == "loading") out.loading = v == "1";
-    else if (k == "master_sync_in_progress") out.resyncing = v == "1";
+    } else if (k == "master_repl_offset")
+      infoOffset = parseU64(v);
+    else if (k == "master_link_status")
+      out.linkUp = v == "up";
+    else if (k == "loading")
+      out.loading = v == "1";
+    else if (k == "master_sync_in_progress")
+      out.resyncing = v == "1";
   });
   if (kind == "master") {
     if (role.elements.size() < 2 || role.elements[1].type != RespType::Integer) return false;
@@ -70,8 +76,8 @@ std::optional<std::uint64_t> roleOffset(const RespValue& role, bool wantPrimary)
     if (!wantPrimary || role.elements.size() < 2 || role.elements[1].type != RespType::Integer) return std::nullopt;
     return static_cast<std::uint64_t>(std::max(0LL, role.elements[1].integer));
   }
-  if (kind == "slave" && !wantPrimary && role.elements.size() >= 5 &&
-      role.elements[4].type == RespType::Integer && role.elements[4].integer >= 0) {
+  if (kind == "slave" && !wantPrimary && role.elements.size() >= 5 && role.elements[4].type == RespType::Integer &&
+      role.elements[4].integer >= 0) {
     return static_cast<std::uint64_t>(role.elements[4].integer);
   }
   return std::nullopt;

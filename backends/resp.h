@@ -20,9 +20,9 @@ enum class RespType : std::uint8_t { Status, Bulk, Error, Integer, Nil, Array };
 // One reply. A Redis error reply (-ERR ...) is a value of type Error, not a failure.
 struct RespValue {
   RespType type = RespType::Nil;
-  std::string str;                   // Status, Bulk, Error
-  long long integer = 0;             // Integer
-  std::vector<RespValue> elements;   // Array
+  std::string str;                  // Status, Bulk, Error
+  long long integer = 0;            // Integer
+  std::vector<RespValue> elements;  // Array
 
   bool isError() const { return type == RespType::Error; }
   bool isNil() const { return type == RespType::Nil; }

@@ -37,12 +37,23 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 // The channels Sentinel publishes that can change the membership or the primary.
-constexpr std::array<std::string_view, 17> kChannels{
-    "+switch-master", "+sdown",        "-sdown",          "+odown",
-    "-odown",         "+slave",        "+reboot",         "-reboot",
-    "+failover-end",  "+promoted-slave", "+convert-to-slave", "+role-change",
-    "-role-change",   "+slave-reconf-done", "+failover-state-reconf-slaves", "+reset-master",
-    "+failover-end-for-timeout"};
+constexpr std::array<std::string_view, 17> kChannels{"+switch-master",
+                                                     "+sdown",
+                                                     "-sdown",
+                                                     "+odown",
+                                                     "-odown",
+                                                     "+slave",
+                                                     "+reboot",
+                                                     "-reboot",
+                                                     "+failover-end",
+                                                     "+promoted-slave",
+                                                     "+convert-to-slave",
+                                                     "+role-change",
+                                                     "-role-change",
+                                                     "+slave-reconf-done",
+                                                     "+failover-state-reconf-slaves",
+                                                     "+reset-master",
+                                                     "+failover-end-for-timeout"};
 
 std::optional<std::uint16_t> parsePort(std::string_view text) {
   unsigned value = 0;
@@ -149,8 +160,8 @@ std::optional<SentinelView> parseSentinelReplies(const RespValue& master, const 
     SentinelView::Replica replica{NodeAddress{std::string(ip->second), *p}, false};
     auto rf = f.find("flags");
     if (rf != f.end()) {
-      replica.down = hasFlag(rf->second, "s_down") || hasFlag(rf->second, "o_down") ||
-                     hasFlag(rf->second, "disconnected");
+      replica.down =
+          hasFlag(rf->second, "s_down") || hasFlag(rf->second, "o_down") || hasFlag(rf->second, "disconnected");
     }
     if (replica.address == *view.primary) continue;  // mid-failover: listed both ways
     view.replicas.push_back(std::move(replica));
@@ -170,11 +181,13 @@ void combineViews(Membership& membership) {
   for (const auto& s : membership.sentinels) {
     if (!s.view || !s.view->primary || s.view->configEpoch != epoch) continue;
     auto it = std::find_if(votes.begin(), votes.end(), [&](const auto& v) { return v.first == *s.view->primary; });
-    if (it == votes.end()) votes.emplace_back(*s.view->primary, 1);
-    else ++it->second;
+    if (it == votes.end())
+      votes.emplace_back(*s.view->primary, 1);
+    else
+      ++it->second;
   }
-  auto winner = std::max_element(votes.begin(), votes.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+  auto winner =
+      std::max_element(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   NodeAddress primary = winner->first;
   std::vector<SentinelView::Replica> replicas;
   for (const auto& s : membership.sentinels) {
@@ -339,8 +352,8 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
     combineViews(membership);
     std::vector<std::pair<NodeAddress, bool>> newReplicas;
     for (const auto& r : membership.replicas) newReplicas.emplace_back(r.address, r.down);
-    bool changed = sentinelsChanged || before != std::make_tuple(membership.configEpoch, membership.primary,
-                                                                 membership.replicas.size()) ||
+    bool changed = sentinelsChanged ||
+                   before != std::make_tuple(membership.configEpoch, membership.primary, membership.replicas.size()) ||
                    oldReplicas != newReplicas;
     if (!changed) return;
     ++membership.version;
@@ -409,9 +422,8 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
       if (!settings.password.empty()) {
         const std::array<std::string_view, 3> withUser{"AUTH", settings.username, settings.password};
         const std::array<std::string_view, 2> passwordOnly{"AUTH", settings.password};
-        auto reply = co_await exchange(node, reader,
-                                       settings.username.empty() ? encodeCommand(passwordOnly)
-                                                                 : encodeCommand(withUser));
+        auto reply = co_await exchange(
+            node, reader, settings.username.empty() ? encodeCommand(passwordOnly) : encodeCommand(withUser));
         if (!reply || reply->isError()) co_return false;
       }
       std::vector<std::string_view> argv{"SUBSCRIBE"};

@@ -55,15 +55,15 @@ std::optional<NodeAddress> parseNodeAddress(std::string_view text);
 
 // What one Sentinel said in its latest answer.
 struct SentinelView {
-  std::uint64_t configEpoch = 0;        // SENTINEL master <name>: config-epoch
-  std::optional<NodeAddress> primary;   // SENTINEL get-master-addr-by-name <name>
-  bool primaryDown = false;             // its flags say s_down or o_down
-  bool failoverInProgress = false;      // flags failover_in_progress
+  std::uint64_t configEpoch = 0;       // SENTINEL master <name>: config-epoch
+  std::optional<NodeAddress> primary;  // SENTINEL get-master-addr-by-name <name>
+  bool primaryDown = false;            // its flags say s_down or o_down
+  bool failoverInProgress = false;     // flags failover_in_progress
   struct Replica {
     NodeAddress address;
-    bool down = false;                  // s_down, o_down or disconnected
+    bool down = false;  // s_down, o_down or disconnected
   };
-  std::vector<Replica> replicas;        // SENTINEL replicas <name>
+  std::vector<Replica> replicas;  // SENTINEL replicas <name>
 };
 
 // Parses the three replies of one refresh (SENTINEL master, get-master-addr-by-name,
@@ -73,8 +73,8 @@ std::optional<SentinelView> parseSentinelReplies(const RespValue& master, const 
                                                  const RespValue& replicas, std::string* error);
 
 struct SentinelState {
-  std::string address;   // as configured
-  bool up = false;       // answered its latest refresh (and knows the master)
+  std::string address;  // as configured
+  bool up = false;      // answered its latest refresh (and knows the master)
   bool subscribed = false;
   std::string lastError;
   std::optional<SentinelView> view;  // its latest answer; kept while it is down
@@ -84,8 +84,8 @@ struct SentinelState {
 struct Membership {
   // Bumped on every change of anything below except timestamps.
   std::uint64_t version = 0;
-  std::uint64_t configEpoch = 0;       // of the view the primary was taken from
-  std::optional<NodeAddress> primary;  // the primary the Sentinels name; nullopt: none known
+  std::uint64_t configEpoch = 0;                // of the view the primary was taken from
+  std::optional<NodeAddress> primary;           // the primary the Sentinels name; nullopt: none known
   std::vector<SentinelView::Replica> replicas;  // never contains `primary`
   std::vector<SentinelState> sentinels;         // in configured order
   // When this process last heard a +switch-master (max() when never).

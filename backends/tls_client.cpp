@@ -50,8 +50,7 @@ TlsClientContext::TlsClientContext(TlsClientSettings settings)
       throw std::runtime_error("redis.tls.key_file: cannot load " + settings_.keyFile + ": " + opensslError());
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-      throw std::runtime_error("redis.tls.key_file: " + settings_.keyFile + " does not match " +
-                               settings_.certFile);
+      throw std::runtime_error("redis.tls.key_file: " + settings_.keyFile + " does not match " + settings_.certFile);
     }
   }
   SSL_CTX_set_verify(ctx, settings_.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);

@@ -84,8 +84,7 @@ std::optional<Clock::time_point> OffsetHistory::firstBeyond(std::uint64_t applie
   return it->firstSentAt;
 }
 
-std::optional<std::chrono::milliseconds> Topology::stalenessBound(std::size_t index,
-                                                                  Clock::time_point now) const {
+std::optional<std::chrono::milliseconds> Topology::stalenessBound(std::size_t index, Clock::time_point now) const {
   const BackendStatus& b = backends[index];
   if (b.role == NodeRole::Primary) return std::chrono::milliseconds{0};
   if (!b.tracked || !b.freshAsOf) return std::nullopt;

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,18 +83,18 @@ struct BackendStatus {
   // Bumped when this slot is handed to another address (see Topology); a worker that
   // keeps per-slot state (connections, metric children) rebuilds it on a change.
   std::uint32_t slotGeneration = 0;
-  bool up = false;                 // answered its latest poll, within tracking.down_after
+  bool up = false;  // answered its latest poll, within tracking.down_after
   NodeRole role = NodeRole::Unknown;
   bool loading = false;
-  bool linkUp = false;             // replica: master_link_status:up
-  bool resyncing = false;          // replica: master_sync_in_progress:1 (full sync)
-  std::string replid;              // master_replid (the history the node is in)
-  std::string replid2;             // master_replid2 (the history before a promotion)
-  std::uint64_t secondReplOffset = 0;  // replid2 positions < this are held (Redis: promotion offset + 1)
-  std::uint64_t offset = 0;        // applied replication offset (ROLE)
-  std::uint64_t lagBytes = 0;      // primary offset - offset (replicas)
+  bool linkUp = false;                         // replica: master_link_status:up
+  bool resyncing = false;                      // replica: master_sync_in_progress:1 (full sync)
+  std::string replid;                          // master_replid (the history the node is in)
+  std::string replid2;                         // master_replid2 (the history before a promotion)
+  std::uint64_t secondReplOffset = 0;          // replid2 positions < this are held (Redis: promotion offset + 1)
+  std::uint64_t offset = 0;                    // applied replication offset (ROLE)
+  std::uint64_t lagBytes = 0;                  // primary offset - offset (replicas)
   std::optional<Clock::time_point> freshAsOf;  // replicas, see OffsetHistory
-  bool tracked = false;            // replica fit for bounded/session/prefix reads
+  bool tracked = false;                        // replica fit for bounded/session/prefix reads
   std::string lastError;
   Clock::time_point lastSeen{};
 };

@@ -61,7 +61,7 @@ struct ReplicationTracker::State {
   std::unique_ptr<SentinelClient> sentinel;
   Membership membership;
   std::size_t namedIndex = Topology::kNoPrimary;  // static mode: 0
-  std::string confirmedPrimary;                    // name of the last confirmed primary
+  std::string confirmedPrimary;                   // name of the last confirmed primary
   Clock::time_point primaryConfirmedAt = Clock::time_point::max();
   std::uint64_t primaryChanges = 0;
 
@@ -282,8 +282,8 @@ struct ReplicationTracker::State {
         s.lagBytes = primary.offset > s.offset ? primary.offset - s.offset : 0;
         // Link down while the primary answers: cut off, maybe about to resync. With the
         // primary down every link is down, and what each replica applied stays valid.
-        s.tracked = s.up && s.role == NodeRole::Replica && !s.loading && !s.resyncing &&
-                    (s.linkUp || !primaryUp) && !s.replid.empty() && s.replid == historyReplid;
+        s.tracked = s.up && s.role == NodeRole::Replica && !s.loading && !s.resyncing && (s.linkUp || !primaryUp) &&
+                    !s.replid.empty() && s.replid == historyReplid;
         s.freshAsOf = s.tracked ? history.freshAsOf(s.offset) : std::nullopt;
         if (!s.freshAsOf) s.tracked = false;
       } else {
@@ -294,7 +294,7 @@ struct ReplicationTracker::State {
       if (metrics) {
         // Static mode: the configured role, as before. Sentinel mode: where it stands now.
         std::string role = !sentinelMode() ? std::string(i == 0 ? "primary" : "replica")
-                                           : std::string(s.standing == Standing::Primary ? "primary"
+                                           : std::string(s.standing == Standing::Primary   ? "primary"
                                                          : s.standing == Standing::Replica ? "replica"
                                                          : s.standing == Standing::Fenced  ? "fenced"
                                                                                            : "unknown");
@@ -347,10 +347,11 @@ ReplicationTracker::ReplicationTracker(TrackerOptions options, metrics::Metrics*
   if (state_->sentinelMode()) {
     initial->sentinelMode = true;
     initial->primaryIndex = Topology::kNoPrimary;
-    for (const auto& a : state_->options.sentinel->addresses) initial->sentinels.push_back({a, false, false, 0, "not asked yet"});
-    state_->sentinel = std::make_unique<SentinelClient>(
-        state_->io.get_executor(), *state_->options.sentinel,
-        [state = state_.get()](const Membership& m) { state->applyMembership(m); });
+    for (const auto& a : state_->options.sentinel->addresses)
+      initial->sentinels.push_back({a, false, false, 0, "not asked yet"});
+    state_->sentinel =
+        std::make_unique<SentinelClient>(state_->io.get_executor(), *state_->options.sentinel,
+                                         [state = state_.get()](const Membership& m) { state->applyMembership(m); });
   } else {
     state_->namedIndex = 0;
     state_->addSlot(state_->options.primary, true);

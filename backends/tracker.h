@@ -8,8 +8,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,7 +46,7 @@ struct TrackerOptions {
   std::optional<SentinelSettings> sentinel;
   std::string username;
   std::string password;
-  std::shared_ptr<TlsClientContext> tls;    // TLS to every data node when set (not to Sentinels yet)
+  std::shared_ptr<TlsClientContext> tls;  // TLS to every data node when set (not to Sentinels yet)
   // A node's connect attempt failed for a new reason (see ConnectionOptions::onConnectFailed);
   // called on the tracker's thread.
   std::function<void(const BackendAddress& node, const std::string& error)> onConnectFailed;

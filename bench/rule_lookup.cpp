@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     const double buildMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& key : keys) {
       const int linearCalls = n >= 1000 ? 2000 : 200000;
-      const double linear = nsPerCall([&](int) { sink = cx::routing::matchRule(list.rules(), key, "GET"); }, linearCalls);
+      const double linear =
+          nsPerCall([&](int) { sink = cx::routing::matchRule(list.rules(), key, "GET"); }, linearCalls);
       const double index = nsPerCall([&](int) { sink = list.match(key, "GET"); }, 1000000);
       std::printf("%d\t%.2f\t%s\t%.0f\t%.0f\n", n, buildMs, key.c_str(), linear, index);
     }

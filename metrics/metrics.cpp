@@ -3,9 +3,9 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <iterator>
 #include <atomic>
 #include <charconv>
+#include <iterator>
 #include <sstream>
 #include <unordered_map>
 
@@ -15,7 +15,7 @@ namespace cx::metrics {
 namespace {
 
 const std::vector<double> kDurationBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,    2.5};
+                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 const std::vector<double> kStalenessBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10};  // README "Metrics"
 
 // Label values known before the first event. Counters exist from the start at 0 for each
@@ -48,8 +48,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
       "cxproxy_request_duration_seconds", "Data request duration from request parsed to response queued",
       kDurationBuckets);
   readStaleness_ = std::make_shared<ShardedFamily<ShardedHistogram>>(
-      "cxproxy_read_staleness_seconds", "Staleness bound of what each read served, by served level",
-      kStalenessBuckets);
+      "cxproxy_read_staleness_seconds", "Staleness bound of what each read served, by served level", kStalenessBuckets);
   replicaLagBytes_ = &prometheus::BuildGauge()
                           .Name("cxproxy_replica_lag_bytes")
                           .Help("Primary offset minus the replica's applied offset")
@@ -58,10 +57,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                            .Name("cxproxy_replica_staleness_seconds")
                            .Help("Upper bound on how far behind the primary each replica is")
                            .Register(r);
-  backendUp_ = &prometheus::BuildGauge()
-                    .Name("cxproxy_backend_up")
-                    .Help("1 when the backend answers polls, else 0")
-                    .Register(r);
+  backendUp_ =
+      &prometheus::BuildGauge().Name("cxproxy_backend_up").Help("1 when the backend answers polls, else 0").Register(r);
   violations_ = &prometheus::BuildCounter()
                      .Name("cxproxy_consistency_violations_total")
                      .Help("Guarantees that could not be given (the client was told)")
@@ -113,8 +110,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                  .Register(r);
   auditStaleness_ = &prometheus::BuildHistogram()
                          .Name("cxproxy_audit_observed_staleness_seconds")
-                         .Help("How stale audited replica reads really were (0 when equal to the primary's), by "
-                               "served level")
+                         .Help(
+                             "How stale audited replica reads really were (0 when equal to the primary's), by "
+                             "served level")
                          .Register(r);
   backendRequests_ = std::make_shared<ShardedFamily<ShardedCounter>>("cxproxy_backend_requests_total",
                                                                      "Calls to each backend by result");
@@ -204,8 +202,8 @@ typename ChildOf<F>::type& Metrics::child(F& family, std::initializer_list<std::
   return *created;
 }
 
-ShardedCounter& Metrics::requests(std::string_view op, std::string_view requested,
-                                       std::string_view served, std::string_view role, int code) {
+ShardedCounter& Metrics::requests(std::string_view op, std::string_view requested, std::string_view served,
+                                  std::string_view role, int code) {
   char codeBuf[12];
   auto [codeEnd, codeErr] = std::to_chars(codeBuf, codeBuf + sizeof codeBuf, code);
   (void)codeErr;
@@ -217,9 +215,7 @@ ShardedHistogram& Metrics::requestDuration(std::string_view op, std::string_view
   return child(*requestDuration_, {op, role}, {"op", "role"});
 }
 
-ShardedHistogram& Metrics::readStaleness(std::string_view level) {
-  return child(*readStaleness_, {level}, {"level"});
-}
+ShardedHistogram& Metrics::readStaleness(std::string_view level) { return child(*readStaleness_, {level}, {"level"}); }
 
 prometheus::Gauge& Metrics::replicaLagBytes(std::string_view backend) {
   return child(*replicaLagBytes_, {backend}, {"backend"});
@@ -233,21 +229,15 @@ prometheus::Gauge& Metrics::backendUp(std::string_view backend, std::string_view
   return child(*backendUp_, {backend, role}, {"backend", "role"});
 }
 
-prometheus::Counter& Metrics::violations(std::string_view type) {
-  return child(*violations_, {type}, {"type"});
-}
+prometheus::Counter& Metrics::violations(std::string_view type) { return child(*violations_, {type}, {"type"}); }
 
-prometheus::Counter& Metrics::quorumFailures(std::string_view op) {
-  return child(*quorumFailures_, {op}, {"op"});
-}
+prometheus::Counter& Metrics::quorumFailures(std::string_view op) { return child(*quorumFailures_, {op}, {"op"}); }
 
-prometheus::Counter& Metrics::downgrades(std::string_view from, std::string_view to,
-                                         std::string_view reason) {
+prometheus::Counter& Metrics::downgrades(std::string_view from, std::string_view to, std::string_view reason) {
   return child(*downgrades_, {from, to, reason}, {"from", "to", "reason"});
 }
 
-prometheus::Counter& Metrics::fallbacks(std::string_view from, std::string_view to,
-                                        std::string_view reason) {
+prometheus::Counter& Metrics::fallbacks(std::string_view from, std::string_view to, std::string_view reason) {
   return child(*fallbacks_, {from, to, reason}, {"from", "to", "reason"});
 }
 
@@ -273,9 +263,7 @@ prometheus::Gauge& Metrics::sentinelUp(std::string_view sentinel) {
   return child(*sentinelUp_, {sentinel}, {"sentinel"});
 }
 
-prometheus::Counter& Metrics::audits(std::string_view result) {
-  return child(*audits_, {result}, {"result"});
-}
+prometheus::Counter& Metrics::audits(std::string_view result) { return child(*audits_, {result}, {"result"}); }
 
 prometheus::Histogram& Metrics::auditObservedStaleness(std::string_view level) {
   return child(*auditStaleness_, {level}, {"level"}, &kStalenessBuckets);

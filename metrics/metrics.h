@@ -49,8 +49,8 @@ class Metrics {
   void exportBackend(std::string_view backend);
 
   // Thread-safe; children are created on first use and then cached.
-  ShardedCounter& requests(std::string_view op, std::string_view requested,
-                                std::string_view served, std::string_view role, int code);
+  ShardedCounter& requests(std::string_view op, std::string_view requested, std::string_view served,
+                           std::string_view role, int code);
   ShardedHistogram& requestDuration(std::string_view op, std::string_view role);
   ShardedHistogram& readStaleness(std::string_view level);
   prometheus::Gauge& replicaLagBytes(std::string_view backend);

@@ -121,12 +121,10 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
   const auto s = readProcessSnapshot();
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
-  addFamily(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-            MetricType::Counter, s.cpuSeconds);
-  addFamily(out, "process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
-            s.residentBytes);
-  addFamily(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
-            s.virtualBytes);
+  addFamily(out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType::Counter,
+            s.cpuSeconds);
+  addFamily(out, "process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge, s.residentBytes);
+  addFamily(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge, s.virtualBytes);
   addFamily(out, "process_open_fds", "Number of open file descriptors.", MetricType::Gauge, s.openFds);
   addFamily(out, "process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge, s.maxFds);
   addFamily(out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",

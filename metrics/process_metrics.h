@@ -14,12 +14,12 @@ namespace cx::metrics {
 // One reading of /proc/self. Fields that could not be read are nullopt (and their
 // metric family is left out of the scrape rather than reported as 0).
 struct ProcessSnapshot {
-  std::optional<double> cpuSeconds;         // user + system time
+  std::optional<double> cpuSeconds;  // user + system time
   std::optional<double> residentBytes;
   std::optional<double> virtualBytes;
   std::optional<double> openFds;
-  std::optional<double> maxFds;             // soft RLIMIT_NOFILE
-  std::optional<double> startTimeSeconds;   // unix time
+  std::optional<double> maxFds;            // soft RLIMIT_NOFILE
+  std::optional<double> startTimeSeconds;  // unix time
 };
 
 // Reads /proc/self/stat, /proc/stat (boot time), /proc/self/fd and the fd limit. Never

@@ -27,8 +27,8 @@ ShardedHistogram::ShardedHistogram(std::vector<double> bounds) : bounds_(std::mo
 
 void ShardedHistogram::Observe(double value) {
   // The first bucket whose upper bound is >= value (Prometheus's "le"); else +Inf.
-  const auto bucket = static_cast<std::size_t>(
-      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const auto bucket =
+      static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   Shard& shard = shards_[shardIndex()];
   shard.counts[bucket].fetch_add(1, std::memory_order_relaxed);
   shard.sum.fetch_add(value, std::memory_order_relaxed);
@@ -72,8 +72,8 @@ std::vector<prometheus::MetricFamily> ShardedFamily<T>::Collect() const {
   prometheus::MetricFamily family;
   family.name = name_;
   family.help = help_;
-  family.type = std::is_same_v<T, ShardedHistogram> ? prometheus::MetricType::Histogram
-                                                      : prometheus::MetricType::Counter;
+  family.type =
+      std::is_same_v<T, ShardedHistogram> ? prometheus::MetricType::Histogram : prometheus::MetricType::Counter;
   std::lock_guard lock(mutex_);
   for (const auto& [labels, child] : children_) {
     prometheus::ClientMetric metric;

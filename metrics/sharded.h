@@ -28,9 +28,7 @@ std::size_t shardIndex();
 
 class ShardedCounter {
  public:
-  void Increment(double amount = 1.0) {
-    shards_[shardIndex()].value.fetch_add(amount, std::memory_order_relaxed);
-  }
+  void Increment(double amount = 1.0) { shards_[shardIndex()].value.fetch_add(amount, std::memory_order_relaxed); }
   double Value() const;
 
  private:
@@ -42,7 +40,7 @@ class ShardedCounter {
 
 class ShardedHistogram {
  public:
-  static constexpr std::size_t kMaxBuckets = 16;  // bounds + the +Inf bucket
+  static constexpr std::size_t kMaxBuckets = 16;          // bounds + the +Inf bucket
   explicit ShardedHistogram(std::vector<double> bounds);  // ascending, at most 15
   void Observe(double value);
   prometheus::ClientMetric::Histogram collect() const;

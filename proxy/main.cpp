@@ -1,20 +1,20 @@
 // cxproxy's composition root: parses the command line, loads the configuration and the
 // session keys, and wires the tracker, metrics and server together.
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 
+#include "backends/tls_client.h"
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
-#include "backends/tls_client.h"
 #include "proxy/app/credentials.h"
-#include "proxy/config/config.h"
 #include "proxy/app/log.h"
 #include "proxy/app/server.h"
+#include "proxy/config/config.h"
 #include "session/token.h"
 
 #ifdef CXPROXY_WITH_JEMALLOC
@@ -74,9 +74,9 @@ int run(const std::string& path) {
   cx::proxy::SharedState shared;
   shared.config = config;
   shared.configPath = path;
-  shared.configLoadedAtMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+  shared.configLoadedAtMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   if (!config->redis.passwordEnv.empty()) {
     const char* pw = std::getenv(config->redis.passwordEnv.c_str());
     if (!pw) throw std::runtime_error("redis.password_env: " + config->redis.passwordEnv + " is not set");
@@ -88,8 +88,9 @@ int run(const std::string& path) {
         redisTls.caFile, redisTls.certFile, redisTls.keyFile, redisTls.serverName, redisTls.verify});
     if (!redisTls.verify) {
       cx::proxy::log(cx::proxy::LogLevel::Warn, "redis_tls_not_verified",
-                     {{"detail", "redis.tls.verify is false: any certificate is accepted, so the connection to "
-                                 "Redis is encrypted but not authenticated; for tests only"}});
+                     {{"detail",
+                       "redis.tls.verify is false: any certificate is accepted, so the connection to "
+                       "Redis is encrypted but not authenticated; for tests only"}});
     }
   }
   if (config->listen.dataTls) {
@@ -137,10 +138,9 @@ int run(const std::string& path) {
   }
   tracking.tls = shared.redisTls;
   tracking.onConnectFailed = [](const cx::backends::BackendAddress& node, const std::string& error) {
-    cx::proxy::log(cx::proxy::LogLevel::Warn, "backend_connect_failed",
-                   {{"backend", node.name},
-                    {"address", node.host + ":" + std::to_string(node.port)},
-                    {"error", error}});
+    cx::proxy::log(
+        cx::proxy::LogLevel::Warn, "backend_connect_failed",
+        {{"backend", node.name}, {"address", node.host + ":" + std::to_string(node.port)}, {"error", error}});
   };
   tracking.interval = config->tracking.interval;
   tracking.downAfter = config->tracking.downAfter;

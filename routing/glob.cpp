@@ -127,8 +127,7 @@ std::optional<std::string> validateGlob(std::string_view pattern) {
     } else if (pattern[i] == '[') {
       auto set = matchSet(pattern, i, 0);
       if (!set) {
-        return "unterminated '[' at offset " + std::to_string(i) +
-               " (write \\[ for a literal bracket)";
+        return "unterminated '[' at offset " + std::to_string(i) + " (write \\[ for a literal bracket)";
       }
       i = set->end;
     } else {

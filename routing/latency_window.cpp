@@ -111,8 +111,7 @@ LoadSignals LatencyWindow::sample(Clock::time_point now, std::uint32_t inFlight)
       break;
     }
   }
-  signals.errorRate =
-      std::min(1.0, static_cast<double>(window.errors) / static_cast<double>(total));
+  signals.errorRate = std::min(1.0, static_cast<double>(window.errors) / static_cast<double>(total));
   return signals;
 }
 

@@ -13,8 +13,7 @@ namespace {
 // request's X-Consistency).
 using text::iequals;
 
-constexpr std::array<std::string_view, 5> kLevelNames = {"strong", "bounded", "session", "prefix",
-                                                         "eventual"};
+constexpr std::array<std::string_view, 5> kLevelNames = {"strong", "bounded", "session", "prefix", "eventual"};
 }  // namespace
 
 std::optional<Level> parseLevel(std::string_view text) {

@@ -7,9 +7,7 @@
 namespace cx::routing {
 namespace {
 
-std::string microsText(std::chrono::microseconds value) {
-  return std::to_string(value.count()) + "us";
-}
+std::string microsText(std::chrono::microseconds value) { return std::to_string(value.count()) + "us"; }
 
 }  // namespace
 
@@ -26,8 +24,7 @@ std::optional<std::string> validateLoadOptions(const LoadControllerOptions& opti
            std::to_string(high.inFlight) + ")";
   }
   if (high.p99.count() > 0 && low.p99 > high.p99) {
-    return "low.p99 (" + microsText(low.p99) + ") must not exceed high.p99 (" +
-           microsText(high.p99) + ")";
+    return "low.p99 (" + microsText(low.p99) + ") must not exceed high.p99 (" + microsText(high.p99) + ")";
   }
   if (high.errorRate > 0.0 && low.errorRate > high.errorRate) {
     return "low.error_rate must not exceed high.error_rate";
@@ -37,9 +34,7 @@ std::optional<std::string> validateLoadOptions(const LoadControllerOptions& opti
 
 LoadController::LoadController(LoadControllerOptions options) : options_(options) {}
 
-bool LoadController::latencyCounts(const LoadSignals& signals) const {
-  return signals.samples >= options_.minSamples;
-}
+bool LoadController::latencyCounts(const LoadSignals& signals) const { return signals.samples >= options_.minSamples; }
 
 const char* LoadController::highSignal(const LoadSignals& signals) const {
   const LoadThresholds& high = options_.high;

@@ -15,10 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 // One observation of the primary, usually from LatencyWindow::sample().
 struct LoadSignals {
-  std::uint32_t inFlight = 0;          // requests outstanding on the primary right now
-  std::chrono::microseconds p99{0};    // over the sliding window
-  double errorRate = 0.0;              // 0..1 over the same window
-  std::uint64_t samples = 0;           // requests completed in the window
+  std::uint32_t inFlight = 0;        // requests outstanding on the primary right now
+  std::chrono::microseconds p99{0};  // over the sliding window
+  double errorRate = 0.0;            // 0..1 over the same window
+  std::uint64_t samples = 0;         // requests completed in the window
 };
 
 // A watermark. A signal whose *high* threshold is zero is not used: it never trips and
@@ -31,8 +31,8 @@ struct LoadThresholds {
 
 struct LoadControllerOptions {
   bool enabled = true;
-  LoadThresholds high;                 // enter when ANY used signal is >= its high mark
-  LoadThresholds low;                  // leave when EVERY used signal is <= its low mark
+  LoadThresholds high;                      // enter when ANY used signal is >= its high mark
+  LoadThresholds low;                       // leave when EVERY used signal is <= its low mark
   std::chrono::milliseconds holdFor{2000};  // load.for
   // p99 and errorRate from a window with fewer completed requests than this are not
   // evidence of anything: they never trip and count as low.

@@ -43,21 +43,17 @@ bool primaryWritable(const Topology& topology) {
   return !topology.sentinelMode || topology.primaryConfirmed();
 }
 
-bool qualifies(const RouteRequest& request, const Topology& topology, std::size_t index,
-               Clock::time_point now) {
+bool qualifies(const RouteRequest& request, const Topology& topology, std::size_t index, Clock::time_point now) {
   if (index >= topology.backends.size()) return false;
   if (index == topology.primaryIndex) return primaryWritable(topology);
   const auto& b = topology.backends[index];
   switch (request.level) {
-    case Level::Strong:
-      return false;
+    case Level::Strong: return false;
     case Level::Eventual:
       // A loading replica answers ROLE but refuses every read with -LOADING.
       return replicaUp(b) && !b.loading;
-    case Level::Prefix:
-      return replicaUp(b) && b.tracked;
-    case Level::Session:
-      return replicaUp(b) && b.tracked && b.offset >= request.sessionOffset;
+    case Level::Prefix: return replicaUp(b) && b.tracked;
+    case Level::Session: return replicaUp(b) && b.tracked && b.offset >= request.sessionOffset;
     case Level::Bounded: {
       if (!replicaUp(b) || !b.tracked) return false;
       auto bound = topology.stalenessBound(index, now);
@@ -67,9 +63,8 @@ bool qualifies(const RouteRequest& request, const Topology& topology, std::size_
   return false;
 }
 
-RouteDecision route(const RouteRequest& request, const Topology& topology,
-                    std::span<const BackendLoad> loads, Clock::time_point now,
-                    ReplicaPreference preference) {
+RouteDecision route(const RouteRequest& request, const Topology& topology, std::span<const BackendLoad> loads,
+                    Clock::time_point now, ReplicaPreference preference) {
   RouteDecision decision;
   decision.backend = topology.primaryIndex;
   const bool primaryUp = topology.primary().up;
@@ -159,13 +154,11 @@ std::optional<Level> relaxForLoad(const RouteRequest& request, Level floor, cons
 LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested) {
   if (!requested) return {policy.level, false};
   switch (policy.override) {
-    case Override::Any:
-      return {*requested, false};
+    case Override::Any: return {*requested, false};
     case Override::Stronger:
       if (isStronger(*requested, policy.level) || *requested == policy.level) return {*requested, false};
       return {policy.level, true};
-    case Override::None:
-      return {policy.level, *requested != policy.level};
+    case Override::None: return {policy.level, *requested != policy.level};
   }
   return {policy.level, false};
 }

@@ -21,8 +21,8 @@ using backends::Clock;
 struct RouteRequest {
   bool isWrite = false;
   Level level = Level::Session;
-  std::chrono::milliseconds maxStaleness{1000};    // bounded
-  std::uint64_t sessionOffset = 0;                 // session: position (current history) to have applied
+  std::chrono::milliseconds maxStaleness{1000};  // bounded
+  std::uint64_t sessionOffset = 0;               // session: position (current history) to have applied
   OnStale onStale = OnStale::Primary;
 };
 
@@ -77,9 +77,8 @@ struct ReplicaPreference {
 // then the highest offset; on a full tie, the first from `preference.first` on, so a
 // caller that varies it spreads ties instead of always picking the first replica.
 // With stickiness > 0 see ReplicaPreference.
-RouteDecision route(const RouteRequest& request, const backends::Topology& topology,
-                    std::span<const BackendLoad> loads, Clock::time_point now,
-                    ReplicaPreference preference = {});
+RouteDecision route(const RouteRequest& request, const backends::Topology& topology, std::span<const BackendLoad> loads,
+                    Clock::time_point now, ReplicaPreference preference = {});
 
 // Can the primary slot take writes and strong reads? Static mode: always (the connection
 // judges). Sentinel mode: only a confirmed primary (Topology::primaryConfirmed()).
@@ -104,9 +103,9 @@ struct LevelChoice {
 };
 LevelChoice chooseLevel(const Policy& policy, std::optional<Level> requested);
 
-// Session tokens to one requirement in the primary's current history (README "Consistency levels", ARCHITECTURE.md "Session tokens").
-// Positions from the previous history (master_replid2) carry over up to
-// second_repl_offset (exclusive); any other history cannot be vouched for.
+// Session tokens to one requirement in the primary's current history (README "Consistency levels", ARCHITECTURE.md
+// "Session tokens"). Positions from the previous history (master_replid2) carry over up to second_repl_offset
+// (exclusive); any other history cannot be vouched for.
 struct SessionRequirement {
   enum class Status : std::uint8_t {
     Ok,

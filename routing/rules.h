@@ -49,9 +49,9 @@ class RuleIndex {
     std::uint32_t glob;
   };
   struct Node {
-    std::vector<unsigned char> labels;     // child edges: labels[i] leads to children[i]
+    std::vector<unsigned char> labels;  // child edges: labels[i] leads to children[i]
     std::vector<std::uint32_t> children;
-    std::vector<Entry> entries;            // globs whose literal ends here, in rule order
+    std::vector<Entry> entries;  // globs whose literal ends here, in rule order
   };
   struct Trie {
     std::vector<Node> nodes{1};  // nodes[0]: the root

@@ -44,8 +44,7 @@ constexpr std::size_t kMacBytes = 32;
 // Everything except the key id bytes: version, keyIdLen, replid, three u64s, MAC.
 constexpr std::size_t kFixedBytes = 1 + 1 + kReplidBytes + 3 * 8 + kMacBytes;
 
-constexpr std::string_view kBase64UrlAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kBase64UrlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::string_view kHexDigits = "0123456789abcdef";
 
 // Value of each byte as a hex digit / base64url character, or -1: one lookup per char.
@@ -208,8 +207,7 @@ std::optional<std::array<unsigned char, kMacBytes>> computeMac(const KeyRing::Ma
 bool isValidKeyId(std::string_view id) {
   if (id.empty() || id.size() > kMaxKeyIdBytes) return false;
   for (const char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                    (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -230,16 +228,13 @@ void validateKeys(const std::vector<KeyRing::Key>& keys) {
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const KeyRing::Key& key = keys[i];
     if (!isValidKeyId(key.id)) {
-      throw std::invalid_argument(
-          "session keys: key #" + std::to_string(i + 1) + ": key id must be 1.." +
-          std::to_string(kMaxKeyIdBytes) + " characters of [A-Za-z0-9_-] (got " +
-          std::to_string(key.id.size()) + " characters)");
+      throw std::invalid_argument("session keys: key #" + std::to_string(i + 1) + ": key id must be 1.." +
+                                  std::to_string(kMaxKeyIdBytes) + " characters of [A-Za-z0-9_-] (got " +
+                                  std::to_string(key.id.size()) + " characters)");
     }
     if (key.secret.size() < kMinSecretBytes) {
-      throw std::invalid_argument("session keys: key '" + key.id + "': secret is " +
-                                  std::to_string(key.secret.size()) +
-                                  " bytes, need at least " +
-                                  std::to_string(kMinSecretBytes));
+      throw std::invalid_argument("session keys: key '" + key.id + "': secret is " + std::to_string(key.secret.size()) +
+                                  " bytes, need at least " + std::to_string(kMinSecretBytes));
     }
     if (!seen.insert(key.id).second) {
       throw std::invalid_argument("session keys: key '" + key.id + "' appears more than once");
@@ -287,16 +282,14 @@ KeyRing KeyRing::fromSpec(std::string_view spec) {
     Key key;
     key.id = std::string(trim(entry.substr(0, colon), kBlanks));
     if (!isValidKeyId(key.id)) {
-      throw std::invalid_argument(where + ": key id must be 1.." +
-                                  std::to_string(kMaxKeyIdBytes) +
-                                  " characters of [A-Za-z0-9_-] (got " +
-                                  std::to_string(key.id.size()) + " characters)");
+      throw std::invalid_argument(where + ": key id must be 1.." + std::to_string(kMaxKeyIdBytes) +
+                                  " characters of [A-Za-z0-9_-] (got " + std::to_string(key.id.size()) +
+                                  " characters)");
     }
     const std::string_view hex = trim(entry.substr(colon + 1), kBlanks);
     auto secret = decodeHex(hex);
     if (!secret) {
-      throw std::invalid_argument("session keys: key '" + key.id +
-                                  "': secret must be an even number of hex digits");
+      throw std::invalid_argument("session keys: key '" + key.id + "': secret must be an even number of hex digits");
     }
     key.secret = std::move(*secret);
     keys.push_back(std::move(key));
@@ -308,8 +301,7 @@ KeyRing KeyRing::fromSpec(std::string_view spec) {
 
 KeyRing KeyRing::random() {
   std::string secret(kRandomSecretBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
-                 static_cast<int>(secret.size())) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), static_cast<int>(secret.size())) != 1) {
     throw std::runtime_error("session keys: OpenSSL RAND_bytes failed");
   }
   return KeyRing({Key{"ephemeral", std::move(secret)}});
@@ -326,15 +318,13 @@ std::string KeyRing::encode(const SessionToken& token) const {
   // The caller passes a replid as Redis reports it. If it is not 40 hex chars we still
   // must not throw on the data path: sign an all-zero replid, which names no real
   // history, so the token is rejected later as from a lost history.
-  const auto replid = token.replid.size() == kReplidHexChars ? decodeHex(token.replid)
-                                                             : std::nullopt;
+  const auto replid = token.replid.size() == kReplidHexChars ? decodeHex(token.replid) : std::nullopt;
   bytes.append(replid ? *replid : std::string(kReplidBytes, '\0'));
 
   appendU64(bytes, token.writeOffset);
   appendU64(bytes, token.readOffset);
-  const auto issuedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            token.issuedAt.time_since_epoch())
-                            .count();
+  const auto issuedMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(token.issuedAt.time_since_epoch()).count();
   appendU64(bytes, issuedMs < 0 ? 0 : static_cast<std::uint64_t>(issuedMs));
 
   // On an OpenSSL failure the MAC stays zero and the token will simply not verify.
@@ -371,8 +361,7 @@ DecodeResult KeyRing::decode(std::string_view text) const {
 
   const std::size_t macAt = bytes.size() - kMacBytes;
   const auto expected = computeMac(*macs_[static_cast<std::size_t>(key - keys_.data())], bytes.substr(0, macAt));
-  if (!expected ||
-      CRYPTO_memcmp(expected->data(), bytes.data() + macAt, kMacBytes) != 0) {
+  if (!expected || CRYPTO_memcmp(expected->data(), bytes.data() + macAt, kMacBytes) != 0) {
     return failure(TokenError::BadSignature);
   }
 
@@ -393,13 +382,10 @@ DecodeResult KeyRing::decode(std::string_view text) const {
   // Guard the conversion back to system_clock (nanoseconds on libstdc++) from overflow.
   // encode() never produces such a value; a signed one can only come from our own key.
   using SystemDuration = std::chrono::system_clock::duration;
-  constexpr auto kMaxMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              SystemDuration::max())
-                              .count();
+  constexpr auto kMaxMs = std::chrono::duration_cast<std::chrono::milliseconds>(SystemDuration::max()).count();
   if (issuedMs > static_cast<std::uint64_t>(kMaxMs)) return failure(TokenError::Malformed);
   token.issuedAt = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<SystemDuration>(
-          std::chrono::milliseconds(static_cast<std::int64_t>(issuedMs))));
+      std::chrono::duration_cast<SystemDuration>(std::chrono::milliseconds(static_cast<std::int64_t>(issuedMs))));
   return DecodeResult{std::move(token), TokenError::Malformed};
 }
 

@@ -15,18 +15,18 @@
 namespace cx::session {
 
 struct SessionToken {
-  std::string keyId;            // filled by decode(); encode() uses the ring's signing key
-  std::string replid;           // 40 hex chars, the Redis replication id of the positions
+  std::string keyId;   // filled by decode(); encode() uses the ring's signing key
+  std::string replid;  // 40 hex chars, the Redis replication id of the positions
   std::uint64_t writeOffset = 0;
   std::uint64_t readOffset = 0;
   std::chrono::system_clock::time_point issuedAt{};  // millisecond precision
 };
 
 enum class TokenError : std::uint8_t {
-  Malformed,      // not base64url, wrong length, unknown version, bad replid
-  TooLarge,       // longer than kMaxTokenBytes
-  UnknownKey,     // key id not in the ring
-  BadSignature,   // HMAC does not verify (any bit flipped, forged)
+  Malformed,     // not base64url, wrong length, unknown version, bad replid
+  TooLarge,      // longer than kMaxTokenBytes
+  UnknownKey,    // key id not in the ring
+  BadSignature,  // HMAC does not verify (any bit flipped, forged)
 };
 std::string_view toString(TokenError error);
 
@@ -40,8 +40,8 @@ struct DecodeResult {
 class KeyRing {
  public:
   struct Key {
-    std::string id;       // 1..16 chars of [A-Za-z0-9_-]
-    std::string secret;   // raw bytes, at least 16
+    std::string id;      // 1..16 chars of [A-Za-z0-9_-]
+    std::string secret;  // raw bytes, at least 16
   };
 
   // Parses "id:hexsecret,id2:hexsecret2". Throws std::invalid_argument with a message

@@ -81,7 +81,8 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
       for (const auto& b : topology->backends) {
         if (!b.up) continue;
         if (std::find(tableNames_.begin(), tableNames_.end(), b.name) != tableNames_.end()) continue;
-        if (auto address = backends::parseNodeAddress(b.address)) addTableConnection(b.name, address->host, address->port);
+        if (auto address = backends::parseNodeAddress(b.address))
+          addTableConnection(b.name, address->host, address->port);
       }
     }
     for (std::size_t i = 0; i < tableConnections_.size(); ++i) {
@@ -95,9 +96,7 @@ asio::awaitable<void> AdminEndpoints::loadCommandTable() {
       auto policy = std::make_shared<const backends::CommandPolicy>(std::move(table), cfg.commands.allowScripts,
                                                                     cfg.commands.allow, cfg.commands.deny);
       shared_.commands.store(std::move(policy), std::memory_order_release);
-      log(LogLevel::Info, "command_table_loaded",
-          {{"from", tableNames_[i]},
-           {"commands", std::to_string(size)}});
+      log(LogLevel::Info, "command_table_loaded", {{"from", tableNames_[i]}, {"commands", std::to_string(size)}});
       for (auto& c : tableConnections_) c->stop();
       co_return;
     }
@@ -147,10 +146,10 @@ void AdminEndpoints::handle(const Request& req, Response& res) {
       setError(res, ErrorCode::Draining, "cxproxy is shutting down");
     } else if (!topo->primary().up || (topo->sentinelMode && !topo->primaryConfirmed())) {
       setError(res, ErrorCode::PrimaryUnavailable,
-               topo->sentinelMode ? "no confirmed Redis primary (" + topo->primary().name + " is " +
-                                        std::string(backends::toString(topo->primary().standing)) +
-                                        "): " + topo->primary().lastError
-                                  : "the Redis primary is not reachable: " + topo->primary().lastError);
+               topo->sentinelMode
+                   ? "no confirmed Redis primary (" + topo->primary().name + " is " +
+                         std::string(backends::toString(topo->primary().standing)) + "): " + topo->primary().lastError
+                   : "the Redis primary is not reachable: " + topo->primary().lastError);
     } else if (!shared_.commands.load(std::memory_order_acquire)) {
       // Until the COMMAND table is loaded, POST /v1/cmd can only answer 503.
       setError(res, ErrorCode::NotReady, "the Redis command table has not been loaded yet");

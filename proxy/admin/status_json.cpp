@@ -57,8 +57,8 @@ void appendWhatTheProxyDid(std::string& out, const SharedState& shared, const Co
                            backends::Clock::time_point now) {
   const TrafficSummary t = summarizeTraffic(shared.metrics->collect());
   out += ",\"traffic\":{\"requests\":" + number(t.requests) + ",\"reads\":" + number(t.reads) +
-         ",\"served_by_replica\":" + number(t.servedByReplica) + ",\"replica_share\":" +
-         number(t.reads > 0 ? t.servedByReplica / t.reads : 0) + ",\"levels\":{";
+         ",\"served_by_replica\":" + number(t.servedByReplica) +
+         ",\"replica_share\":" + number(t.reads > 0 ? t.servedByReplica / t.reads : 0) + ",\"levels\":{";
   bool first = true;
   for (const auto& [level, lt] : t.levels) {
     if (!first) out.push_back(',');
@@ -75,8 +75,7 @@ void appendWhatTheProxyDid(std::string& out, const SharedState& shared, const Co
   appendHistograms(out, t.servedStaleness);
   out += "},\"audit\":{\"sample_rate\":" + number(cfg.audit.sampleRate) +
          ",\"max_in_flight\":" + std::to_string(cfg.audit.maxInFlight) +
-         ",\"in_flight\":" + std::to_string(shared.auditsInFlight.load(std::memory_order_relaxed)) +
-         ",\"results\":";
+         ",\"in_flight\":" + std::to_string(shared.auditsInFlight.load(std::memory_order_relaxed)) + ",\"results\":";
   appendCounts(out, t.audits);
   out += ",\"mismatches\":" + number(t.auditMismatches) + ",\"observed_staleness\":";
   appendHistograms(out, t.observedStaleness);

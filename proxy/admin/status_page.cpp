@@ -103,8 +103,8 @@ std::string sparkline(std::string_view name, const SampleRing* ring, const Stale
 
   const auto windowMinutes = history.window().count() / 60;
   std::string out = "<svg class=\"spark\" data-backend=\"" + htmlEscape(name) + "\" width=\"" +
-                    std::to_string(kSparkWidth) + "\" height=\"" + std::to_string(kSparkHeight) +
-                    "\" viewBox=\"0 0 " + std::to_string(kSparkWidth) + " " + std::to_string(kSparkHeight) +
+                    std::to_string(kSparkWidth) + "\" height=\"" + std::to_string(kSparkHeight) + "\" viewBox=\"0 0 " +
+                    std::to_string(kSparkWidth) + " " + std::to_string(kSparkHeight) +
                     "\" role=\"img\" aria-label=\"staleness bound of " + htmlEscape(name) + "\">";
   out += "<title>Staleness bound of " + htmlEscape(name) + " over the last " + std::to_string(windowMinutes) +
          " min (scale 0 to " + formatBound(milliseconds{static_cast<long long>(scaleMs)}) + ")</title>";
@@ -190,8 +190,8 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
     out += "</dt><dd>" + valueHtml + "</dd>";
   };
   item("Requests", count(t.requests));
-  item("Reads served by replicas", "<span class=\"replica-share\">" + percent(t.servedByReplica, t.reads) + "</span> (" +
-                                       count(t.servedByReplica) + " of " + count(t.reads) + ")");
+  item("Reads served by replicas", "<span class=\"replica-share\">" + percent(t.servedByReplica, t.reads) +
+                                       "</span> (" + count(t.servedByReplica) + " of " + count(t.reads) + ")");
   auto listCounts = [](const std::map<std::string, double>& counts) {
     double total = 0;
     std::string detail;
@@ -203,8 +203,9 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
   };
   item("Fallbacks to the primary", listCounts(t.fallbacks));
   item("Downgrades under load", listCounts(t.downgrades));
-  out += "</dl>\n<table class=\"traffic\"><thead><tr><th>Level</th><th>Requested</th><th>Served</th>"
-         "<th>Served by replicas</th></tr></thead><tbody>\n";
+  out +=
+      "</dl>\n<table class=\"traffic\"><thead><tr><th>Level</th><th>Requested</th><th>Served</th>"
+      "<th>Served by replicas</th></tr></thead><tbody>\n";
   static constexpr std::string_view kOrder[] = {"strong", "bounded", "session", "prefix", "eventual", "default"};
   for (auto level : kOrder) {
     auto it = t.levels.find(std::string(level));
@@ -215,14 +216,16 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
     out += level == "default" ? std::string_view("(no header: the rule's level)") : level;
     out += "</td><td class=\"num\">" + count(lt.requested) + "</td><td class=\"num\">" +
            (level == "default" ? std::string("&#8212;") : count(lt.served)) + "</td><td class=\"num\">" +
-           (level == "default" ? std::string("&#8212;") : count(lt.servedByReplica) + " (" + percent(lt.servedByReplica, lt.served) + ")") +
+           (level == "default" ? std::string("&#8212;")
+                               : count(lt.servedByReplica) + " (" + percent(lt.servedByReplica, lt.served) + ")") +
            "</td></tr>\n";
   }
   out += "</tbody></table>\n";
 
-  out += "<h2>Rules and advice (last hour)</h2>\n<table class=\"rules\"><thead><tr><th>Rule</th><th>Keys</th>"
-         "<th>Level</th><th>Sampled reads</th><th>Est. reads</th><th>Advice (never changes routing)</th></tr>"
-         "</thead><tbody>\n";
+  out +=
+      "<h2>Rules and advice (last hour)</h2>\n<table class=\"rules\"><thead><tr><th>Rule</th><th>Keys</th>"
+      "<th>Level</th><th>Sampled reads</th><th>Est. reads</th><th>Advice (never changes routing)</th></tr>"
+      "</thead><tbody>\n";
   for (const RuleTraffic& rule : context.rules) {
     std::string keys;
     for (const auto& k : rule.keys) keys += (keys.empty() ? "" : " ") + ("<code>" + htmlEscape(k) + "</code>");
@@ -235,7 +238,8 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
     for (const AdviceRow& row : context.advice) {
       if (row.key.rule == rule.name) advice += "<li class=\"advice\">" + htmlEscape(adviceSentence(row)) + "</li>";
     }
-    out += advice.empty() ? std::string("<span class=\"muted\">no samples yet</span>") : "<ul class=\"advice\">" + advice + "</ul>";
+    out += advice.empty() ? std::string("<span class=\"muted\">no samples yet</span>")
+                          : "<ul class=\"advice\">" + advice + "</ul>";
     out += "</td></tr>\n";
   }
   out += "</tbody></table>\n";
@@ -253,10 +257,12 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
     }
   }
   out += "<h2>Audit: observed staleness vs served bound (since start)</h2>\n<p class=\"foot\">Audit: ";
-  out += context.auditSampleRate > 0 ? formatNumber(context.auditSampleRate * 100, 3) + "% of reads" : std::string("off");
+  out +=
+      context.auditSampleRate > 0 ? formatNumber(context.auditSampleRate * 100, 3) + "% of reads" : std::string("off");
   double mismatches = t.auditMismatches;
   std::string results;
-  for (const auto& [name, value] : t.audits) results += (results.empty() ? "" : ", ") + htmlEscape(name) + " " + count(value);
+  for (const auto& [name, value] : t.audits)
+    results += (results.empty() ? "" : ", ") + htmlEscape(name) + " " + count(value);
   out += "; results: " + (results.empty() ? std::string("none yet") : results) + "; mismatches: <span class=\"" +
          std::string(mismatches > 0 ? "no" : "yes") + "\">" + count(mismatches) + "</span>.</p>\n";
   out += "<table class=\"pbs\"><thead><tr><th>Level</th><th>What</th><th>Reads</th>";
@@ -281,7 +287,6 @@ void renderActivity(std::string& out, const StatusPageContext& context) {
   }
   out += "</tbody></table>\n";
 }
-
 
 }  // namespace
 
@@ -378,10 +383,11 @@ std::string renderStatusHtml(const backends::Topology& topology, const Staleness
                              const StatusPageContext& context) {
   std::string out;
   out.reserve(8192);
-  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-         "<meta http-equiv=\"refresh\" content=\"2\">"
-         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-         "<title>cxproxy status</title><style>";
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"refresh\" content=\"2\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>cxproxy status</title><style>";
   out += kStyle;
   out += "</style></head><body>\n<h1>cxproxy status</h1>\n<dl class=\"summary\">";
   auto item = [&](std::string_view term, const std::string& valueHtml) {
@@ -400,11 +406,14 @@ std::string renderStatusHtml(const backends::Topology& topology, const Staleness
   if (!context.proxyVersion.empty()) item("cxproxy", htmlEscape(context.proxyVersion));
   item("Topology generation", std::to_string(topology.generation));
   if (context.draining) item("Draining", "<span class=\"no\">yes</span>");
-  out += "</dl>\n<table class=\"backends\"><thead><tr><th>Backend</th><th>Address</th><th>Role</th>"
-         "<th>Up</th><th>Offset</th><th>Lag</th><th>Staleness bound</th><th>Tracked</th>"
-         "<th>Staleness, last " +
-         std::to_string(history.window().count() / 60) + " min</th><th>Last error</th></tr></thead><tbody>\n";
-  auto yesNo = [](bool v) { return v ? std::string("<span class=\"yes\">yes</span>") : "<span class=\"no\">no</span>"; };
+  out +=
+      "</dl>\n<table class=\"backends\"><thead><tr><th>Backend</th><th>Address</th><th>Role</th>"
+      "<th>Up</th><th>Offset</th><th>Lag</th><th>Staleness bound</th><th>Tracked</th>"
+      "<th>Staleness, last " +
+      std::to_string(history.window().count() / 60) + " min</th><th>Last error</th></tr></thead><tbody>\n";
+  auto yesNo = [](bool v) {
+    return v ? std::string("<span class=\"yes\">yes</span>") : "<span class=\"no\">no</span>";
+  };
   for (std::size_t i = 0; i < topology.backends.size(); ++i) {
     const auto& b = topology.backends[i];
     const bool isReplica = i != topology.primaryIndex;  // the role it is given, as in the JSON
@@ -423,18 +432,19 @@ std::string renderStatusHtml(const backends::Topology& topology, const Staleness
              yesNo(b.tracked) + "</td><td>" + sparkline(b.name, history.samples(b.name), history, context.now) +
              "</td>";
     } else {
-      out += "<td class=\"num\">&#8212;</td><td class=\"num\">" +
-             formatBound(topology.stalenessBound(i, context.now)) + "</td><td>&#8212;</td><td>&#8212;</td>";
+      out += "<td class=\"num\">&#8212;</td><td class=\"num\">" + formatBound(topology.stalenessBound(i, context.now)) +
+             "</td><td>&#8212;</td><td>&#8212;</td>";
     }
     out += "<td class=\"error\">" + htmlEscape(b.lastError) + "</td></tr>\n";
   }
   out += "</tbody></table>\n";
   if (context.traffic) renderActivity(out, context);
-  out += "<p class=\"foot\">The staleness bound is an upper bound on how far behind the "
-         "primary a replica's data is; sampled every " +
-         std::to_string(history.interval().count()) +
-         " s. This page refreshes every 2 s. Send <code>Accept: application/json</code> for the JSON "
-         "form.</p>\n</body></html>\n";
+  out +=
+      "<p class=\"foot\">The staleness bound is an upper bound on how far behind the "
+      "primary a replica's data is; sampled every " +
+      std::to_string(history.interval().count()) +
+      " s. This page refreshes every 2 s. Send <code>Accept: application/json</code> for the JSON "
+      "form.</p>\n</body></html>\n";
   return out;
 }
 

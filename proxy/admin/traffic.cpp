@@ -78,7 +78,8 @@ std::vector<RuleTraffic> ruleTraffic(const Config& config, const AdviceBoard& ad
     for (auto& rule : out) {
       if (rule.name != count.rule) continue;
       rule.sampledLastHour = count.drawn;
-      if (config.audit.sampleRate > 0) rule.estimatedReadsLastHour = static_cast<double>(count.drawn) / config.audit.sampleRate;
+      if (config.audit.sampleRate > 0)
+        rule.estimatedReadsLastHour = static_cast<double>(count.drawn) / config.audit.sampleRate;
     }
   }
   return out;

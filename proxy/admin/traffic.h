@@ -20,13 +20,13 @@ struct Config;
 class AdviceBoard;
 
 struct LevelTraffic {
-  double requested = 0;         // requests that asked for the level (X-Consistency or not)
-  double served = 0;            // requests served at the level
-  double servedByReplica = 0;   // ... by a replica
+  double requested = 0;        // requests that asked for the level (X-Consistency or not)
+  double served = 0;           // requests served at the level
+  double servedByReplica = 0;  // ... by a replica
 };
 
 struct HistogramSummary {
-  std::vector<double> upperBounds;      // ascending, +Inf last
+  std::vector<double> upperBounds;        // ascending, +Inf last
   std::vector<std::uint64_t> cumulative;  // per bound
   std::uint64_t count = 0;
   double sum = 0;
@@ -39,12 +39,12 @@ struct TrafficSummary {
   // writes, and commands that write always go to the primary).
   double reads = 0;
   double servedByReplica = 0;
-  std::map<std::string, double> fallbacks;   // by reason
-  std::map<std::string, double> downgrades;  // by "from->to"
-  std::map<std::string, double> audits;      // by result
-  double auditMismatches = 0;                // violations{type="audit_mismatch"}
-  std::map<std::string, HistogramSummary> servedStaleness;     // by level
-  std::map<std::string, HistogramSummary> observedStaleness;   // by level (audit)
+  std::map<std::string, double> fallbacks;                    // by reason
+  std::map<std::string, double> downgrades;                   // by "from->to"
+  std::map<std::string, double> audits;                       // by result
+  double auditMismatches = 0;                                 // violations{type="audit_mismatch"}
+  std::map<std::string, HistogramSummary> servedStaleness;    // by level
+  std::map<std::string, HistogramSummary> observedStaleness;  // by level (audit)
 };
 
 TrafficSummary summarizeTraffic(const std::vector<prometheus::MetricFamily>& families);
@@ -59,6 +59,5 @@ struct RuleTraffic {
   double estimatedReadsLastHour = 0;  // sampled / audit.sample_rate; 0 with the audit off
 };
 std::vector<RuleTraffic> ruleTraffic(const Config& config, const AdviceBoard& advice, backends::Clock::time_point now);
-
 
 }  // namespace cx::proxy

@@ -74,7 +74,8 @@ ApiTokens ApiTokens::parse(std::string_view spec) {
     Token token{std::string(name), sha256(secret), mode == "ro"};
     for (const auto& other : out.tokens_) {
       if (other.name == token.name) throw std::invalid_argument(named + ": the name is used twice");
-      if (other.digest == token.digest) throw std::invalid_argument(named + ": the secret is also " + other.name + "'s");
+      if (other.digest == token.digest)
+        throw std::invalid_argument(named + ": the secret is also " + other.name + "'s");
     }
     out.tokens_.push_back(std::move(token));
   }
@@ -145,8 +146,8 @@ void setUnauthorized(Response& res, const AuthResult& result) {
 }
 
 ApiError readOnlyTokenError() {
-  return ApiError{ErrorCode::ReadOnlyToken, "this token is read-only and the request writes; nothing was executed", {},
-                  {}};
+  return ApiError{
+      ErrorCode::ReadOnlyToken, "this token is read-only and the request writes; nothing was executed", {}, {}};
 }
 
 }  // namespace cx::proxy

@@ -23,7 +23,7 @@ std::string numberText(double value) {
   char buffer[64];
   const double magnitude = std::fabs(value);
   const auto format = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21) ? std::chars_format::fixed
-                                                                                 : std::chars_format::scientific;
+                                                                                : std::chars_format::scientific;
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, format);
   return std::string(buffer, result.ptr);
 }
@@ -89,7 +89,8 @@ std::optional<std::string> argvFromJson(const boost::json::value& command, std::
       }
       case boost::json::kind::array:
         argv.clear();
-        return elementError(position, i, "is an array; arguments are strings, numbers, booleans or {\"base64\": \"...\"}");
+        return elementError(position, i,
+                            "is an array; arguments are strings, numbers, booleans or {\"base64\": \"...\"}");
       case boost::json::kind::null:
         argv.clear();
         return elementError(position, i, "is null; arguments are strings, numbers, booleans or {\"base64\": \"...\"}");
@@ -118,7 +119,8 @@ std::variant<std::vector<Argv>, BodyError> parseBatchJson(std::string_view body,
   if (ec) return BodyError{false, notJson(ec, "a JSON array of commands such as " + std::string(kBatchExample))};
   const boost::json::array* commands = parsed.if_array();
   if (commands == nullptr || commands->empty()) {
-    return BodyError{false, "the body must be a non-empty JSON array of commands such as " + std::string(kBatchExample)};
+    return BodyError{false,
+                     "the body must be a non-empty JSON array of commands such as " + std::string(kBatchExample)};
   }
   if (commands->size() > maxCommands) {
     return BodyError{true, "the batch has " + std::to_string(commands->size()) + " commands; the limit is " +
@@ -166,8 +168,8 @@ std::variant<BatchPlan, BatchRefusal> planBatch(std::span<const Argv> commands, 
   return plan;
 }
 
-BatchPolicy batchPolicy(const BatchPlan& plan, const routing::RuleList& rules,
-                        const routing::Policy& defaultPolicy, std::optional<routing::Level> requested) {
+BatchPolicy batchPolicy(const BatchPlan& plan, const routing::RuleList& rules, const routing::Policy& defaultPolicy,
+                        std::optional<routing::Level> requested) {
   BatchPolicy out;
   bool first = true;
   auto consider = [&](std::string_view key, const PlannedCommand& command) {

@@ -69,7 +69,7 @@ struct BatchPlan {
 };
 
 struct BatchRefusal {
-  std::size_t index = 0;  // the refused command, from 0
+  std::size_t index = 0;    // the refused command, from 0
   bool notAllowed = false;  // refused by policy (403 command_not_allowed); else malformed (400)
   std::string message;
 };
@@ -91,7 +91,7 @@ struct BatchPolicy {
   routing::Level level = routing::Level::Session;
   bool headerOverridden = false;  // a rule refused the header's level (override)
 };
-BatchPolicy batchPolicy(const BatchPlan& plan, const routing::RuleList& rules,
-                        const routing::Policy& defaultPolicy, std::optional<routing::Level> requested);
+BatchPolicy batchPolicy(const BatchPlan& plan, const routing::RuleList& rules, const routing::Policy& defaultPolicy,
+                        std::optional<routing::Level> requested);
 
 }  // namespace cx::proxy

@@ -1,8 +1,8 @@
 // Batch answers (see batch_reply.h).
 #include "proxy/api/batch_reply.h"
 
-#include "proxy/api/upstash.h"
 #include "proxy/api/reply_json.h"
+#include "proxy/api/upstash.h"
 
 namespace cx::proxy {
 

@@ -28,9 +28,9 @@ namespace cx::proxy {
 
 namespace asio = boost::asio;
 using backends::BackendError;
+using backends::kRoleTrailer;
 using backends::RespType;
 using backends::RespValue;
-using backends::kRoleTrailer;
 using routing::Level;
 
 namespace {
@@ -46,7 +46,12 @@ bool hasNoscript(std::span<const RespValue> replies) {
 }  // namespace
 
 DataRequest::DataRequest(Worker& worker, const Request& req, Response& res, Responder done)
-    : worker_(worker), shared_(worker.shared()), config_(worker.config()), req_(req), res_(res), done_(done),
+    : worker_(worker),
+      shared_(worker.shared()),
+      config_(worker.config()),
+      req_(req),
+      res_(res),
+      done_(done),
       started_(Clock::now()) {}
 
 void DataRequest::setServed(std::size_t backend, std::optional<std::chrono::milliseconds> bound) {
@@ -82,8 +87,8 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
   if (replid.empty()) return;
   // Nothing new to remember: hand the client's own token back instead of signing again
   // (an HMAC per response is a large share of a read's cost), or none if it sent none.
-  if (const auto given = tokens(); given.size() == 1 && given[0].replid == replid && given[0].writeOffset == write &&
-                                   given[0].readOffset == read) {
+  if (const auto given = tokens();
+      given.size() == 1 && given[0].replid == replid && given[0].writeOffset == write && given[0].readOffset == read) {
     res_.set("X-Session-Token", text::trim(*spec_.sessionToken));
     return;
   }
@@ -92,12 +97,12 @@ void DataRequest::issueToken(std::uint64_t writeOffset, std::uint64_t readOffset
   if (tokens().empty() && write == 0 && read == 0 && !spec_.isWrite) return;
   // The same positions signed within the last second: the same text again, no HMAC.
   res_.set("X-Session-Token", worker_.recentTokens().encode(*shared_.keys, replid, write, read, Clock::now(),
-                                                              std::chrono::milliseconds{1000}));
+                                                            std::chrono::milliseconds{1000}));
 }
 
 void DataRequest::backendFailure(BackendError error, std::size_t backend) {
-  const std::string& name = backend < topology_->backends.size() ? topology_->backends[backend].name
-                                                                 : topology_->primary().name;
+  const std::string& name =
+      backend < topology_->backends.size() ? topology_->backends[backend].name : topology_->primary().name;
   shared_.metrics->backendErrors(name, backends::toString(error)).Increment();
   const bool onPrimary = backend == primary_;
   if (onPrimary && topology_->sentinelMode &&
@@ -211,8 +216,7 @@ void DataRequest::endCall(std::size_t index, const backends::ExecResult& result,
                           bool countLatency) {
   shared_.inFlight.remove(worker_.index(), index);
   const auto& backend = topology_->backends[index];
-  worker_.requestMetrics().backendCall(index, backend.slotGeneration, backend.name, result.error, result.ok(),
-                                       elapsed);
+  worker_.requestMetrics().backendCall(index, backend.slotGeneration, backend.name, result.error, result.ok(), elapsed);
   // The history of the primary that ran the call is the one of the connection's current
   // handshake, read now, not when the call was queued: a call queued while the
   // connection was reconnecting (a restarted primary) runs on the new server, and the
@@ -226,9 +230,9 @@ void DataRequest::endCall(std::size_t index, const backends::ExecResult& result,
   }
 }
 
-asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded,
-                                                        std::size_t count, std::chrono::milliseconds timeout,
-                                                        bool countLatency, std::string_view trailer) {
+asio::awaitable<backends::ExecResult> DataRequest::exec(std::size_t index, std::string encoded, std::size_t count,
+                                                        std::chrono::milliseconds timeout, bool countLatency,
+                                                        std::string_view trailer) {
   if (index >= topology_->backends.size()) co_return backends::ExecResult{BackendError::Unavailable, {}, {}};
   auto& conn = beginCall(index);
   const auto started = Clock::now();
@@ -251,7 +255,8 @@ asio::awaitable<bool> DataRequest::trySessionOnLaggingReplica(const routing::Rou
   static constexpr std::array<std::string_view, 1> kRole{"ROLE"};
   routing::RouteRequest anyTracked = request;
   anyTracked.level = Level::Prefix;
-  auto candidate = routing::route(anyTracked, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
+  auto candidate =
+      routing::route(anyTracked, *topology_, worker_.pool().loads(), Clock::now(), worker_.pool().preference());
   if (candidate.kind != routing::RouteKind::Replica) co_return false;
   const std::size_t target = candidate.backend;
   std::string encoded;
@@ -279,8 +284,8 @@ void DataRequest::routeRead() {
   }
   rr_.isWrite = false;
   rr_.level = level_;
-  rr_.maxStaleness = spec_.maxStaleness ? *spec_.maxStaleness
-                                   : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
+  rr_.maxStaleness =
+      spec_.maxStaleness ? *spec_.maxStaleness : policy_->maxStaleness.value_or(config_->consistency.maxStaleness);
   rr_.sessionOffset = session_.required();
   if (!tokens().empty() && currentReplid_ != topology_->primary().replid) {
     // The session is in a history the snapshot's replicas are not known to be in (the
@@ -299,7 +304,9 @@ bool DataRequest::wantsLaggingReplica() const {
 
 void DataRequest::relaxIfOverloaded() {
   const bool toPrimary = decision_.kind == routing::RouteKind::Primary || decision_.kind == routing::RouteKind::Wait;
-  if (!toPrimary || spec_.needsPrimary || !policy_->downgradeEnabled || !shared_.overloaded.load(std::memory_order_relaxed)) return;
+  if (!toPrimary || spec_.needsPrimary || !policy_->downgradeEnabled ||
+      !shared_.overloaded.load(std::memory_order_relaxed))
+    return;
   // Relax to the strongest level a replica can serve now, never below the rule's floor,
   // and say so. If none can, stay as asked.
   const auto now = Clock::now();
@@ -307,7 +314,8 @@ void DataRequest::relaxIfOverloaded() {
   if (!relaxed) return;
   routing::RouteRequest relaxedRequest = rr_;
   relaxedRequest.level = *relaxed;
-  auto relaxedDecision = routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().preference());
+  auto relaxedDecision =
+      routing::route(relaxedRequest, *topology_, worker_.pool().loads(), now, worker_.pool().preference());
   if (relaxedDecision.kind != routing::RouteKind::Replica) return;
   const auto from = toString(level_);
   const auto to = toString(*relaxed);
@@ -345,13 +353,13 @@ asio::awaitable<void> DataRequest::readSlowly(Self self, bool askLaggingReplica)
       timer.expires_after(std::min<Clock::duration>(std::chrono::milliseconds(2), deadline - Clock::now()));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       d.topology_ = d.worker_.topology();
-      d.decision_ = routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(),
-                                   d.worker_.pool().preference());
+      d.decision_ =
+          routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(), d.worker_.pool().preference());
     }
     if (d.decision_.kind == routing::RouteKind::Wait) {
       d.rr_.onStale = routing::OnStale::Primary;
-      d.decision_ = routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(),
-                                   d.worker_.pool().preference());
+      d.decision_ =
+          routing::route(d.rr_, *d.topology_, d.worker_.pool().loads(), Clock::now(), d.worker_.pool().preference());
     }
   }
   readDecided(std::move(self));
@@ -372,8 +380,7 @@ void DataRequest::readDecided(Self self) {
       }
       d.primaryUnavailable();
       return finish(std::move(self));
-    default:
-      break;
+    default: break;
   }
   d.needRole_ = d.level_ == Level::Strong || d.level_ == Level::Session;
   d.target_ = d.decision_.kind == routing::RouteKind::Replica ? d.decision_.backend : d.primary_;
@@ -475,7 +482,8 @@ void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
     backendFailure(result.error, target_);
     return finish(std::move(self));
   }
-  if (target_ != primary_ && hasNoscript(std::span<const RespValue>(result.replies).subspan(mainReply_, mainReplies_))) {
+  if (target_ != primary_ &&
+      hasNoscript(std::span<const RespValue>(result.replies).subspan(mainReply_, mainReplies_))) {
     // Redis does not replicate its script cache: the primary may have what this replica lacks.
     shared_.metrics->fallbacks("replica", "primary", "noscript").Increment();
     target_ = primary_;
@@ -498,7 +506,8 @@ void DataRequest::onReadReply(Self& self, backends::ExecResult result) {
 // Asked after the read on the same node, it is at least the read's position, as long as
 // the node is still a replica in the history the token is about (master_replid).
 void DataRequest::onReadInfo(Self& self, backends::ExecResult result) {
-  afterReadOffset(self, result.ok() ? backends::replicaOffsetFromInfo(result.replies[0], currentReplid_) : std::nullopt);
+  afterReadOffset(self,
+                  result.ok() ? backends::replicaOffsetFromInfo(result.replies[0], currentReplid_) : std::nullopt);
 }
 
 void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offset) {
@@ -506,9 +515,8 @@ void DataRequest::afterReadOffset(Self& self, std::optional<std::uint64_t> offse
     if (offset && target_ != primary_ && *offset < rr_.sessionOffset) offset.reset();
     if (!offset) {
       if (target_ == primary_ || !routing::primaryWritable(*topology_)) {
-        fail(ErrorCode::PrimaryUnavailable,
-             "'" + topology_->primary().name + "' is no longer the primary; a " + std::string(toString(level_)) +
-                 " read cannot be served; retry later");
+        fail(ErrorCode::PrimaryUnavailable, "'" + topology_->primary().name + "' is no longer the primary; a " +
+                                                std::string(toString(level_)) + " read cannot be served; retry later");
         return finish(std::move(self));
       }
       // The replica changed role or lost its link: serve from the primary instead.

@@ -29,8 +29,8 @@
 #include "backends/topology.h"
 #include "proxy/api/auth.h"
 #include "proxy/api/batch.h"
-#include "proxy/api/request_metrics.h"
 #include "proxy/api/read_audit.h"
+#include "proxy/api/request_metrics.h"
 #include "proxy/api/request_parse.h"
 #include "proxy/api/session_check.h"
 #include "proxy/app/worker.h"
@@ -154,13 +154,13 @@ class DataRequest {
   // Who is asking (bearer tokens, README "Security"); its name points into apiTokens_.
   std::shared_ptr<const ApiTokens> apiTokens_;
   AuthResult auth_;
-  bool upstash_ = false;  // Upstash's protocol (known before spec_ is parsed)
+  bool upstash_ = false;                     // Upstash's protocol (known before spec_ is parsed)
   std::vector<std::string_view> argvViews_;  // isCommand(): views of spec_.argv
   BatchPlan plan_;                           // isBatch(): views into spec_.batch
   BatchPolicy batchPolicy_;                  // isBatch(): its one consistency decision
   routing::Policy upstashDefault_;           // Upstash: consistency.default at level session
   std::size_t mainReplies_ = 1;              // replies to appendMainCommand()'s commands
-  TokenList tokens_;  // null without a token header
+  TokenList tokens_;                         // null without a token header
   routing::SessionRequirement session_;
   const routing::Policy* policy_ = nullptr;
   routing::Level level_ = routing::Level::Session;
@@ -172,8 +172,8 @@ class DataRequest {
   // liveReplid_.
   std::string_view currentReplid_;
   std::shared_ptr<const backends::Topology> replidSnapshot_;
-  std::string liveReplid_;  // the primary's history as asked for in this request
-  std::string primaryReplid_;  // history of the primary connection that served us (handshake)
+  std::string liveReplid_;                          // the primary's history as asked for in this request
+  std::string primaryReplid_;                       // history of the primary connection that served us (handshake)
   backends::Connection* callConnection_ = nullptr;  // of the call in flight (pool-owned)
 
   // the backend call in flight (call())

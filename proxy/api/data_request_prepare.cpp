@@ -104,7 +104,8 @@ bool DataRequest::prepare() {
   res_.set("X-Consistency-Rule", ruleName_);
   if (headerOverridden) {
     // override: stronger/none kept the rule's level: say so rather than serve silently.
-    res_.set("X-Consistency-Overridden", std::string(toString(*spec_.requested)) + "->" + std::string(toString(level_)) +
+    res_.set("X-Consistency-Overridden", std::string(toString(*spec_.requested)) + "->" +
+                                             std::string(toString(level_)) +
                                              "; rule=" + (rule ? rule->name : std::string("default")));
   }
 
@@ -135,9 +136,7 @@ void DataRequest::appendMainCommand(std::string& out) const {
       break;
     }
     case Op::Cmd:
-    case Op::Upstash:
-      backends::appendCommand(out, argvViews_);
-      break;
+    case Op::Upstash: backends::appendCommand(out, argvViews_); break;
     case Op::Pipeline:
     case Op::Multi:
     case Op::UpstashPipeline:

@@ -17,9 +17,9 @@
 namespace cx::proxy {
 
 namespace asio = boost::asio;
+using backends::kRoleTrailer;
 using backends::RespType;
 using backends::RespValue;
-using backends::kRoleTrailer;
 using routing::Level;
 
 namespace {
@@ -67,8 +67,8 @@ void DataRequest::primaryUnavailable() {
                                                    : std::string("no primary is known yet");
     fail(ErrorCode::PrimaryUnavailable,
          "no confirmed Redis primary (" + standing + "; a failover may be under way); " +
-             (spec_.isWrite ? "nothing was written" : std::string("a ") + std::string(toString(level_)) +
-                                                          " read needs the primary") +
+             (spec_.isWrite ? "nothing was written"
+                            : std::string("a ") + std::string(toString(level_)) + " read needs the primary") +
              ": retry after Retry-After, or ask for a weaker level for reads");
     return;
   }
@@ -110,7 +110,8 @@ asio::awaitable<void> DataRequest::waitForPrimary(Self self) {
 void DataRequest::write(Self self) {
   DataRequest& d = *self;
   if (!routing::primaryWritable(*d.topology_)) {
-    if (d.config_->redis.failoverWait.count() > 0 && !d.waitedForPrimary_) return d.spawn(waitForPrimary(std::move(self)));
+    if (d.config_->redis.failoverWait.count() > 0 && !d.waitedForPrimary_)
+      return d.spawn(waitForPrimary(std::move(self)));
     d.primaryUnavailable();
     return finish(std::move(self));
   }
@@ -144,9 +145,8 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
     return finish(std::move(self));
   }
   const auto replies = std::span<const RespValue>(result.replies).first(mainReplies_);
-  const bool readonly = std::any_of(replies.begin(), replies.end(), [](const RespValue& r) {
-    return r.isError() && r.str.starts_with("READONLY");
-  });
+  const bool readonly = std::any_of(replies.begin(), replies.end(),
+                                    [](const RespValue& r) { return r.isError() && r.str.starts_with("READONLY"); });
   if (readonly) {
     // The node was demoted before the write reached it: nothing was written (for a batch,
     // nothing from the refused command on).
@@ -162,9 +162,9 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
   // while (or after) being demoted holds a write the new history does not contain.
   auto offset = backends::roleOffset(*result.trailer, true);
   if (!offset) {
-    fail(ErrorCode::PrimaryUnavailable,
-         "'" + topology_->primary().name + "' is no longer the primary; the write was refused or its outcome is "
-         "unknown: read it back before retrying");
+    fail(ErrorCode::PrimaryUnavailable, "'" + topology_->primary().name +
+                                            "' is no longer the primary; the write was refused or its outcome is "
+                                            "unknown: read it back before retrying");
     return finish(std::move(self));
   }
   if (applied) issueToken(*offset, 0, /*fromPrimary=*/true);
@@ -175,8 +175,7 @@ void DataRequest::onWriteReply(Self& self, backends::ExecResult result) {
       shared_.metrics->quorumFailures(toString(spec_.op)).Increment();
       fail(ErrorCode::QuorumNotReached,
            "the write was applied on the primary but only " + std::to_string(acked) + " of the required " +
-               std::to_string(requiredAcks_) +
-               " replicas acknowledged it in time; it may be lost if the primary fails",
+               std::to_string(requiredAcks_) + " replicas acknowledged it in time; it may be lost if the primary fails",
            ",\"acked\":" + std::to_string(acked) + ",\"required\":" + std::to_string(requiredAcks_) +
                ",\"applied_on_primary\":true");
       return finish(std::move(self));

@@ -37,9 +37,7 @@ void setReply(Response& res, const DataRequestSpec& spec, const RespValue& reply
       res.set(http::field::content_type, "application/octet-stream");
       res.body() = reply.str;
       return;
-    case Op::Put:
-      res.result(http::status::no_content);
-      return;
+    case Op::Put: res.result(http::status::no_content); return;
     case Op::Delete:
       if (reply.type == RespType::Integer && reply.integer == 0) {
         setError(res, ErrorCode::NotFound, "no value was stored under this key");
@@ -62,8 +60,7 @@ void setReply(Response& res, const DataRequestSpec& spec, const RespValue& reply
     case Op::Pipeline:
     case Op::Multi:
     case Op::UpstashPipeline:
-    case Op::UpstashMulti:
-      return setBatchReply(res, spec, std::span<const RespValue>(&reply, 1));
+    case Op::UpstashMulti: return setBatchReply(res, spec, std::span<const RespValue>(&reply, 1));
   }
 }
 
@@ -73,9 +70,11 @@ void setBatchReply(Response& res, const DataRequestSpec& spec, std::span<const R
                                          : ReplyStyle::UpstashPlain;
   BatchAnswer answer = renderBatch(replies, isMulti(spec.op) ? BatchKind::Multi : BatchKind::Pipeline, style);
   if (answer.kind == BatchAnswer::Kind::Ok) return setJson(res, std::move(answer.body));
-  const ApiError error{answer.kind == BatchAnswer::Kind::TransactionAborted ? ErrorCode::TransactionAborted
-                                                                            : ErrorCode::RedisError,
-                       std::move(answer.message), {}, {}};
+  const ApiError error{
+      answer.kind == BatchAnswer::Kind::TransactionAborted ? ErrorCode::TransactionAborted : ErrorCode::RedisError,
+      std::move(answer.message),
+      {},
+      {}};
   if (spec.upstash) return setUpstashError(res, error);
   setError(res, error);
 }
@@ -94,19 +93,19 @@ ApiError backendCallError(BackendError error, const std::string& name, bool prim
     case BackendError::Timeout:
       if (isWrite) {
         return make(ErrorCode::BackendTimeout,
-                    "'" + name + "' did not answer in time; the write's outcome is unknown (it may or may "
-                    "not have been applied): read it back before retrying");
+                    "'" + name +
+                        "' did not answer in time; the write's outcome is unknown (it may or may "
+                        "not have been applied): read it back before retrying");
       }
       return make(ErrorCode::BackendTimeout, "'" + name + "' did not answer in time; the read can be retried");
     case BackendError::ConnectionLost:
     case BackendError::Protocol:
-    case BackendError::None:
-      break;
+    case BackendError::None: break;
   }
   if (isWrite) {
-    return make(ErrorCode::BackendError,
-                "the connection to '" + name + "' failed after the write was sent; its outcome is unknown: "
-                "read it back before retrying");
+    return make(ErrorCode::BackendError, "the connection to '" + name +
+                                             "' failed after the write was sent; its outcome is unknown: "
+                                             "read it back before retrying");
   }
   return make(ErrorCode::BackendError, "the connection to '" + name + "' failed; the read can be retried");
 }

@@ -26,11 +26,11 @@ namespace {
 // Not TTL/PTTL (they count down), RANDOMKEY/SRANDMEMBER (random), SCAN family (cursors),
 // SMEMBERS/HGETALL/HKEYS (hash-table order may differ between nodes).
 constexpr std::string_view kDeterministicReads[] = {
-    "GET",    "MGET",   "STRLEN",   "GETRANGE", "EXISTS",    "TYPE",  "HGET",   "HMGET", "HEXISTS",
-    "HLEN",   "HSTRLEN", "LLEN",    "LINDEX",   "LRANGE",    "SCARD", "SISMEMBER", "SMISMEMBER",
-    "ZCARD",  "ZSCORE", "ZMSCORE",  "ZRANK",    "ZREVRANK",  "ZRANGE", "ZREVRANGE", "ZCOUNT",
-    "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZLEXCOUNT", "ZRANGEBYLEX", "XLEN", "XRANGE", "XREVRANGE",
-    "GETBIT", "BITCOUNT", "BITPOS", "PFCOUNT", "GEOPOS", "GEODIST", "GEOHASH"};
+    "GET",        "MGET",          "STRLEN",           "GETRANGE",  "EXISTS",      "TYPE",     "HGET",   "HMGET",
+    "HEXISTS",    "HLEN",          "HSTRLEN",          "LLEN",      "LINDEX",      "LRANGE",   "SCARD",  "SISMEMBER",
+    "SMISMEMBER", "ZCARD",         "ZSCORE",           "ZMSCORE",   "ZRANK",       "ZREVRANK", "ZRANGE", "ZREVRANGE",
+    "ZCOUNT",     "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZLEXCOUNT", "ZRANGEBYLEX", "XLEN",     "XRANGE", "XREVRANGE",
+    "GETBIT",     "BITCOUNT",      "BITPOS",           "PFCOUNT",   "GEOPOS",      "GEODIST",  "GEOHASH"};
 
 void observe(metrics::Metrics& m, Level level, std::optional<Clock::duration> staleness) {
   if (!staleness) return;
@@ -58,8 +58,8 @@ void finishReplicaRead(PendingAudit& audit, backends::ExecResult result) {
   const auto& replica = read.topology->backends[read.replica];
   const std::string& primaryReplid = audit.worker.pool().pick(read.primary).replid();
   ReplicaReadEvidence evidence;
-  evidence.sameHistory = !read.replid.empty() && replica.replid == read.replid &&
-                         (primaryReplid.empty() || primaryReplid == read.replid);
+  evidence.sameHistory =
+      !read.replid.empty() && replica.replid == read.replid && (primaryReplid.empty() || primaryReplid == read.replid);
   evidence.replicaBefore = read.replicaBefore;
   evidence.replicaAfter = read.replicaAfter;
   evidence.primaryAfter = *primaryAfter;
@@ -103,8 +103,7 @@ void finishStrongRead(PendingAudit& audit, backends::ExecResult result) {
 }
 
 // Sends `encoded` to `backend` on the worker's pool; the completion judges the audit.
-void submitAudit(Worker& worker, AuditedRead read, std::size_t backend, std::string encoded,
-                 std::string_view trailer) {
+void submitAudit(Worker& worker, AuditedRead read, std::size_t backend, std::string encoded, std::string_view trailer) {
   auto& shared = worker.shared();
   auto& conn = worker.pool().pick(backend);
   shared.inFlight.add(worker.index(), backend);
@@ -230,7 +229,8 @@ void startAudit(Worker& worker, AuditedRead read) {
     bounded.onStale = routing::OnStale::Primary;
     auto topology = worker.topology();
     auto decision = routing::route(bounded, *topology, worker.pool().loads(), Clock::now(), worker.pool().preference());
-    if (decision.kind != routing::RouteKind::Replica) return;  // no replica fit: no sample (a bounded read would have gone to the primary)
+    if (decision.kind != routing::RouteKind::Replica)
+      return;  // no replica fit: no sample (a bounded read would have gone to the primary)
     std::string encoded = read.command;
     submitAudit(worker, std::move(read), decision.backend, std::move(encoded), {});
   } catch (const std::exception& e) {

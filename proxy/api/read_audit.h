@@ -63,7 +63,7 @@ std::string_view toString(AuditResult result);  // the `result` label of cxproxy
 
 // What the two reads of a replica-read audit saw (see the comment at the top).
 struct ReplicaReadEvidence {
-  bool sameHistory = false;        // replica, primary and request all in one replid
+  bool sameHistory = false;         // replica, primary and request all in one replid
   std::uint64_t replicaBefore = 0;  // replica's ROLE before its read
   std::uint64_t replicaAfter = 0;   // replica's ROLE after its read
   std::uint64_t primaryAfter = 0;   // primary's ROLE after its read
@@ -95,13 +95,13 @@ struct AuditedRead {
   enum class Kind : std::uint8_t { ReplicaRead, StrongRead };
   Kind kind = Kind::ReplicaRead;
   AuditSlot slot;
-  std::string command;  // the read, encoded
-  std::string key;      // for the log's salted hash only
-  backends::RespValue value;  // what the client got
-  backends::Clock::time_point readAt{};  // when the served read's reply arrived
-  std::string replid;   // the history the request was in
+  std::string command;                            // the read, encoded
+  std::string key;                                // for the log's salted hash only
+  backends::RespValue value;                      // what the client got
+  backends::Clock::time_point readAt{};           // when the served read's reply arrived
+  std::string replid;                             // the history the request was in
   routing::Level level = routing::Level::Strong;  // served
-  std::string rule;     // rule name, "default" for consistency.default
+  std::string rule;                               // rule name, "default" for consistency.default
   std::shared_ptr<const backends::Topology> topology;
   // ReplicaRead
   std::size_t replica = 0;

@@ -16,8 +16,7 @@ namespace {
 using cx::backends::RespType;
 using cx::backends::RespValue;
 
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // A string reply: the text if it is UTF-8, else {"base64":"..."}.
 void appendBytes(std::string& out, std::string_view bytes) {
@@ -61,8 +60,7 @@ void appendBase64(std::string& out, std::string_view bytes) {
   out.reserve(out.size() + (n + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= n; i += 3) {
-    const std::uint32_t group =
-        (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
+    const std::uint32_t group = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
     const char quad[4] = {kBase64Alphabet[(group >> 18) & 63], kBase64Alphabet[(group >> 12) & 63],
                           kBase64Alphabet[(group >> 6) & 63], kBase64Alphabet[group & 63]};
     out.append(quad, 4);
@@ -102,15 +100,9 @@ std::optional<std::string> decodeBase64(std::string_view text) {
 void appendReplyJson(std::string& out, const RespValue& value) {
   switch (value.type) {
     case RespType::Bulk:
-    case RespType::Status:
-      appendBytes(out, value.str);
-      return;
-    case RespType::Integer:
-      appendInteger(out, value.integer);
-      return;
-    case RespType::Nil:
-      out += "null";
-      return;
+    case RespType::Status: appendBytes(out, value.str); return;
+    case RespType::Integer: appendInteger(out, value.integer); return;
+    case RespType::Nil: out += "null"; return;
     case RespType::Error:
       out += "{\"error\":";
       appendJsonString(out, value.str);
@@ -135,8 +127,7 @@ std::optional<std::string> parseCommandBody(std::string_view body, std::vector<s
   boost::system::error_code ec;
   const boost::json::value parsed = boost::json::parse(body, ec, &resource);
   if (ec) {
-    return "the body is not valid JSON (" + ec.message() +
-           "); send a JSON array such as [\"GET\", \"key\"]";
+    return "the body is not valid JSON (" + ec.message() + "); send a JSON array such as [\"GET\", \"key\"]";
   }
   const boost::json::array* elements = parsed.if_array();
   if (elements == nullptr || elements->empty()) {
@@ -152,12 +143,8 @@ std::optional<std::string> parseCommandBody(std::string_view body, std::vector<s
         argv.emplace_back(s.data(), s.size());
         break;
       }
-      case boost::json::kind::int64:
-        argv.push_back(std::to_string(element.get_int64()));
-        break;
-      case boost::json::kind::uint64:
-        argv.push_back(std::to_string(element.get_uint64()));
-        break;
+      case boost::json::kind::int64: argv.push_back(std::to_string(element.get_int64())); break;
+      case boost::json::kind::uint64: argv.push_back(std::to_string(element.get_uint64())); break;
       case boost::json::kind::object: {
         const boost::json::object& object = element.get_object();
         const boost::json::value* encoded = object.if_contains("base64");
@@ -166,8 +153,7 @@ std::optional<std::string> parseCommandBody(std::string_view body, std::vector<s
           return elementError(i, "is an object; the only object allowed is {\"base64\": \"...\"}");
         }
         const boost::json::string& text = encoded->get_string();
-        std::optional<std::string> decoded =
-            decodeBase64(std::string_view(text.data(), text.size()));
+        std::optional<std::string> decoded = decodeBase64(std::string_view(text.data(), text.size()));
         if (!decoded) {
           argv.clear();
           return elementError(i, "is not valid standard base64");
@@ -180,9 +166,7 @@ std::optional<std::string> parseCommandBody(std::string_view body, std::vector<s
         return elementError(i, "is a non-integer number; send it as a string, e.g. \"1.5\"");
       default:
         argv.clear();
-        return elementError(
-            i,
-            "must be a string, an integer or {\"base64\": \"...\"}, not a boolean, null or array");
+        return elementError(i, "must be a string, an integer or {\"base64\": \"...\"}, not a boolean, null or array");
     }
   }
   return std::nullopt;

@@ -25,8 +25,8 @@ class RequestMetrics {
   explicit RequestMetrics(metrics::Metrics& metrics) : metrics_(metrics) {}
 
   // One finished request: cxproxy_requests_total and the request duration histogram.
-  void request(Op op, std::optional<routing::Level> requested, std::optional<routing::Level> served,
-               ServedRole role, unsigned status, std::chrono::steady_clock::duration elapsed);
+  void request(Op op, std::optional<routing::Level> requested, std::optional<routing::Level> served, ServedRole role,
+               unsigned status, std::chrono::steady_clock::duration elapsed);
   // The staleness bound a read was served under.
   void readStaleness(routing::Level level, std::chrono::milliseconds bound);
   // One call on backend slot `index` (named `name`, the slot's `generation`: a slot handed
@@ -37,7 +37,9 @@ class RequestMetrics {
  private:
   // Keys: a kind tag in the top byte, then small ids.
   enum class Kind : std::uint64_t { Requests = 1, RequestDuration, ReadStaleness, BackendOk, BackendDuration };
-  static constexpr std::uint64_t key(Kind kind, std::uint64_t ids) { return static_cast<std::uint64_t>(kind) << 56 | ids; }
+  static constexpr std::uint64_t key(Kind kind, std::uint64_t ids) {
+    return static_cast<std::uint64_t>(kind) << 56 | ids;
+  }
   // The child under `key`, made by `make` (a Metrics lookup) the first time.
   template <typename T, typename Make>
   static T& cached(std::unordered_map<std::uint64_t, T*>& cache, std::uint64_t key, Make&& make) {

@@ -14,13 +14,13 @@ namespace cx::proxy {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> kOpNames = {"get",     "put",     "delete",           "cmd",         "pipeline",
-                                                      "multi",   "upstash", "upstash_pipeline", "upstash_multi"};
+constexpr std::array<std::string_view, 9> kOpNames = {
+    "get", "put", "delete", "cmd", "pipeline", "multi", "upstash", "upstash_pipeline", "upstash_multi"};
 
 ApiError badRequest(std::string message) { return {ErrorCode::BadRequest, std::move(message), {}, {}}; }
 
 ApiError bodyError(BodyError error) {
-  const ErrorCode code = !error.allow.empty()     ? ErrorCode::MethodNotAllowed
+  const ErrorCode code = !error.allow.empty()    ? ErrorCode::MethodNotAllowed
                          : error.tooManyCommands ? ErrorCode::BodyTooLarge
                                                  : ErrorCode::BadRequest;
   return {code, std::move(error.message), {}, error.allow};
@@ -68,16 +68,16 @@ std::optional<ApiError> parseTarget(const Request& req, const RequestLimits& lim
   const auto method = req.method();
   if (path == "/v1/cmd" || path == "/v1/pipeline" || path == "/v1/multi") {
     if (method != http::verb::post) {
-      return ApiError{ErrorCode::MethodNotAllowed, std::string(path) + " takes POST with a JSON array body", {},
-                      "POST"};
+      return ApiError{
+          ErrorCode::MethodNotAllowed, std::string(path) + " takes POST with a JSON array body", {}, "POST"};
     }
     spec.op = path == "/v1/cmd" ? Op::Cmd : path == "/v1/pipeline" ? Op::Pipeline : Op::Multi;
     return std::nullopt;
   }
   constexpr std::string_view kKv = "/v1/kv/";
   if (path.substr(0, kKv.size()) != kKv) {
-    return ApiError{ErrorCode::NotFound,
-                    "unknown path; the data API is /v1/kv/{key}, /v1/cmd, /v1/pipeline and /v1/multi", {}, {}};
+    return ApiError{
+        ErrorCode::NotFound, "unknown path; the data API is /v1/kv/{key}, /v1/cmd, /v1/pipeline and /v1/multi", {}, {}};
   }
   switch (method) {
     case http::verb::get: spec.op = Op::Get; break;
@@ -132,14 +132,18 @@ std::optional<ApiError> parseHeaders(const Request& req, DataRequestSpec& spec) 
     spec.requested = routing::parseLevel(*consistency);
     if (!spec.requested) {
       return ApiError{ErrorCode::InvalidConsistency,
-                      "X-Consistency must be one of strong, linearizable, bounded, session, prefix, eventual", {}, {}};
+                      "X-Consistency must be one of strong, linearizable, bounded, session, prefix, eventual",
+                      {},
+                      {}};
     }
   }
   if (staleness) {
     spec.maxStaleness = parseStalenessHeader(*staleness);
     if (!spec.maxStaleness) {
       return ApiError{ErrorCode::InvalidConsistency,
-                      "X-Max-Staleness must be a duration such as 250ms, 2s, or a number of ms", {}, {}};
+                      "X-Max-Staleness must be a duration such as 250ms, 2s, or a number of ms",
+                      {},
+                      {}};
     }
   }
   return std::nullopt;
@@ -175,7 +179,9 @@ std::optional<ApiError> checkCommand(DataRequestSpec& spec, const backends::Comm
   if (!decision.allowed()) {
     const bool refused = decision.verdict == backends::CommandVerdict::NotAllowed;
     return ApiError{refused ? ErrorCode::CommandNotAllowed : ErrorCode::BadRequest,
-                    backends::refusalMessage(decision, argv), {}, {}};
+                    backends::refusalMessage(decision, argv),
+                    {},
+                    {}};
   }
   spec.isWrite = decision.isWrite;
   spec.commandName = text::upperCopy(spec.argv[0]);
@@ -188,7 +194,9 @@ std::variant<BatchPlan, ApiError> checkBatch(DataRequestSpec& spec, const backen
   auto planned = planBatch(spec.batch, isMulti(spec.op) ? BatchKind::Multi : BatchKind::Pipeline, policy);
   if (auto* refused = std::get_if<BatchRefusal>(&planned)) {
     return ApiError{refused->notAllowed ? ErrorCode::CommandNotAllowed : ErrorCode::BadRequest,
-                    std::move(refused->message), {}, {}};
+                    std::move(refused->message),
+                    {},
+                    {}};
   }
   auto& plan = std::get<BatchPlan>(planned);
   spec.isWrite = plan.isWrite || isMulti(spec.op);

@@ -35,16 +35,16 @@ constexpr bool isMulti(Op op) { return op == Op::Multi || op == Op::UpstashMulti
 constexpr bool isCommand(Op op) { return op == Op::Cmd || op == Op::Upstash; }
 
 struct RequestLimits {
-  std::size_t maxKeyBytes = 1024;        // limits.max_key_bytes
-  std::size_t maxBatchCommands = 1000;   // limits.max_batch_commands
+  std::size_t maxKeyBytes = 1024;       // limits.max_key_bytes
+  std::size_t maxBatchCommands = 1000;  // limits.max_batch_commands
 };
 
 // A data request as a value. Views point into the Request, which outlives it.
 struct DataRequestSpec {
   Op op = Op::Get;
-  bool isWrite = false;  // PUT and DELETE; for commands and batches decided by checkCommand()
-  std::string key;       // decoded; for commands the first key, if any (batches: of the first command)
-  std::string_view ttlMs;  // PUT ?ttl_ms=, validated; empty without one
+  bool isWrite = false;           // PUT and DELETE; for commands and batches decided by checkCommand()
+  std::string key;                // decoded; for commands the first key, if any (batches: of the first command)
+  std::string_view ttlMs;         // PUT ?ttl_ms=, validated; empty without one
   std::vector<std::string> argv;  // isCommand(): the command and its arguments
   std::string commandName;        // isCommand(): argv[0] in upper case (checkCommand())
   std::vector<Argv> batch;        // isBatch(): the commands, in order
@@ -59,9 +59,9 @@ struct DataRequestSpec {
   // Authorization: Bearer <secret>, as sent. Not checked yet: the auth feature (README
   // "Security") checks it right after parsing, on both protocols.
   std::optional<std::string_view> bearerToken;
-  std::optional<routing::Level> requested;  // X-Consistency
+  std::optional<routing::Level> requested;                // X-Consistency
   std::optional<std::chrono::milliseconds> maxStaleness;  // X-Max-Staleness
-  std::optional<std::string_view> sessionToken;  // X-Session-Token, as sent
+  std::optional<std::string_view> sessionToken;           // X-Session-Token, as sent
 };
 
 using ParsedRequest = std::variant<DataRequestSpec, ApiError>;

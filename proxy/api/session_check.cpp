@@ -66,8 +66,7 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
     }
   }
   switch (session.status) {
-    case Status::Ok:
-      co_return check;
+    case Status::Ok: co_return check;
     case Status::HistoryLost:
       metrics.violations("session_history_lost").Increment();
       check.error = ApiError{ErrorCode::SessionHistoryLost,
@@ -84,8 +83,7 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
                              {},
                              {}};
       co_return check;
-    case Status::BeyondPrimary:
-      break;
+    case Status::BeyondPrimary: break;
   }
   // A replica in the primary's history that has applied the position proves the primary
   // reached it (replicas only apply what the primary produced). This keeps sessions
@@ -106,7 +104,9 @@ boost::asio::awaitable<SessionCheck> checkSession(std::span<const session::Sessi
   const auto offset = result.ok() ? backends::roleOffset(result.replies[0], /*wantPrimary=*/true) : std::nullopt;
   if (!offset) {
     check.error = ApiError{ErrorCode::PrimaryUnavailable,
-                           "the Redis primary could not confirm the session token's position; retry later", {}, {}};
+                           "the Redis primary could not confirm the session token's position; retry later",
+                           {},
+                           {}};
     co_return check;
   }
   if (*offset < session.required()) {

@@ -3,8 +3,8 @@
 
 #include <charconv>
 
-#include "proxy/api/request_parse.h"
 #include "proxy/api/reply_json.h"
+#include "proxy/api/request_parse.h"
 
 namespace cx::proxy {
 
@@ -35,7 +35,7 @@ std::variant<UpstashTarget, BodyError> parseUpstashTarget(std::string_view metho
   UpstashTarget out;
   if (path == "/" || path == "/pipeline" || path == "/multi-exec") {
     if (!post) return BodyError{false, "Upstash's " + std::string(path) + " takes POST with a JSON body", "POST"};
-    out.endpoint = path == "/" ? UpstashEndpoint::Command
+    out.endpoint = path == "/"           ? UpstashEndpoint::Command
                    : path == "/pipeline" ? UpstashEndpoint::Pipeline
                                          : UpstashEndpoint::MultiExec;
     return out;

@@ -73,7 +73,8 @@ std::string adviceSentence(const AdviceRow& row) {
   std::string out = "rule `" + row.key.rule + "`: " + share + " of " + std::string(toString(row.key.level)) + " reads ";
   if (row.key.level == routing::Level::Strong) {
     out += "would have been identical at " + std::string(toString(row.key.considered));
-    if (row.key.considered == routing::Level::Bounded) out += " " + std::to_string(row.key.consideredBound.count()) + "ms";
+    if (row.key.considered == routing::Level::Bounded)
+      out += " " + std::to_string(row.key.consideredBound.count()) + "ms";
   } else {
     out += "served by replicas were identical to the primary's answer";
   }

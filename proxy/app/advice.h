@@ -40,7 +40,9 @@ struct AdviceRow {
   AdviceKey key;
   std::uint64_t samples = 0;
   std::uint64_t identical = 0;
-  double identicalShare() const { return samples == 0 ? 0.0 : static_cast<double>(identical) / static_cast<double>(samples); }
+  double identicalShare() const {
+    return samples == 0 ? 0.0 : static_cast<double>(identical) / static_cast<double>(samples);
+  }
 };
 
 // Per rule: reads drawn for an audit over the window (skipped ones included), the basis

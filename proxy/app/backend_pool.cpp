@@ -20,17 +20,20 @@ std::size_t processAffinitySeed() {
 }  // namespace
 
 BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, const std::string& password,
-                         std::shared_ptr<backends::TlsClientContext> tls,
-                         std::size_t workerIndex)
-    : executor_(executor), username_(config.redis.username), password_(password), tls_(std::move(tls)),
+                         std::shared_ptr<backends::TlsClientContext> tls, std::size_t workerIndex)
+    : executor_(executor),
+      username_(config.redis.username),
+      password_(password),
+      tls_(std::move(tls)),
       connectTimeout_(config.redis.connectTimeout),
       connectionsPerWorker_(std::max(1, config.redis.connectionsPerWorker)),
       sentinelMode_(config.redis.sentinel.has_value()),
-      affinity_(processAffinitySeed() + workerIndex), stickiness_(config.redis.replicaStickiness) {
+      affinity_(processAffinitySeed() + workerIndex),
+      stickiness_(config.redis.replicaStickiness) {
   backends::ConnectionOptions none;
   none.port = 0;
   unavailable_ = std::make_shared<backends::Connection>(executor, none);  // never started
-  if (sentinelMode_) return;  // sync() builds the slots from the topology
+  if (sentinelMode_) return;                                              // sync() builds the slots from the topology
   auto add = [&](const BackendConfig& b) {
     // The primary's connections track its history: tokens pair primary offsets with it.
     connections_.push_back(connect(b.address.host, b.address.port, &b == &config.redis.primary));
@@ -41,7 +44,7 @@ BackendPool::BackendPool(asio::any_io_executor executor, const Config& config, c
 }
 
 std::vector<std::shared_ptr<backends::Connection>> BackendPool::connect(const std::string& host, std::uint16_t port,
-                                                                       bool trackReplid) {
+                                                                        bool trackReplid) {
   std::vector<std::shared_ptr<backends::Connection>> conns;
   for (int i = 0; i < connectionsPerWorker_; ++i) {
     backends::ConnectionOptions o;

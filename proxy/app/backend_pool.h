@@ -28,8 +28,7 @@ class BackendPool {
  public:
   // `tls`: TLS to every backend when set (README "Security").
   BackendPool(boost::asio::any_io_executor executor, const Config& config, const std::string& password,
-              std::shared_ptr<backends::TlsClientContext> tls,
-              std::size_t workerIndex);
+              std::shared_ptr<backends::TlsClientContext> tls, std::size_t workerIndex);
   void start();
   void stop();
   // Sentinel mode: brings the slots in line with `topology` (a no-op in static mode).
@@ -42,14 +41,12 @@ class BackendPool {
   // its number fixed for the process (a random start plus the worker's index, so the
   // workers of one process, and the processes of a fleet, spread over the replicas).
   // Otherwise a rotation that spreads ties.
-  routing::ReplicaPreference preference() {
-    return {stickiness_ > 0 ? affinity_ : rotation_++, stickiness_};
-  }
+  routing::ReplicaPreference preference() { return {stickiness_ > 0 ? affinity_ : rotation_++, stickiness_}; }
   std::size_t size() const { return connections_.size(); }
 
  private:
   std::vector<std::shared_ptr<backends::Connection>> connect(const std::string& host, std::uint16_t port,
-                                                            bool trackReplid);
+                                                             bool trackReplid);
 
   boost::asio::any_io_executor executor_;
   std::string username_;

@@ -95,15 +95,16 @@ void CredentialReloader::reloadListener(TlsServerContext& tls, std::string_view 
                                         bool force) {
   std::string error;
   switch (tls.reload(force, &error)) {
-    case TlsServerContext::Reload::Unchanged:
-      return;
+    case TlsServerContext::Reload::Unchanged: return;
     case TlsServerContext::Reload::Reloaded:
       log(LogLevel::Info, "tls_certificate_reloaded",
           {{"listener", listener}, {"trigger", trigger}, {"cert_file", tls.certFile()}});
       return;
     case TlsServerContext::Reload::Failed:
       log(LogLevel::Error, "tls_certificate_reload_failed",
-          {{"listener", listener}, {"trigger", trigger}, {"error", error},
+          {{"listener", listener},
+           {"trigger", trigger},
+           {"error", error},
            {"detail", "new connections keep the certificate loaded before"}});
       return;
   }

@@ -51,7 +51,8 @@ asio::awaitable<void> LoadMonitor::run() {
       configVersion_ = config->version;
     }
     auto now = routing::Clock::now();
-    auto signals = shared_.primaryLatency.sample(now, shared_.inFlight.total(shared_.tracker->snapshot()->primaryIndex));
+    auto signals =
+        shared_.primaryLatency.sample(now, shared_.inFlight.total(shared_.tracker->snapshot()->primaryIndex));
     const bool was = shared_.overloaded.load();
     const bool is = controller_.update(signals, now) == routing::LoadController::State::Overloaded;
     if (was != is) {

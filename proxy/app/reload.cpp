@@ -19,8 +19,8 @@ namespace {
 std::string backendsText(const RedisConfig& r) {
   std::string out = r.primary.name + "=" + r.primary.address.toString();
   for (const auto& b : r.replicas) out += "," + b.name + "=" + b.address.toString();
-  out += "|" + r.username + "|" + (r.tls.enabled ? "tls" : "plain") + "|" + r.tls.caFile + "|" + r.tls.certFile +
-         "|" + r.tls.keyFile + "|" + r.tls.serverName + "|" + (r.tls.verify ? "verify" : "noverify");
+  out += "|" + r.username + "|" + (r.tls.enabled ? "tls" : "plain") + "|" + r.tls.caFile + "|" + r.tls.certFile + "|" +
+         r.tls.keyFile + "|" + r.tls.serverName + "|" + (r.tls.verify ? "verify" : "noverify");
   out += "|" + r.passwordEnv + "|" + std::to_string(r.connectTimeout.count()) + "|" +
          std::to_string(r.commandTimeout.count()) + "|" + std::to_string(r.connectionsPerWorker) + "|" +
          std::to_string(r.replicaStickiness) + "|" + std::to_string(r.failoverWait.count());
@@ -33,9 +33,8 @@ std::string backendsText(const RedisConfig& r) {
 }
 
 std::string limitsText(const LimitsConfig& l) {
-  return std::to_string(l.maxHeaderBytes) + "|" + std::to_string(l.maxBodyBytes) + "|" +
-         std::to_string(l.maxKeyBytes) + "|" + std::to_string(l.maxBatchCommands) + "|" +
-         std::to_string(l.maxConnections) + "|" +
+  return std::to_string(l.maxHeaderBytes) + "|" + std::to_string(l.maxBodyBytes) + "|" + std::to_string(l.maxKeyBytes) +
+         "|" + std::to_string(l.maxBatchCommands) + "|" + std::to_string(l.maxConnections) + "|" +
          std::to_string(l.headerTimeout.count()) + "|" + std::to_string(l.bodyTimeout.count()) + "|" +
          std::to_string(l.idleTimeout.count()) + "|" + std::to_string(l.drainTimeout.count());
 }
@@ -62,8 +61,8 @@ std::vector<std::string> restartOnlyChanges(const Config& running, const Config&
   if (running.auth.tokensEnv != loaded.auth.tokensEnv || running.auth.tokensFile != loaded.auth.tokensFile)
     changed.push_back("auth");
   if (limitsText(running.limits) != limitsText(loaded.limits)) changed.push_back("limits");
-  if (running.commands.allowScripts != loaded.commands.allowScripts || running.commands.allow != loaded.commands.allow ||
-      running.commands.deny != loaded.commands.deny)
+  if (running.commands.allowScripts != loaded.commands.allowScripts ||
+      running.commands.allow != loaded.commands.allow || running.commands.deny != loaded.commands.deny)
     changed.push_back("commands");
   return changed;
 }
@@ -80,9 +79,11 @@ Config mergeReloadable(const Config& running, Config loaded) {
   return loaded;
 }
 
-ConfigReloader::ConfigReloader(SharedState& shared, asio::any_io_executor executor, std::string path,
-                               OnReload onReload)
-    : shared_(shared), path_(std::move(path)), onReload_(std::move(onReload)), hangup_(executor, SIGHUP),
+ConfigReloader::ConfigReloader(SharedState& shared, asio::any_io_executor executor, std::string path, OnReload onReload)
+    : shared_(shared),
+      path_(std::move(path)),
+      onReload_(std::move(onReload)),
+      hangup_(executor, SIGHUP),
       timer_(executor) {
   std::error_code ec;
   lastWrite_ = std::filesystem::last_write_time(path_, ec);

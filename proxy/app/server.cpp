@@ -9,18 +9,18 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/post.hpp>
 
 #include "proxy/admin/admin.h"
 #include "proxy/app/credentials.h"
-#include "proxy/http/http_loop.h"
-#include "proxy/http/errors.h"
 #include "proxy/app/load_monitor.h"
 #include "proxy/app/log.h"
 #include "proxy/app/reload.h"
+#include "proxy/http/errors.h"
+#include "proxy/http/http_loop.h"
 
 namespace cx::proxy {
 
@@ -123,15 +123,15 @@ struct Server::Impl {
   explicit Impl(SharedState& s) : shared(s) {
     auto configSnapshot = shared.config.load();
     const Config& cfg = *configSnapshot;
-    std::size_t n = cfg.workers > 0 ? static_cast<std::size_t>(cfg.workers)
-                                    : std::max(1u, std::thread::hardware_concurrency());
+    std::size_t n =
+        cfg.workers > 0 ? static_cast<std::size_t>(cfg.workers) : std::max(1u, std::thread::hardware_concurrency());
     shared.inFlight.resize(n, std::max<std::size_t>(1 + cfg.redis.replicas.size(), backends::Topology::kMaxBackends));
     for (std::size_t i = 0; i < n; ++i) {
       workers.push_back(std::make_unique<Worker>(shared, i));
       Worker* w = workers.back().get();
       loops.push_back(std::make_unique<HttpLoop>(
-          w->io(), cfg.limits, [w](const Request& req, Response& res, Responder done) { w->handle(req, res, done); }, openData,
-          *shared.metrics, "data", shared.dataTls));
+          w->io(), cfg.limits, [w](const Request& req, Response& res, Responder done) { w->handle(req, res, done); },
+          openData, *shared.metrics, "data", shared.dataTls));
     }
     dataAcceptor.emplace(bindAcceptor(workers[0]->io(), cfg.listen.data));
     adminAcceptor = bindAcceptor(adminIo, cfg.listen.admin);
@@ -139,7 +139,8 @@ struct Server::Impl {
     LimitsConfig adminLimits = cfg.limits;
     adminLimits.maxBodyBytes = 64 * 1024;
     adminLoop = std::make_unique<HttpLoop>(
-        adminIo, adminLimits, [a = admin.get()](const Request& req, Response& res, Responder done) {
+        adminIo, adminLimits,
+        [a = admin.get()](const Request& req, Response& res, Responder done) {
           a->handle(req, res);
           done();
         },
@@ -163,8 +164,7 @@ void Server::run() {
     dataTargets.push_back({&w->io(), s.loops[i].get()});
   }
   asio::co_spawn(s.workers[0]->io(),
-                 acceptLoop(*s.dataAcceptor, cfg.limits, std::move(dataTargets), s.openData, "data"),
-                 asio::detached);
+                 acceptLoop(*s.dataAcceptor, cfg.limits, std::move(dataTargets), s.openData, "data"), asio::detached);
   s.adminLoop->start();
   asio::co_spawn(s.adminIo,
                  acceptLoop(s.adminAcceptor, cfg.limits, {{&s.adminIo, s.adminLoop.get()}}, s.openAdmin, "admin"),

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "backends/command_table.h"
+#include "backends/tls_client.h"
 #include "backends/tracker.h"
 #include "metrics/metrics.h"
-#include "backends/tls_client.h"
 #include "proxy/api/auth.h"
 #include "proxy/app/advice.h"
 #include "proxy/config/config.h"
@@ -31,7 +31,9 @@ class InFlightCounters {
     slots_ = std::vector<Slot>(workers * backends);
   }
   void add(std::size_t worker, std::size_t backend) { slot(worker, backend).fetch_add(1, std::memory_order_relaxed); }
-  void remove(std::size_t worker, std::size_t backend) { slot(worker, backend).fetch_sub(1, std::memory_order_relaxed); }
+  void remove(std::size_t worker, std::size_t backend) {
+    slot(worker, backend).fetch_sub(1, std::memory_order_relaxed);
+  }
   std::uint32_t total(std::size_t backend) const {
     std::uint32_t n = 0;
     for (std::size_t i = backend; backend < backends_ && i < slots_.size(); i += backends_) {
@@ -60,7 +62,7 @@ struct SharedState {
   backends::ReplicationTracker* tracker = nullptr;
   const session::KeyRing* keys = nullptr;
   metrics::Metrics* metrics = nullptr;
-  std::string password;  // Redis AUTH, from the environment
+  std::string password;                                  // Redis AUTH, from the environment
   std::shared_ptr<backends::TlsClientContext> redisTls;  // TLS to every Redis node; null: plain TCP
   // HTTPS on the listeners (null: plain HTTP); their files are re-read on SIGHUP and change.
   std::shared_ptr<TlsServerContext> dataTls;

@@ -19,8 +19,7 @@ std::string describe(const Config& config) {
   out << "config " << config.sourceName << " (version " << config.version << ")\n";
   out << "listen: data " << formatEndpoint(config.listen.data) << (config.listen.dataTls ? " (HTTPS)" : "")
       << ", admin " << formatEndpoint(config.listen.admin) << (config.listen.adminTls ? " (HTTPS)" : "") << "\n";
-  out << "workers: " << (config.workers == 0 ? "one per core" : std::to_string(config.workers))
-      << "\n";
+  out << "workers: " << (config.workers == 0 ? "one per core" : std::to_string(config.workers)) << "\n";
 
   const RedisConfig& redis = config.redis;
   if (redis.sentinel) {
@@ -41,15 +40,14 @@ std::string describe(const Config& config) {
     std::size_t nameWidth = redis.primary.name.size();
     for (const auto& replica : redis.replicas) nameWidth = std::max(nameWidth, replica.name.size());
     auto backendLine = [&](const BackendConfig& backend, const char* role) {
-      out << "  " << std::left << std::setw(static_cast<int>(nameWidth)) << backend.name << "  "
-          << std::setw(7) << role << "  " << formatEndpoint(backend.address) << "\n";
+      out << "  " << std::left << std::setw(static_cast<int>(nameWidth)) << backend.name << "  " << std::setw(7) << role
+          << "  " << formatEndpoint(backend.address) << "\n";
     };
     backendLine(redis.primary, "primary");
     for (const auto& replica : redis.replicas) backendLine(replica, "replica");
     if (redis.replicas.empty()) out << "  (no replicas: every read goes to the primary)\n";
   }
-  out << "redis: password "
-      << (redis.passwordEnv.empty() ? std::string("none") : "from $" + redis.passwordEnv)
+  out << "redis: password " << (redis.passwordEnv.empty() ? std::string("none") : "from $" + redis.passwordEnv)
       << ", connect timeout " << formatMs(redis.connectTimeout) << ", command timeout "
       << formatMs(redis.commandTimeout) << ", " << redis.connectionsPerWorker
       << " connection(s) per worker per backend\n";
@@ -79,9 +77,12 @@ std::string describe(const Config& config) {
   out << "\n";
 
   out << "bearer tokens: ";
-  if (!config.auth.tokensEnv.empty()) out << "env $" << config.auth.tokensEnv << "\n";
-  else if (!config.auth.tokensFile.empty()) out << "file " << config.auth.tokensFile << "\n";
-  else out << "off (the data listener serves every client)\n";
+  if (!config.auth.tokensEnv.empty())
+    out << "env $" << config.auth.tokensEnv << "\n";
+  else if (!config.auth.tokensFile.empty())
+    out << "file " << config.auth.tokensFile << "\n";
+  else
+    out << "off (the data listener serves every client)\n";
 
   const ConsistencyConfig& consistency = config.consistency;
   const WriteQuorum& quorum = consistency.writeQuorum;
@@ -97,15 +98,12 @@ std::string describe(const Config& config) {
 
   // The effective rule table: first match wins, then the default.
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"#", "rule", "keys", "methods", "level", "override", "on_stale", "downgrade",
-                  "max_staleness"});
+  rows.push_back({"#", "rule", "keys", "methods", "level", "override", "on_stale", "downgrade", "max_staleness"});
   auto policyCells = [&](const Policy& policy, std::vector<std::string>& row) {
     row.emplace_back(routing::toString(policy.level));
     row.emplace_back(routing::toString(policy.override));
     row.emplace_back(routing::toString(policy.onStale));
-    row.push_back(policy.downgradeEnabled
-                      ? "to " + std::string(routing::toString(policy.floor))
-                      : std::string("no"));
+    row.push_back(policy.downgradeEnabled ? "to " + std::string(routing::toString(policy.floor)) : std::string("no"));
     row.push_back(policy.maxStaleness ? formatMs(*policy.maxStaleness)
                                       : formatMs(consistency.maxStaleness) + " (global)");
   };
@@ -115,8 +113,7 @@ std::string describe(const Config& config) {
     for (const auto& glob : rule.keyGlobs) keys += (keys.empty() ? "" : ",") + printable(glob);
     std::string methods;
     for (const auto& method : rule.methods) methods += (methods.empty() ? "" : ",") + method;
-    std::vector<std::string> row{std::to_string(index++), rule.name, keys,
-                                 methods.empty() ? "*" : methods};
+    std::vector<std::string> row{std::to_string(index++), rule.name, keys, methods.empty() ? "*" : methods};
     policyCells(rule.policy, row);
     rows.push_back(std::move(row));
   }
@@ -139,8 +136,7 @@ std::string describe(const Config& config) {
 
   const LoadConfig& load = config.load;
   if (load.enabled) {
-    out << "load: overloaded when inflight >= " << load.high.inflight << " or p99 >= "
-        << formatMs(load.high.p99);
+    out << "load: overloaded when inflight >= " << load.high.inflight << " or p99 >= " << formatMs(load.high.p99);
     if (load.high.errorRate > 0) out << " or error rate >= " << load.high.errorRate;
     out << " for " << formatMs(load.holdFor) << "; back to normal when inflight <= " << load.low.inflight
         << " and p99 <= " << formatMs(load.low.p99);
@@ -150,19 +146,18 @@ std::string describe(const Config& config) {
     out << "load: downgrading disabled\n";
   }
   const LimitsConfig& limits = config.limits;
-  out << "limits: header " << formatBytes(limits.maxHeaderBytes) << ", body "
-      << formatBytes(limits.maxBodyBytes) << ", key " << formatBytes(limits.maxKeyBytes) << ", batch "
-      << limits.maxBatchCommands << " commands, " << limits.maxConnections << " connections; timeouts header "
-      << formatMs(limits.headerTimeout) << ", body " << formatMs(limits.bodyTimeout) << ", idle "
-      << formatMs(limits.idleTimeout) << ", drain " << formatMs(limits.drainTimeout) << "\n";
+  out << "limits: header " << formatBytes(limits.maxHeaderBytes) << ", body " << formatBytes(limits.maxBodyBytes)
+      << ", key " << formatBytes(limits.maxKeyBytes) << ", batch " << limits.maxBatchCommands << " commands, "
+      << limits.maxConnections << " connections; timeouts header " << formatMs(limits.headerTimeout) << ", body "
+      << formatMs(limits.bodyTimeout) << ", idle " << formatMs(limits.idleTimeout) << ", drain "
+      << formatMs(limits.drainTimeout) << "\n";
   auto join = [](const std::vector<std::string>& words) {
     std::string text;
     for (const auto& word : words) text += (text.empty() ? "" : ",") + word;
     return text.empty() ? std::string("-") : text;
   };
-  out << "commands: scripts " << (config.commands.allowScripts ? "allowed" : "refused")
-      << ", also allowed " << join(config.commands.allow) << ", also refused "
-      << join(config.commands.deny) << "\n";
+  out << "commands: scripts " << (config.commands.allowScripts ? "allowed" : "refused") << ", also allowed "
+      << join(config.commands.allow) << ", also refused " << join(config.commands.deny) << "\n";
   if (config.audit.sampleRate > 0) {
     out << "audit: " << config.audit.sampleRate * 100 << "% of reads repeated on another node and compared, at most "
         << config.audit.maxInFlight << " at once\n";

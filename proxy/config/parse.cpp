@@ -21,32 +21,13 @@
 #include <vector>
 
 #include "backends/text.h"
+#include "proxy/config/config_parser.h"
 #include "proxy/config/yaml_reader.h"
 #include "routing/glob.h"
 #include "routing/router.h"
-
 namespace cx::proxy {
 namespace {
 
-using yaml::Entry;
-using yaml::Section;
-using yaml::childPath;
-using yaml::lineOf;
-using yaml::describeNode;
-
-using routing::Level;
-using routing::OnStale;
-using routing::Override;
-using routing::Policy;
-using routing::Rule;
-
-constexpr int kMaxWorkers = 1024;
-constexpr int kMaxConnectionsPerWorker = 256;
-constexpr long long kMaxReplicaStickiness = 1'000'000;
-constexpr int kMaxQuorumReplicas = 1000;
-constexpr int kMaxInflight = 10'000'000;
-constexpr int kMaxAuditsInFlight = 100'000;
-constexpr std::size_t kMaxKeyBytesRedis = 512ull * 1024 * 1024;  // Redis's own key limit
 constexpr std::size_t kVersionHexDigits = 12;
 
 // The config's version: the first hex digits of the SHA-256 of its text.
@@ -64,34 +45,9 @@ std::string sha256Prefix(std::string_view text) {
   return hex;
 }
 
-// The section parsers, on top of the typed readers.
-class ConfigParser : public yaml::ConfigReader {
- public:
-  using ConfigReader::ConfigReader;
-  Config parse(const YAML::Node& root);
+}  // namespace
 
-  // --- sections ---
-  void parseListen(const Section& root, Config& config) const;
-  void parseRedis(const Section& root, Config& config) const;
-  void parseTracking(const Section& root, Config& config) const;
-  void parseSession(const Section& root, Config& config) const;
-  void parseAuth(const Section& root, Config& config) const;
-  void parseRedisTls(const Entry& entry, RedisTlsConfig& out) const;
-  ListenerTls parseListenerTls(const Entry& entry) const;
-  void parseConsistency(const Section& root, Config& config) const;
-  void parseLoad(const Section& root, Config& config) const;
-  void parseLimits(const Section& root, Config& config) const;
-  void parseCommands(const Section& root, Config& config) const;
-  void parseLog(const Section& root, Config& config) const;
-  void parseAudit(const Section& root, Config& config) const;
-  double readFraction(const Entry& entry) const;
-
-  BackendConfig parseBackend(const Entry& entry, BackendConfig backend, bool requireAddress) const;
-  Policy parsePolicy(const Section& section, Policy policy, const std::string& ruleName) const;
-  Rule parseRule(const Entry& entry, const Policy& defaultPolicy) const;
-  std::vector<std::string> readCommandList(const Entry& entry) const;
-
-};
+namespace config_parsing {
 
 // ---------------------------------------------------------------------------------------
 // Sections
@@ -108,13 +64,11 @@ void ConfigParser::parseListen(const Section& root, Config& config) const {
   const auto& admin = config.listen.admin;
   if (data.host == admin.host && data.port == admin.port) {
     const Entry where = listen.get("admin").value_or(listen.get("data").value_or(*entry));
-    fail(where, "data and admin listeners share the address " + formatEndpoint(data) +
-                    "; give them different ports");
+    fail(where, "data and admin listeners share the address " + formatEndpoint(data) + "; give them different ports");
   }
 }
 
-BackendConfig ConfigParser::parseBackend(const Entry& entry, BackendConfig backend,
-                                         bool requireAddress) const {
+BackendConfig ConfigParser::parseBackend(const Entry& entry, BackendConfig backend, bool requireAddress) const {
   const Section section(*this, entry, {"name", "address"});
   if (auto name = section.get("name")) backend.name = readName(*name, "backend");
   if (auto address = section.get("address")) {
@@ -129,9 +83,8 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
   const auto entry = root.get("redis");
   if (!entry) return;
   const Section redis(*this, *entry,
-                      {"primary", "replicas", "username", "password_env", "tls", "connect_timeout",
-                       "command_timeout", "connections_per_worker", "replica_stickiness", "sentinel",
-                       "failover_wait"});
+                      {"primary", "replicas", "username", "password_env", "tls", "connect_timeout", "command_timeout",
+                       "connections_per_worker", "replica_stickiness", "sentinel", "failover_wait"});
   RedisConfig& out = config.redis;
   if (auto sentinel = redis.get("sentinel")) {
     for (const char* key : {"primary", "replicas"}) {
@@ -179,13 +132,13 @@ void ConfigParser::parseRedis(const Section& root, Config& config) const {
     for (const auto& other : seen) {
       if (other.name == backend.name) {
         fail(where.line, childPath(where.path, "name"),
-             "duplicate backend name " + inQuotes(backend.name) + " (also used at line " +
-                 std::to_string(other.line) + ")");
+             "duplicate backend name " + inQuotes(backend.name) + " (also used at line " + std::to_string(other.line) +
+                 ")");
       }
       if (other.address == address) {
         fail(where.line, childPath(where.path, "address"),
-             "address " + address + " is already used by backend " + inQuotes(other.name) +
-                 " (line " + std::to_string(other.line) + ")");
+             "address " + address + " is already used by backend " + inQuotes(other.name) + " (line " +
+                 std::to_string(other.line) + ")");
       }
     }
     seen.push_back({backend.name, address, where.line});
@@ -242,11 +195,10 @@ void ConfigParser::parseTracking(const Section& root, Config& config) const {
   }
   if (config.tracking.downAfter < config.tracking.interval) {
     const Entry where = tracking.get("down_after").value_or(tracking.get("interval").value());
-    const std::string downAfter = formatMs(config.tracking.downAfter) +
-                                  (tracking.has("down_after") ? "" : ", the default");
+    const std::string downAfter =
+        formatMs(config.tracking.downAfter) + (tracking.has("down_after") ? "" : ", the default");
     fail(where, "tracking.down_after (" + downAfter + ") is shorter than tracking.interval (" +
-                    formatMs(config.tracking.interval) +
-                    "); a backend would be marked down between two polls");
+                    formatMs(config.tracking.interval) + "); a backend would be marked down between two polls");
   }
 }
 
@@ -308,222 +260,12 @@ void ConfigParser::parseAuth(const Section& root, Config& config) const {
   }
 }
 
-Policy ConfigParser::parsePolicy(const Section& section, Policy policy,
-                                 const std::string& ruleName) const {
-  if (auto level = section.get("level")) policy.level = readLevel(*level);
-  if (auto bound = section.get("max_staleness")) policy.maxStaleness = readDuration(*bound, true);
-  if (auto value = section.get("override")) policy.override = readOverride(*value);
-  if (auto value = section.get("on_stale")) policy.onStale = readOnStale(*value);
-
-  const auto downgrade = section.get("downgrade");
-  if (!downgrade) {
-    // An inherited floor may be stronger than this rule's own level; the rule then simply
-    // cannot be relaxed, which is what the floor asks for.
-    if (routing::isStronger(policy.floor, policy.level)) policy.floor = policy.level;
-    return policy;
-  }
-  std::optional<Entry> floorEntry;
-  if (downgrade->node.IsScalar()) {  // `downgrade: false` shorthand
-    policy.downgradeEnabled = readBool(*downgrade);
-    policy.floor = Level::Eventual;
-  } else {
-    const Section block(*this, *downgrade, {"enabled", "floor"});
-    // Writing a downgrade block means asking for it; `enabled: false` turns it off.
-    policy.downgradeEnabled = true;
-    policy.floor = Level::Eventual;
-    if (auto enabled = block.get("enabled")) policy.downgradeEnabled = readBool(*enabled);
-    floorEntry = block.get("floor");
-    if (floorEntry) policy.floor = readLevel(*floorEntry);
-  }
-  if (floorEntry && routing::isStronger(policy.floor, policy.level)) {
-    std::string problem = "floor " + std::string(routing::toString(policy.floor)) +
-                          " is stronger than the level " +
-                          std::string(routing::toString(policy.level));
-    problem += ruleName.empty() ? " of consistency.default" : " of rule " + inQuotes(ruleName);
-    problem += "; a floor is the weakest level reads may be relaxed to";
-    fail(*floorEntry, problem);
-  }
-  return policy;
-}
-
-Rule ConfigParser::parseRule(const Entry& entry, const Policy& defaultPolicy) const {
-  if (!entry.node.IsMap()) {
-    fail(entry, "expected a rule (a mapping with name, keys, level...), got " +
-                    describeNode(entry.node));
-  }
-  const Section section(*this, entry,
-                        {"name", "keys", "methods", "level", "max_staleness", "override",
-                         "on_stale", "downgrade"});
-  Rule rule;
-  rule.line = entry.line;
-  const auto name = section.get("name");
-  if (!name) fail(entry.line, section.path("name"), "missing; every rule needs a name");
-  rule.name = readName(*name, "rule");
-
-  const auto keys = section.get("keys");
-  if (!keys) {
-    fail(entry.line, section.path("keys"),
-         "missing; rule " + inQuotes(rule.name) +
-             " needs at least one key pattern, e.g. [\"user:*\"]");
-  }
-  for (const Entry& item : readList(*keys, true)) {
-    std::string glob = readString(item);
-    if (glob.empty()) fail(item, "empty key pattern (use \"*\" for every key)");
-    if (auto problem = routing::validateGlob(glob)) {
-      fail(item, "bad key pattern " + inQuotes(glob) + ": " + *problem);
-    }
-    rule.keyGlobs.push_back(std::move(glob));
-  }
-  if (rule.keyGlobs.empty()) {
-    fail(*keys, "rule " + inQuotes(rule.name) + " needs at least one key pattern");
-  }
-
-  if (auto methods = section.get("methods")) {
-    for (const Entry& item : readList(*methods, true)) {
-      std::string method = readString(item);
-      if (!isCommandWord(method, true)) {
-        fail(item, "invalid method " + inQuotes(method) +
-                       " (expected GET, PUT, DELETE, POST or an upper-case Redis command name)");
-      }
-      if (std::find(rule.methods.begin(), rule.methods.end(), method) == rule.methods.end()) {
-        rule.methods.push_back(std::move(method));
-      }
-    }
-  }
-
-  // Level, max_staleness, override and on_stale default to consistency.default's; downgrading
-  // is never inherited: relaxing a rule's reads under load must be asked for by that rule.
-  Policy base = defaultPolicy;
-  base.downgradeEnabled = false;
-  base.floor = Level::Eventual;
-  rule.policy = parsePolicy(section, base, rule.name);
-  return rule;
-}
-
-void ConfigParser::parseConsistency(const Section& root, Config& config) const {
-  // Walked even when absent: the write quorum default depends on redis.replicas.
-  const Entry entry = root.get("consistency").value_or(Entry{YAML::Node(), "consistency", 1});
-  const Section consistency(*this, entry,
-                            {"default", "max_staleness", "wait_timeout", "write_quorum", "rules"});
-  ConsistencyConfig& out = config.consistency;
-  std::optional<Entry> quorumEntry;
-
-  if (auto defaults = consistency.get("default")) {
-    const Section section(*this, *defaults,
-                          {"level", "max_staleness", "override", "on_stale", "downgrade"});
-    out.defaultPolicy = parsePolicy(section, out.defaultPolicy, "");
-  }
-  if (auto bound = consistency.get("max_staleness")) out.maxStaleness = readDuration(*bound, true);
-  if (auto wait = consistency.get("wait_timeout")) out.waitTimeout = readDuration(*wait, true);
-
-  if (auto quorum = consistency.get("write_quorum")) {
-    const Section section(*this, *quorum, {"replicas", "timeout"});
-    if (auto replicas = section.get("replicas")) {
-      const std::string& text = scalar(*replicas, "a number of replicas, majority or all");
-      if (text::iequals(text, "majority")) {
-        out.writeQuorum.kind = WriteQuorum::Kind::Majority;
-      } else if (text::iequals(text, "all")) {
-        out.writeQuorum.kind = WriteQuorum::Kind::All;
-      } else if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) ||
-                                   text[0] == '-' || text[0] == '+')) {
-        out.writeQuorum.kind = WriteQuorum::Kind::Count;
-        out.writeQuorum.replicas = static_cast<int>(readInt(*replicas, 0, kMaxQuorumReplicas));
-      } else {
-        fail(*replicas, "expected a number of replicas, majority or all, got " + inQuotes(text));
-      }
-    }
-    // WAIT with a timeout of 0 blocks forever in Redis; a strong write must end.
-    if (auto timeout = section.get("timeout")) {
-      out.writeQuorum.timeout = readDuration(*timeout, false);
-    }
-    quorumEntry = section.get("replicas");
-  }
-  // The quorum counts replicas that acknowledge a strong write; asking for more than are
-  // configured would fail every strong write. (redis is parsed before consistency.)
-  const int replicaCount = static_cast<int>(config.redis.replicas.size());
-  WriteQuorum& quorum = out.writeQuorum;
-  // Sentinel mode: the replicas are discovered, the count is checked per write (WAIT).
-  if (!config.redis.sentinel && quorum.kind == WriteQuorum::Kind::Count && quorum.replicas > replicaCount) {
-    if (quorumEntry) {
-      fail(*quorumEntry, "a write quorum of " + std::to_string(quorum.replicas) +
-                             " replicas, but only " + std::to_string(replicaCount) +
-                             " configured under redis.replicas; every strong write would fail");
-    }
-    quorum.replicas = replicaCount;  // the default of one, without replicas: none
-  }
-
-  if (auto rules = consistency.get("rules")) {
-    std::unordered_map<std::string, int> firstLine;  // rule name -> the line defining it
-    for (const Entry& item : readList(*rules, false)) {
-      Rule rule = parseRule(item, out.defaultPolicy);
-      if (auto [seen, added] = firstLine.try_emplace(rule.name, rule.line); !added) {
-        fail(lineOf(item.node, item.line), item.path + ".name",
-             "duplicate rule name " + inQuotes(rule.name) + " (first defined at line " +
-                 std::to_string(seen->second) + ")");
-      }
-      out.rules.push_back(std::move(rule));
-    }
-  }
-}
-
-void ConfigParser::parseLoad(const Section& root, Config& config) const {
-  const auto entry = root.get("load");
-  if (!entry) return;
-  const Section load(*this, *entry, {"enabled", "high", "low", "for"});
-  LoadConfig& out = config.load;
-  if (auto enabled = load.get("enabled")) out.enabled = readBool(*enabled);
-  if (auto holdFor = load.get("for")) out.holdFor = readDuration(*holdFor, true);
-
-  struct Given {
-    std::optional<Entry> inflight;
-    std::optional<Entry> p99;
-    std::optional<Entry> errorRate;
-  };
-  auto readWatermark = [&](std::string_view key, LoadWatermark& mark, bool high) {
-    Given given;
-    const auto watermark = load.get(key);
-    if (!watermark) return given;
-    const Section section(*this, *watermark, {"inflight", "p99", "error_rate"});
-    given.inflight = section.get("inflight");
-    given.p99 = section.get("p99");
-    given.errorRate = section.get("error_rate");
-    if (given.errorRate) mark.errorRate = readFraction(*given.errorRate);
-    if (given.inflight) {
-      mark.inflight = static_cast<int>(readInt(*given.inflight, high ? 1 : 0, kMaxInflight));
-    }
-    if (given.p99) mark.p99 = readDuration(*given.p99, !high);
-    return given;
-  };
-  const Given high = readWatermark("high", out.high, true);
-  const Given low = readWatermark("low", out.low, false);
-
-  // Hysteresis needs low ≤ high, or the controller would flap between the two states.
-  auto check = [&](const char* what, long long lowValue, long long highValue,
-                   const std::optional<Entry>& lowEntry, const std::optional<Entry>& highEntry,
-                   const std::string& unit) {
-    if (lowValue <= highValue) return;
-    const std::string values = "load.low." + std::string(what) + " (" +
-                               std::to_string(lowValue) + unit + ") is above load.high." + what +
-                               " (" + std::to_string(highValue) + unit + ")";
-    const std::string advice = "; the low watermark must not exceed the high one";
-    if (lowEntry) fail(*lowEntry, values + advice);
-    if (highEntry) fail(*highEntry, values + (" with the default low watermark" + advice));
-    fail(*entry, values + advice);
-  };
-  check("inflight", out.low.inflight, out.high.inflight, low.inflight, high.inflight, "");
-  check("p99", out.low.p99.count(), out.high.p99.count(), low.p99, high.p99, "ms");
-  if (out.high.errorRate > 0 && out.low.errorRate > out.high.errorRate) {
-    fail(low.errorRate ? *low.errorRate : *entry,
-         "load.low.error_rate is above load.high.error_rate; the low watermark must not exceed the high one");
-  }
-}
-
 void ConfigParser::parseLimits(const Section& root, Config& config) const {
   const auto entry = root.get("limits");
   if (!entry) return;
   const Section limits(*this, *entry,
-                       {"max_header_bytes", "max_body_bytes", "max_key_bytes", "max_batch_commands",
-                        "max_connections", "header_timeout", "body_timeout", "idle_timeout", "drain_timeout"});
+                       {"max_header_bytes", "max_body_bytes", "max_key_bytes", "max_batch_commands", "max_connections",
+                        "header_timeout", "body_timeout", "idle_timeout", "drain_timeout"});
   LimitsConfig& out = config.limits;
   constexpr std::size_t kGiB = 1ull << 30;
   if (auto value = limits.get("max_header_bytes")) out.maxHeaderBytes = readByteSize(*value, kGiB);
@@ -584,8 +326,7 @@ void ConfigParser::parseLog(const Section& root, Config& config) const {
     } else if (text == "warning") {
       config.log.level = "warn";
     } else {
-      fail(*level, "unknown log level " + inQuotes(level->node.Scalar()) +
-                       " (expected debug, info, warn or error)");
+      fail(*level, "unknown log level " + inQuotes(level->node.Scalar()) + " (expected debug, info, warn or error)");
     }
   }
 }
@@ -613,8 +354,8 @@ void ConfigParser::parseAudit(const Section& root, Config& config) const {
 Config ConfigParser::parse(const YAML::Node& root) {
   Config config;
   const Section top(*this, Entry{root, "", 1},
-                    {"listen", "workers", "redis", "tracking", "session", "auth", "consistency", "load",
-                     "limits", "commands", "log", "audit"});
+                    {"listen", "workers", "redis", "tracking", "session", "auth", "consistency", "load", "limits",
+                     "commands", "log", "audit"});
   parseListen(top, config);
   if (auto workers = top.get("workers")) {
     config.workers = static_cast<int>(readInt(*workers, 0, kMaxWorkers));
@@ -633,7 +374,7 @@ Config ConfigParser::parse(const YAML::Node& root) {
   return config;
 }
 
-}  // namespace
+}  // namespace config_parsing
 
 Config parseConfig(std::string_view yamlText, std::string_view sourceName) {
   const std::string source(sourceName);
@@ -646,7 +387,7 @@ Config parseConfig(std::string_view yamlText, std::string_view sourceName) {
   } catch (const YAML::Exception& error) {
     throw ConfigError(source + ":1: (yaml): " + error.what());
   }
-  ConfigParser parser(source);
+  config_parsing::ConfigParser parser(source);
   Config config;
   try {
     config = parser.parse(root);

@@ -18,9 +18,7 @@ std::optional<milliseconds> parseDuration(std::string_view text) {
   // <digits>[.<digits>][unit], unit one of us, ms, s, m, h; none means ms. Computed in
   // nanoseconds and rounded up to whole milliseconds, so "500us" is 1ms, never 0.
   std::size_t i = 0;
-  auto isDigit = [&](std::size_t at) {
-    return at < text.size() && std::isdigit(static_cast<unsigned char>(text[at]));
-  };
+  auto isDigit = [&](std::size_t at) { return at < text.size() && std::isdigit(static_cast<unsigned char>(text[at])); };
   if (!isDigit(0)) return std::nullopt;
   constexpr std::uint64_t kLimit = std::numeric_limits<std::int64_t>::max();
   std::uint64_t whole = 0;
@@ -95,9 +93,8 @@ std::string inQuotes(std::string_view text) {
 
 bool isEnvVarName(std::string_view name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 bool isSafeName(std::string_view name) {

@@ -42,8 +42,7 @@ std::optional<std::string> hintForUnknownKey(const std::string& path) {
 
 }  // namespace
 
-Section::Section(const ConfigReader& parser, const Entry& entry,
-                 std::initializer_list<std::string_view> known)
+Section::Section(const ConfigReader& parser, const Entry& entry, std::initializer_list<std::string_view> known)
     : self_(entry) {
   if (!entry.node.IsDefined() || entry.node.IsNull()) return;  // an empty section: defaults
   if (!entry.node.IsMap()) {
@@ -78,9 +77,9 @@ Section::Section(const ConfigReader& parser, const Entry& entry,
     }
     for (const auto& [seen, seenEntry] : fields_) {
       if (seen == key) {
-        parser.fail(keyLine, path,
-                    "duplicate key (first given at line " +
-                        std::to_string(lineOf(seenEntry.node, seenEntry.line)) + ")");
+        parser.fail(
+            keyLine, path,
+            "duplicate key (first given at line " + std::to_string(lineOf(seenEntry.node, seenEntry.line)) + ")");
       }
     }
     fields_.emplace_back(key, Entry{field.second, path, lineOf(field.second, keyLine)});

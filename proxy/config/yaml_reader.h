@@ -54,8 +54,7 @@ class ConfigReader;
 // A mapping in the file: checks on construction that it has only known keys, each once.
 class Section {
  public:
-  Section(const ConfigReader& reader, const Entry& entry,
-          std::initializer_list<std::string_view> known);
+  Section(const ConfigReader& reader, const Entry& entry, std::initializer_list<std::string_view> known);
 
   std::optional<Entry> get(std::string_view key) const {
     for (const auto& [name, entry] : fields_) {
@@ -84,9 +83,7 @@ class ConfigReader {
     message += problem;
     throw ConfigError(message);
   }
-  [[noreturn]] void fail(const Entry& entry, std::string_view problem) const {
-    fail(entry.line, entry.path, problem);
-  }
+  [[noreturn]] void fail(const Entry& entry, std::string_view problem) const { fail(entry.line, entry.path, problem); }
 
   // --- typed readers; each fails with the entry's path and line ---
 
@@ -125,8 +122,7 @@ class ConfigReader {
     const std::string& text = scalar(entry, "a duration");
     const auto value = parseDuration(text);
     if (!value) {
-      fail(entry, "invalid duration " + inQuotes(text) +
-                      " (expected e.g. 250ms, 2s, 1m or a number of milliseconds)");
+      fail(entry, "invalid duration " + inQuotes(text) + " (expected e.g. 250ms, 2s, 1m or a number of milliseconds)");
     }
     if (!allowZero && value->count() == 0) fail(entry, "must be longer than 0ms");
     return *value;
@@ -136,8 +132,7 @@ class ConfigReader {
     const std::string& text = scalar(entry, "a size in bytes");
     const auto value = parseByteSize(text);
     if (!value) {
-      fail(entry,
-           "invalid size " + inQuotes(text) + " (expected bytes, e.g. 16384, 16KiB or 1MiB)");
+      fail(entry, "invalid size " + inQuotes(text) + " (expected bytes, e.g. 16384, 16KiB or 1MiB)");
     }
     if (*value == 0) fail(entry, "must be more than 0 bytes");
     if (*value > max) fail(entry, text + " is larger than the maximum " + formatBytes(max));
@@ -156,8 +151,8 @@ class ConfigReader {
   Level readLevel(const Entry& entry) const {
     const std::string& text = scalar(entry, "a consistency level");
     if (auto level = routing::parseLevel(text)) return *level;
-    fail(entry, "unknown level " + inQuotes(text) +
-                    " (expected strong, linearizable, bounded, session, prefix or eventual)");
+    fail(entry,
+         "unknown level " + inQuotes(text) + " (expected strong, linearizable, bounded, session, prefix or eventual)");
   }
 
   Override readOverride(const Entry& entry) const {
@@ -175,8 +170,8 @@ class ConfigReader {
   std::string readName(const Entry& entry, std::string_view what) const {
     std::string name = readString(entry);
     if (!isSafeName(name)) {
-      fail(entry, "invalid " + std::string(what) + " name " + inQuotes(name) +
-                      " (use 1-64 letters, digits, '-', '_' or '.')");
+      fail(entry,
+           "invalid " + std::string(what) + " name " + inQuotes(name) + " (use 1-64 letters, digits, '-', '_' or '.')");
     }
     return name;
   }
@@ -201,8 +196,7 @@ class ConfigReader {
     if (!entry.node.IsSequence()) fail(entry, "expected a list, got " + describeNode(entry.node));
     std::size_t index = 0;
     for (const auto& item : entry.node) {
-      items.push_back(Entry{item, entry.path + "[" + std::to_string(index) + "]",
-                            lineOf(item, entry.line)});
+      items.push_back(Entry{item, entry.path + "[" + std::to_string(index) + "]", lineOf(item, entry.line)});
       ++index;
     }
     return items;

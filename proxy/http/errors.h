@@ -43,7 +43,7 @@ enum class ErrorCode : std::uint8_t {
 struct ErrorSpec {
   std::string_view code;  // the body's "error" member
   boost::beast::http::status status;
-  bool retryAfter;  // answered with "Retry-After: 1"
+  bool retryAfter;           // answered with "Retry-After: 1"
   std::string_view message;  // when the handler gives none
 };
 

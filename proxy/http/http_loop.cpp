@@ -3,6 +3,7 @@
 // ready), the send turn (sendReady) and the sweeper (a deadline passed). All run on the
 // loop's thread.
 #include "proxy/http/http_loop.h"
+#include "proxy/http/http_loop_impl.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,142 +34,14 @@
 #include <vector>
 
 #include "metrics/metrics.h"
-#include "proxy/http/errors.h"
 #include "proxy/app/log.h"
+#include "proxy/http/errors.h"
 
 namespace cx::proxy {
 
 namespace asio = boost::asio;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// What one request/response exchange needs. A connection holds one only from the first
-// byte of a request until its response is handed to the socket, then gives it back to
-// the loop's pool; the pool hands out the most recently returned first, so the requests
-// of a loop keep reusing a few warm buffers instead of one cold set per connection.
-struct Exchange {
-  Exchange(std::size_t headerLimit, std::uint64_t bodyLimit) : parser(req, headerLimit, bodyLimit) {}
-  Request req;
-  RequestParser parser;
-  Response res;
-};
-
-struct Conn {
-  enum class Phase : std::uint8_t {
-    Idle,      // between requests: waits for the first byte of the next one
-    Header,    // reading a request's header
-    Body,      // reading its body
-    Handling,  // its handler has it; the socket is not read (responses stay in order)
-    Ready,     // its response waits for the loop's next send turn (sendReady())
-    Writing,   // the socket did not take the whole response; the rest is in `out`
-    Closed,
-  };
-  HttpLoop::Impl* loop = nullptr;
-  int fd = -1;
-  SSL* ssl = nullptr;         // HTTPS: the connection's TLS session, over fd; null on a plain listener
-  bool handshaking = false;   // its TLS handshake is not complete
-  bool tlsWantsWrite = false; // the last TLS read needs the socket writable first (resumed on EPOLLOUT)
-  std::uint32_t request = 0;  // numbers this connection's requests, for their Responders
-  Phase phase = Phase::Idle;
-  bool readable = false;  // bytes may be waiting: an edge came after the last read that drained the socket
-  bool peerClosed = false;  // the client's FIN (or an error) was reported: a read returns it even after a short one
-  bool pumping = false;   // pump() is on the stack for this connection
-  bool closeAfterWrite = false;
-  Clock::time_point deadline = Clock::time_point::max();
-  std::unique_ptr<Exchange> ex;  // while a request is in progress
-  std::string in;                // received, not yet parsed: the rest of a request, or pipelined ones
-  std::string out;               // what the socket did not take of a response
-  std::size_t outSent = 0;
-  std::list<Conn>::iterator self;
-};
-
-bool wouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
-
-}  // namespace
-
-struct HttpLoop::Impl {
-  Impl(asio::io_context& context, const LimitsConfig& l, Handler h, std::atomic<std::size_t>& o,
-       metrics::Metrics& m, std::string name, std::shared_ptr<TlsServerContext> t)
-      : io(context),
-        tls(std::move(t)),
-        limits(l),
-        handler(std::move(h)),
-        open(o),
-        connectionsGauge(m.connections(name)),
-        listener(std::move(name)),
-        epollWait(context),
-        sweeper(context) {
-    const auto shortest = std::min({limits.headerTimeout, limits.bodyTimeout, limits.idleTimeout});
-    tick = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(5), std::chrono::seconds(1));
-  }
-
-  asio::io_context& io;
-  const std::shared_ptr<TlsServerContext> tls;
-  const LimitsConfig limits;
-  const Handler handler;
-  std::atomic<std::size_t>& open;
-  prometheus::Gauge& connectionsGauge;
-  const std::string listener;
-  asio::posix::stream_descriptor epollWait;  // owns the epoll set's descriptor
-  int epfd = -1;
-  asio::steady_timer sweeper;
-  Clock::duration tick{};
-  std::list<Conn> conns;
-  std::list<Conn> closed;  // closed during a turn; freed when no call on the stack can see them
-  std::vector<std::unique_ptr<Exchange>> idleExchanges;
-  bool draining = false;
-  bool stopped = false;
-  std::string head;  // the response head being sent: one per loop, so it stays warm
-  std::string tlsOut;  // HTTPS: head and body together, so a response leaves as one TLS record (or a few)
-  std::vector<Conn*> ready;    // responses complete since the last send turn, in order
-  std::vector<Conn*> sending;  // the send turn's batch (sendReady())
-  alignas(64) std::array<char, 16 * 1024> scratch{};  // every read lands here first
-
-  void start();
-  asio::awaitable<void> poll();
-  asio::awaitable<void> sweep();
-  void onEvent(Conn& c, std::uint32_t events);
-  void pump(Conn& c);
-  std::size_t consume(Conn& c, std::string_view data);
-  void dispatch(Conn& c);
-  void failed(Conn& c, std::uint32_t request, std::exception_ptr error);
-  void responded(Conn& c, std::uint32_t request);
-  void respond(Conn& c);
-  void sendReady();
-  void send(Conn& c, const Response& res, unsigned version, bool keepAlive, bool headRequest);
-  void flush(Conn& c);
-  void responseSent(Conn& c, bool keepAlive);
-  void refuse(Conn& c, ParseStatus status);
-  void onEof(Conn& c);
-  void close(Conn& c);
-  void adopt(int fd);
-  // recv() on the socket, or its TLS equivalent: > 0 bytes into scratch, 0 at the end of
-  // the stream, < 0 with errno (EAGAIN: nothing more now).
-  ssize_t receive(Conn& c);
-  ssize_t tlsReceive(Conn& c);
-  // Writes as much of `data` as the connection takes now; sets *failed on an error.
-  std::size_t tlsSend(Conn& c, std::string_view data, bool* failed);
-
-  std::unique_ptr<Exchange> acquire() {
-    if (idleExchanges.empty()) return std::make_unique<Exchange>(limits.maxHeaderBytes, limits.maxBodyBytes);
-    auto e = std::move(idleExchanges.back());
-    idleExchanges.pop_back();
-    return e;
-  }
-  void release(std::unique_ptr<Exchange> e) {
-    // About 2 KiB each: enough for a loop's share of a thousand busy connections;
-    // beyond that a burst's exchanges go back to the allocator.
-    constexpr std::size_t kKeep = 1024;
-    constexpr std::size_t kKeepBody = 64 * 1024;  // nor does a pooled exchange keep a large body
-    if (!e || idleExchanges.size() >= kKeep) return;
-    e->parser.reset();  // ready for the next request, and a large request body let go now
-    if (e->res.body().capacity() > kKeepBody) std::string().swap(e->res.body());
-    idleExchanges.push_back(std::move(e));
-  }
-};
+using http_loop_detail::wouldBlock;
 
 void HttpLoop::Impl::start() {
   epfd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -270,7 +143,8 @@ void HttpLoop::Impl::onEvent(Conn& c, std::uint32_t events) {
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c.peerClosed = true;
   if (c.tlsWantsWrite && (events & EPOLLOUT)) c.readable = true;
   // A TLS write may wait for bytes from the peer (a key update): any edge retries it.
-  const std::uint32_t resumesWrite = c.ssl ? (EPOLLOUT | EPOLLIN | EPOLLHUP | EPOLLERR) : (EPOLLOUT | EPOLLHUP | EPOLLERR);
+  const std::uint32_t resumesWrite =
+      c.ssl ? (EPOLLOUT | EPOLLIN | EPOLLHUP | EPOLLERR) : (EPOLLOUT | EPOLLHUP | EPOLLERR);
   if (c.phase == Conn::Phase::Writing && (events & resumesWrite)) flush(c);
   pump(c);
 }
@@ -437,104 +311,6 @@ void HttpLoop::Impl::sendReady() {
   closed.clear();
 }
 
-// Sends a response with one non-blocking sendmsg; what the socket does not take is
-// copied to the connection and sent as the socket drains (flush).
-void HttpLoop::Impl::send(Conn& c, const Response& res, unsigned version, bool keepAlive, bool headRequest) {
-  serializeHead(res, version, keepAlive, head);
-  const bool withBody = !headRequest && res.result_int() != 204 && res.result_int() != 304;
-  const std::string_view body = withBody ? std::string_view(res.body()) : std::string_view();
-  if (c.ssl) {
-    tlsOut.assign(head);
-    tlsOut.append(body);
-    bool failed = false;
-    const std::size_t took = tlsSend(c, tlsOut, &failed);
-    if (failed) {
-      close(c);
-      return;
-    }
-    if (took == tlsOut.size()) {
-      responseSent(c, keepAlive);
-      return;
-    }
-    // The rest starts with the bytes of the write OpenSSL is retrying (it allows the
-    // buffer to move: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
-    c.out.assign(tlsOut, took);
-    c.outSent = 0;
-    c.closeAfterWrite = !keepAlive;
-    c.phase = Conn::Phase::Writing;
-    c.deadline = Clock::now() + limits.bodyTimeout;
-    release(std::move(c.ex));
-    return;
-  }
-  std::array<iovec, 2> iov{iovec{head.data(), head.size()}, iovec{const_cast<char*>(body.data()), body.size()}};
-  msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = body.empty() ? 1 : 2;
-  ssize_t n;
-  do {
-    n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && !wouldBlock(errno)) {
-    close(c);
-    return;
-  }
-  const std::size_t took = n < 0 ? 0 : static_cast<std::size_t>(n);
-  if (took == head.size() + body.size()) {
-    responseSent(c, keepAlive);
-    return;
-  }
-  if (took < head.size()) {
-    c.out.assign(head, took);
-    c.out.append(body);
-  } else {
-    c.out.assign(body.substr(took - head.size()));
-  }
-  c.outSent = 0;
-  c.closeAfterWrite = !keepAlive;
-  c.phase = Conn::Phase::Writing;
-  c.deadline = Clock::now() + limits.bodyTimeout;
-  release(std::move(c.ex));
-}
-
-void HttpLoop::Impl::flush(Conn& c) {
-  if (c.ssl && c.outSent < c.out.size()) {
-    bool failed = false;
-    c.outSent += tlsSend(c, std::string_view(c.out).substr(c.outSent), &failed);
-    if (failed) {
-      close(c);
-      return;
-    }
-    if (c.outSent < c.out.size()) return;  // the next edge comes when it drains
-  }
-  while (c.outSent < c.out.size()) {
-    const ssize_t n = ::send(c.fd, c.out.data() + c.outSent, c.out.size() - c.outSent, MSG_NOSIGNAL);
-    if (n > 0) {
-      c.outSent += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && wouldBlock(errno)) return;  // the next edge comes when it drains
-    close(c);
-    return;
-  }
-  std::string().swap(c.out);  // a large response's copy is not kept
-  c.outSent = 0;
-  responseSent(c, !c.closeAfterWrite);
-}
-
-// The whole response is with the socket: the exchange goes back to the pool, and the
-// connection closes or waits for (or parses) its next request.
-void HttpLoop::Impl::responseSent(Conn& c, bool keepAlive) {
-  release(std::move(c.ex));
-  if (!keepAlive) {
-    close(c);
-    return;
-  }
-  c.phase = Conn::Phase::Idle;
-  c.deadline = Clock::now() + limits.idleTimeout;
-  pump(c);  // bytes already here (pipelined, or arrived meanwhile); a no-op inside pump()
-}
-
 // The answer to a request that could not be parsed; the connection closes after it.
 void HttpLoop::Impl::refuse(Conn& c, ParseStatus status) {
   const RequestParser& parser = c.ex->parser;
@@ -592,59 +368,10 @@ void HttpLoop::Impl::close(Conn& c) {
   connectionsGauge.Decrement();
 }
 
-ssize_t HttpLoop::Impl::receive(Conn& c) {
-  if (c.ssl) return tlsReceive(c);
-  return ::recv(c.fd, scratch.data(), scratch.size(), 0);
-}
-
-// The TLS read, handshake first. OpenSSL's "want read" is a drained socket (EAGAIN);
-// "want write" waits for EPOLLOUT; anything else (a failed handshake: plain HTTP, a
-// client that does not trust us) closes the connection without an answer.
-ssize_t HttpLoop::Impl::tlsReceive(Conn& c) {
-  c.tlsWantsWrite = false;
-  auto blocked = [&](int error) -> ssize_t {
-    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-      c.tlsWantsWrite = error == SSL_ERROR_WANT_WRITE;
-      errno = EAGAIN;
-    } else {
-      ERR_clear_error();
-      errno = ECONNRESET;
-    }
-    return -1;
-  };
-  if (c.handshaking) {
-    const int r = SSL_do_handshake(c.ssl);
-    if (r != 1) return blocked(SSL_get_error(c.ssl, r));
-    c.handshaking = false;
-  }
-  const int n = SSL_read(c.ssl, scratch.data(), static_cast<int>(scratch.size()));
-  if (n > 0) return n;
-  const int error = SSL_get_error(c.ssl, n);
-  if (error == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify, or a plain FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
-  return blocked(error);
-}
-
-std::size_t HttpLoop::Impl::tlsSend(Conn& c, std::string_view data, bool* failed) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const int n = SSL_write(c.ssl, data.data() + sent, static_cast<int>(std::min<std::size_t>(data.size() - sent, 1 << 30)));
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      continue;
-    }
-    const int error = SSL_get_error(c.ssl, n);
-    if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
-      ERR_clear_error();
-      *failed = true;
-    }
-    break;
-  }
-  return sent;
-}
-
 HttpLoop::HttpLoop(asio::io_context& io, const LimitsConfig& limits, Handler handler, std::atomic<std::size_t>& open,
                    metrics::Metrics& metrics, std::string listener, std::shared_ptr<TlsServerContext> tls)
-    : impl_(std::make_unique<Impl>(io, limits, std::move(handler), open, metrics, std::move(listener), std::move(tls))) {}
+    : impl_(
+          std::make_unique<Impl>(io, limits, std::move(handler), open, metrics, std::move(listener), std::move(tls))) {}
 
 void Responder::operator()() const {
   auto& c = *static_cast<Conn*>(conn_);

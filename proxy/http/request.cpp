@@ -178,8 +178,7 @@ std::string_view describe(ParseStatus status) {
     case ParseStatus::BadField: return "bad header field";
     case ParseStatus::BadContentLength: return "bad Content-Length";
     case ParseStatus::BadTransferEncoding: return "unsupported Transfer-Encoding (only chunked is accepted)";
-    case ParseStatus::LengthAndEncoding:
-      return "a request must not carry both Content-Length and Transfer-Encoding";
+    case ParseStatus::LengthAndEncoding: return "a request must not carry both Content-Length and Transfer-Encoding";
     case ParseStatus::EncodingInHttp10:
       return "Transfer-Encoding in an HTTP/1.0 request (its framing cannot be trusted)";
     case ParseStatus::BadHost: return "an HTTP/1.1 request needs exactly one valid Host field";
@@ -307,7 +306,7 @@ ParseStatus RequestParser::parseHead() {
   const char* const end = head.data() + head.size();
   while (*p != '\r') {  // the block ends with a blank line, so this stops (checked below)
     const char* nameStart = p;
-    while (kTokenChars[static_cast<unsigned char>(*p)]) ++p;  // stops at ':' or worse
+    while (kTokenChars[static_cast<unsigned char>(*p)]) ++p;        // stops at ':' or worse
     if (*p != ':' || p == nameStart) return ParseStatus::BadField;  // also obs-fold, "name :"
     const std::string_view name(nameStart, static_cast<std::size_t>(p - nameStart));
     ++p;
@@ -351,8 +350,10 @@ ParseStatus RequestParser::onField(std::string_view name, std::string_view value
       break;
     case 17:
       if (equalsLower(name, "transfer-encoding")) {
-        if (hasEncoding_) chunked_ = false;  // a second field makes "chunked, chunked" or worse
-        else chunked_ = iequals(value, "chunked");
+        if (hasEncoding_)
+          chunked_ = false;  // a second field makes "chunked, chunked" or worse
+        else
+          chunked_ = iequals(value, "chunked");
         hasEncoding_ = true;
       }
       break;

@@ -76,8 +76,8 @@ class Request {
 enum class ParseStatus {
   Ok,
   NeedMore,
-  HeaderTooLarge,       // → 431
-  BodyTooLarge,         // → 413
+  HeaderTooLarge,  // → 431
+  BodyTooLarge,    // → 413
   BadRequestLine,
   BadVersion,
   BadField,
@@ -87,8 +87,8 @@ enum class ParseStatus {
   EncodingInHttp10,     // Transfer-Encoding in an HTTP/1.0 request
   BadHost,              // no Host (HTTP/1.1), more than one, or a value that is no host[:port]
   BadChunk,
-  BareLineFeed,         // a line ended by LF alone
-  PartialMessage,       // the client closed mid-request
+  BareLineFeed,    // a line ended by LF alone
+  PartialMessage,  // the client closed mid-request
 };
 
 std::string_view describe(ParseStatus status);
@@ -128,7 +128,7 @@ class RequestParser {
   std::size_t headerLimit_;
   std::uint64_t bodyLimit_;
   State state_ = State::Header;
-  std::size_t scanned_ = 0;  // header bytes already searched for the blank line
+  std::size_t scanned_ = 0;      // header bytes already searched for the blank line
   std::uint64_t remaining_ = 0;  // of the body (Length) or of the chunk (ChunkData)
   std::size_t trailerBytes_ = 0;
   bool gotSome_ = false;

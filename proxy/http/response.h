@@ -26,9 +26,7 @@ class Response {
 
   // Sets a header field, replacing an earlier value of the same name (case-insensitive).
   void set(std::string_view name, std::string_view value);
-  void set(boost::beast::http::field name, std::string_view value) {
-    set(boost::beast::http::to_string(name), value);
-  }
+  void set(boost::beast::http::field name, std::string_view value) { set(boost::beast::http::to_string(name), value); }
   // The value of a field, or empty when absent.
   std::string_view operator[](std::string_view name) const;
   bool has(std::string_view name) const;

@@ -34,10 +34,11 @@ std::shared_ptr<ssl_ctx_st> TlsServerContext::build(const std::string& certFile,
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   // A client that closes without close_notify has ended its requests, not attacked us:
   // it reads as end of stream, as on plain TCP.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(ctx.get(),
+                      SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Responses are written from buffers that may move between retries of one write.
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(ctx.get(),
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), certFile.c_str()) != 1) {
     throw std::runtime_error("cert_file " + certFile + ": " + opensslError());
   }

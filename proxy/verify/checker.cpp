@@ -134,8 +134,8 @@ class Checker {
       if (read.downgraded.rfind(expected, 0) == 0) return *served;
     }
     add(Condition::ServedLevel, read.requested,
-        "asked for " + std::string(toString(read.requested)) + ", response says X-Consistency: \"" +
-            read.servedLevel + "\"" +
+        "asked for " + std::string(toString(read.requested)) + ", response says X-Consistency: \"" + read.servedLevel +
+            "\"" +
             (read.downgraded.empty() ? std::string(" with no X-Consistency-Downgraded")
                                      : ", X-Consistency-Downgraded: \"" + read.downgraded + "\""),
         {read.id});
@@ -184,8 +184,7 @@ class Checker {
     }
     if (w->invoke > read.complete) {
       add(Condition::WrittenValue, level,
-          "read " + value.key + " returned " + encodeValue(*value.version) +
-              " before the write of it was even sent",
+          "read " + value.key + " returned " + encodeValue(*value.version) + " before the write of it was even sent",
           {read.id, w->id});
       return false;
     }
@@ -211,8 +210,8 @@ class Checker {
       count(Condition::MonotonicReads);
       if (value.seq() < seen.seq) {
         add(Condition::MonotonicReads, level,
-            "session s" + std::to_string(read.session) + " read " + value.key + " seq " +
-                std::to_string(value.seq()) + " after having read seq " + std::to_string(seen.seq),
+            "session s" + std::to_string(read.session) + " read " + value.key + " seq " + std::to_string(value.seq()) +
+                " after having read seq " + std::to_string(seen.seq),
             {read.id, seen.op->id});
       }
     }
@@ -256,10 +255,9 @@ class Checker {
     if (value.seq() < required->written.seq) {
       add(Condition::Freshness, level,
           "read " + value.key + "=" + (value.present ? std::to_string(value.seq()) : std::string("(absent)")) +
-              " with bound " + std::to_string(bound.count()) + "ms, but seq " +
-              std::to_string(required->written.seq) + " was acknowledged at " + formatMicros(required->complete) +
-              ", " + std::to_string((read.invoke - required->complete).count() / 1000) +
-              "ms before the read started",
+              " with bound " + std::to_string(bound.count()) + "ms, but seq " + std::to_string(required->written.seq) +
+              " was acknowledged at " + formatMicros(required->complete) + ", " +
+              std::to_string((read.invoke - required->complete).count() / 1000) + "ms before the read started",
           {read.id, required->id});
     }
   }

@@ -41,10 +41,10 @@ struct Violation {
 };
 
 struct LevelSummary {
-  std::uint64_t reads = 0;          // answered reads held to this level
-  std::uint64_t replicaReads = 0;   // of which X-Served-Role: replica
-  std::uint64_t downgradedTo = 0;   // of which were downgraded to this level (documented)
-  std::uint64_t failedReads = 0;    // requested at this level, no answer or an error status
+  std::uint64_t reads = 0;         // answered reads held to this level
+  std::uint64_t replicaReads = 0;  // of which X-Served-Role: replica
+  std::uint64_t downgradedTo = 0;  // of which were downgraded to this level (documented)
+  std::uint64_t failedReads = 0;   // requested at this level, no answer or an error status
   // How many times each condition was actually tested (a read with nothing to compare
   // against, e.g. RYW before the session wrote the key, does not count).
   std::array<std::uint64_t, kConditionCount> checked{};

@@ -6,9 +6,7 @@
 
 namespace cx::verify {
 
-std::string encodeValue(Version version) {
-  return std::to_string(version.writer) + ":" + std::to_string(version.seq);
-}
+std::string encodeValue(Version version) { return std::to_string(version.writer) + ":" + std::to_string(version.seq); }
 
 std::optional<Version> decodeValue(std::string_view bytes) {
   auto colon = bytes.find(':');

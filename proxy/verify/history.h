@@ -36,9 +36,9 @@ std::optional<Version> decodeValue(std::string_view bytes);
 // What one read returned for one key.
 struct ReadValue {
   std::string key;
-  bool present = false;     // false: the key was absent (404 / nil)
+  bool present = false;            // false: the key was absent (404 / nil)
   std::optional<Version> version;  // when present and decodable
-  std::string raw;          // the bytes when present (for messages about garbage)
+  std::string raw;                 // the bytes when present (for messages about garbage)
 
   // The sequence number read: 0 when absent. Only meaningful when decodable().
   std::uint64_t seq() const { return present && version ? version->seq : 0; }
@@ -59,8 +59,8 @@ struct Operation {
   // it may or may not have been applied. Reads: answered 200/404; failed reads are kept in
   // the history for the summary but not checked.
   bool ok = false;
-  int status = 0;        // HTTP status, 0 when there was no response
-  std::string error;     // transport error or error body, for failed operations
+  int status = 0;     // HTTP status, 0 when there was no response
+  std::string error;  // transport error or error body, for failed operations
 
   // Writes: one key and the version written.
   std::string writeKey;

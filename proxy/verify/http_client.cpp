@@ -104,7 +104,8 @@ HttpReply HttpConnection::request(std::string_view method, std::string_view targ
   }
   reply.status = static_cast<int>(res.result_int());
   reply.body = std::move(res.body());
-  for (const auto& field : res) reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : res)
+    reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   if (!res.keep_alive()) s.stream.reset();
   return reply;
 }
@@ -113,8 +114,8 @@ std::string encodePathSegment(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '.' || c == '_' || c == '~' || c == ':';
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                 c == '_' || c == '~' || c == ':';
     if (plain) {
       out += static_cast<char>(c);
     } else {

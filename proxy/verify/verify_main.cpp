@@ -53,8 +53,7 @@ bool preflight(const Options& options, const std::string& keyPrefix) {
   for (Level level : options.levels) {
     HttpReply get = http.request("GET", target, {}, requestHeaders(options, level, ""));
     if (get.status != 200 && get.status != 404) {  // 404: a replica without the probe yet
-      std::cerr << "cxproxy-verify: cannot run: a " << toString(level) << " read failed: " << statusLine(get)
-                << "\n";
+      std::cerr << "cxproxy-verify: cannot run: a " << toString(level) << " read failed: " << statusLine(get) << "\n";
       return false;
     }
   }
@@ -78,8 +77,8 @@ void printViolations(const History& history, const CheckReport& report) {
       std::cout << "... and " << report.violations.size() - kMaxPrinted << " more violations\n";
       break;
     }
-    std::cout << "VIOLATION " << n << " [" << toString(v.level) << "] " << toString(v.condition) << ": "
-              << v.message << "\n";
+    std::cout << "VIOLATION " << n << " [" << toString(v.level) << "] " << toString(v.condition) << ": " << v.message
+              << "\n";
     for (auto id : v.ops) {
       if (auto it = byId.find(id); it != byId.end()) std::cout << "    " << describe(*it->second) << "\n";
     }
@@ -98,11 +97,11 @@ void printSummary(const Options& options, const History& history, const CheckRep
   std::map<Condition, std::uint64_t> byCondition;
   for (const auto& v : report.violations) byCondition[v.condition]++;
   for (const auto& [level, s] : report.levels) {
-    double replicaShare = s.reads == 0 ? 0.0 : 100.0 * static_cast<double>(s.replicaReads) / static_cast<double>(s.reads);
+    double replicaShare =
+        s.reads == 0 ? 0.0 : 100.0 * static_cast<double>(s.replicaReads) / static_cast<double>(s.reads);
     char share[32];
     std::snprintf(share, sizeof share, "%.1f%%", replicaShare);
-    std::cout << "level " << toString(level) << ": " << s.reads << " reads checked (" << share
-              << " served by replicas";
+    std::cout << "level " << toString(level) << ": " << s.reads << " reads checked (" << share << " served by replicas";
     if (s.downgradedTo > 0) std::cout << ", " << s.downgradedTo << " downgraded to it";
     if (s.failedReads > 0) std::cout << ", " << s.failedReads << " failed";
     std::cout << "); checks:";
@@ -129,8 +128,8 @@ int run(const std::vector<std::string>& args) {
   }
   std::string keyPrefix = options.prefix + runId() + ":";
   if (!preflight(options, keyPrefix)) return kExitCannotRun;
-  std::cout << "cxproxy-verify: " << options.sessions << " sessions for " << options.duration.count()
-            << "s against " << options.url << ", keys under " << keyPrefix << "\n"
+  std::cout << "cxproxy-verify: " << options.sessions << " sessions for " << options.duration.count() << "s against "
+            << options.url << ", keys under " << keyPrefix << "\n"
             << std::flush;
   auto origin = Clock::now();
   History history = runWorkload(options, keyPrefix, origin);

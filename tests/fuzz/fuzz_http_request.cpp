@@ -56,8 +56,10 @@ struct Parsed {
 [[noreturn]] void fail(const char* what, std::string_view input) {
   std::fprintf(stderr, "fuzz_http_request: %s\ninput (%zu bytes): ", what, input.size());
   for (unsigned char c : input) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') std::fputc(c, stderr);
-    else std::fprintf(stderr, "\\x%02x", c);
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      std::fputc(c, stderr);
+    else
+      std::fprintf(stderr, "\\x%02x", c);
   }
   std::fputc('\n', stderr);
   std::abort();

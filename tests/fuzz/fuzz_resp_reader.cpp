@@ -96,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Read back = readAll(encoded, 0);
   if (back.protocolError || back.replies.size() != 1) fail("an encoded command does not read back");
   const RespValue& array = back.replies[0];
-  if (array.type != RespType::Array || array.elements.size() != argv.size()) fail("an encoded command is not its array");
+  if (array.type != RespType::Array || array.elements.size() != argv.size())
+    fail("an encoded command is not its array");
   for (std::size_t i = 0; i < argv.size(); ++i) {
     if (array.elements[i].type != RespType::Bulk || array.elements[i].str != argv[i]) {
       fail("an encoded argument reads back differently");

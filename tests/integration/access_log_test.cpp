@@ -72,8 +72,7 @@ TEST(StatusInFlightTest, EveryBackendReportsItsCallsInFlight) {
       10s);
   for (std::size_t r : cluster.replicaIndices()) cluster.resume(r);
   writer.join();
-  EXPECT_TRUE(seen) << "the primary's in_flight never showed the pending strong write (last " << primaryInFlight
-                    << ")";
+  EXPECT_TRUE(seen) << "the primary's in_flight never showed the pending strong write (last " << primaryInFlight << ")";
   auto status = boost::json::parse(admin.get("/v1/status").body).as_object();
   EXPECT_EQ(status.at("backends").as_array().at(0).as_object().at("in_flight").as_int64(), 0);
 }

@@ -54,8 +54,7 @@ TEST(AuditTest, LaggingReplicaIsStaleWithObservedStalenessAndNoMismatch) {
   for (std::size_t r : cluster.replicaIndices()) cluster.node(r).reply({"CLIENT", "UNPAUSE"});
   EXPECT_TRUE(recorded) << "stale audits " << metric(admin, "cxproxy_audits_total", "result=\"stale\"");
   // The write was 300 ms old when the replicas answered: the observed staleness says so.
-  EXPECT_GE(metric(admin, "cxproxy_audit_observed_staleness_seconds_sum", "level=\"eventual\""),
-            0.1 * staleAnswers);
+  EXPECT_GE(metric(admin, "cxproxy_audit_observed_staleness_seconds_sum", "level=\"eventual\""), 0.1 * staleAnswers);
   EXPECT_EQ(metric(admin, "cxproxy_audits_total", "result=\"mismatch\""), 0.0);
   EXPECT_EQ(metric(admin, "cxproxy_consistency_violations_total", "type=\"audit_mismatch\""), 0.0);
   EXPECT_EQ(proxy.output().find("event=audit_mismatch"), std::string::npos);
@@ -112,8 +111,8 @@ TEST(AuditTest, AuditsNeverHoldUpTheResponseAndAreCapped) {
   RedisCluster cluster(2);
   // A primary call may wait 60 s; the client gives up after 10 s: a response that waited
   // for its audit could not arrive.
-  CxproxyProcess proxy(cluster, redisSection(cluster, "  command_timeout: 60s\n") +
-                                    "audit: {sample_rate: 1, max_in_flight: 2}\n");
+  CxproxyProcess proxy(
+      cluster, redisSection(cluster, "  command_timeout: 60s\n") + "audit: {sample_rate: 1, max_in_flight: 2}\n");
   HttpClient client(proxy.dataPort(), 10s);
   const int admin = proxy.adminPort();
   ASSERT_EQ(client.put("/v1/kv/held", "v").status, 204);
@@ -140,7 +139,8 @@ TEST(AuditTest, AuditsNeverHoldUpTheResponseAndAreCapped) {
   EXPECT_TRUE(waitUntil(
       [&] {
         return metric(admin, "cxproxy_audits_total", "result=\"match\"") +
-                   metric(admin, "cxproxy_audits_total", "result=\"stale\"") >= 2;
+                   metric(admin, "cxproxy_audits_total", "result=\"stale\"") >=
+               2;
       },
       20s))
       << metric(admin, "cxproxy_audits_total", "result=\"error\"");

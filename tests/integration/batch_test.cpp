@@ -53,10 +53,10 @@ TEST(BatchTest, APipelineWithAWriteRunsInOrderOnThePrimaryAndReadsItsOwnWrites) 
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster, config(), withKeys());
   HttpClient http(proxy.dataPort());
-  const HttpResponse r =
-      http.post("/v1/pipeline", batchBody({{"SET", "p:a", "1"}, {"INCR", "p:a"}, {"GET", "p:a"}, {"HSET", "p:a", "f", "v"},
-                                           {"GET", "p:a"}}),
-                {{"X-Consistency", "eventual"}});
+  const HttpResponse r = http.post(
+      "/v1/pipeline",
+      batchBody({{"SET", "p:a", "1"}, {"INCR", "p:a"}, {"GET", "p:a"}, {"HSET", "p:a", "f", "v"}, {"GET", "p:a"}}),
+      {{"X-Consistency", "eventual"}});
   ASSERT_EQ(r.status, 200) << describe(r);
   EXPECT_EQ(r.header("x-served-role"), "primary");
   EXPECT_EQ(parse(r), json::parse(R"([{"result":"OK"},{"result":2},{"result":"2"},
@@ -65,8 +65,8 @@ TEST(BatchTest, APipelineWithAWriteRunsInOrderOnThePrimaryAndReadsItsOwnWrites) 
 
   // The token covers the whole batch: a session read with it sees the last write.
   const std::string token = r.header("x-session-token");
-  const HttpResponse read = http.post("/v1/pipeline", batchBody({{"GET", "p:a"}, {"EXISTS", "p:a"}}),
-                                      {{"X-Session-Token", token}});
+  const HttpResponse read =
+      http.post("/v1/pipeline", batchBody({{"GET", "p:a"}, {"EXISTS", "p:a"}}), {{"X-Session-Token", token}});
   ASSERT_EQ(read.status, 200) << describe(read);
   EXPECT_EQ(parse(read), json::parse(R"([{"result":"2"},{"result":1}])"));
 }
@@ -74,11 +74,14 @@ TEST(BatchTest, APipelineWithAWriteRunsInOrderOnThePrimaryAndReadsItsOwnWrites) 
 TEST(BatchTest, AReadOnlyBatchGoesToOneReplicaThatQualifiesForEveryKey) {
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster,
-                       config("consistency:\n  rules:\n    - name: accounts\n      keys: [\"account:*\"]\n"
+                       // A generous quorum timeout: the strong write below is set-up, not the subject.
+                       config("consistency:\n  write_quorum: {replicas: 1, timeout: 10s}\n"
+                              "  rules:\n    - name: accounts\n      keys: [\"account:*\"]\n"
                               "      level: strong\n      override: none\n"),
                        withKeys());
   HttpClient http(proxy.dataPort());
-  ASSERT_EQ(http.post("/v1/pipeline", batchBody({{"SET", "feed:1", "a"}, {"SET", "account:1", "b"}})).status, 200);
+  const HttpResponse setUp = http.post("/v1/pipeline", batchBody({{"SET", "feed:1", "a"}, {"SET", "account:1", "b"}}));
+  ASSERT_EQ(setUp.status, 200) << describe(setUp);
   cluster.waitSynced(std::chrono::seconds(20));
   const HttpResponse eventual =
       http.post("/v1/pipeline", batchBody({{"GET", "feed:1"}, {"GET", "feed:2"}}), {{"X-Consistency", "eventual"}});
@@ -106,8 +109,7 @@ TEST(BatchTest, MultiIsOneTransactionOrNothing) {
   RedisCluster cluster(2);
   CxproxyProcess proxy(cluster, config(), withKeys());
   HttpClient http(proxy.dataPort());
-  const HttpResponse ok =
-      http.post("/v1/multi", batchBody({{"SET", "m:a", "x"}, {"INCR", "m:a"}, {"GET", "m:a"}}));
+  const HttpResponse ok = http.post("/v1/multi", batchBody({{"SET", "m:a", "x"}, {"INCR", "m:a"}, {"GET", "m:a"}}));
   ASSERT_EQ(ok.status, 200) << describe(ok);
   EXPECT_EQ(ok.header("x-served-role"), "primary");
   EXPECT_EQ(parse(ok), json::parse(R"([{"result":"OK"},{"error":"ERR value is not an integer or out of range"},
@@ -120,8 +122,7 @@ TEST(BatchTest, MultiIsOneTransactionOrNothing) {
   ASSERT_EQ(aborted.status, 409) << describe(aborted);
   const json::value error = parse(aborted);
   EXPECT_EQ(error.at("error"), "transaction_aborted");
-  EXPECT_NE(std::string(error.at("message").as_string()).find("was refused: OOM"), std::string::npos)
-      << aborted.body;
+  EXPECT_NE(std::string(error.at("message").as_string()).find("was refused: OOM"), std::string::npos) << aborted.body;
   EXPECT_EQ(cluster.command(cluster.primaryIndex(), {"EXISTS", "m:b"}), "0");
 }
 
@@ -136,8 +137,8 @@ TEST(BatchTest, BadBatchesAreRefusedWholeAndNothingRuns) {
   const HttpResponse inMulti = http.post("/v1/multi", batchBody({{"SET", "bad:a", "1"}, {"MULTI"}}));
   EXPECT_EQ(inMulti.status, 403) << describe(inMulti);
   const HttpResponse tooMany = http.post(
-      "/v1/pipeline", batchBody({{"SET", "bad:a", "1"}, {"GET", "a"}, {"GET", "a"}, {"GET", "a"}, {"GET", "a"},
-                                 {"GET", "a"}}));
+      "/v1/pipeline",
+      batchBody({{"SET", "bad:a", "1"}, {"GET", "a"}, {"GET", "a"}, {"GET", "a"}, {"GET", "a"}, {"GET", "a"}}));
   EXPECT_EQ(tooMany.status, 413) << describe(tooMany);
   EXPECT_EQ(parse(tooMany).at("error"), "body_too_large");
   EXPECT_EQ(http.post("/v1/pipeline", R"(["GET","a"])").status, 400);

@@ -123,7 +123,8 @@ TEST_F(ConnectionTest, CallsInOneWriteShareOneTrailer) {
 
 TEST_F(ConnectionTest, CallsWithoutATrailerGetNone) {
   cluster_.command(0, {"CONFIG", "RESETSTAT"});
-  auto results = runTogether({{setCommand("plain:1"), {}}, {setCommand("plain:2"), kRole}, {setCommand("plain:3"), {}}});
+  auto results =
+      runTogether({{setCommand("plain:1"), {}}, {setCommand("plain:2"), kRole}, {setCommand("plain:3"), {}}});
   ASSERT_TRUE(results[0].ok() && results[1].ok() && results[2].ok());
   EXPECT_EQ(results[0].trailer, nullptr);
   EXPECT_NE(results[1].trailer, nullptr);
@@ -211,9 +212,9 @@ TEST_F(ConnectionTest, CallersResumedByTheReaderCanCallAgainAtOnce) {
                                                    withTrailer ? kRole : std::string_view{});
             if (!r.ok() || r.replies.size() != 1 || r.replies[0].type != RespType::Integer ||
                 r.replies[0].integer != step || (r.trailer != nullptr) != withTrailer) {
-              failures.push_back(key + " step " + std::to_string(step) + ": " + std::string(backends::toString(r.error)) +
-                                 (r.replies.empty() ? std::string(" no reply")
-                                                    : " reply " + std::to_string(r.replies[0].integer)));
+              failures.push_back(
+                  key + " step " + std::to_string(step) + ": " + std::string(backends::toString(r.error)) +
+                  (r.replies.empty() ? std::string(" no reply") : " reply " + std::to_string(r.replies[0].integer)));
               break;
             }
           }

@@ -1,7 +1,7 @@
-// Consistency guarantees end to end (README "Consistency levels", README "HTTP API", ARCHITECTURE.md "Session tokens", README "Metrics"): a real Redis primary and two
-// replicas, made to lag with CLIENT PAUSE WRITE (reads still answered from old data, applied
-// offset frozen) and SIGSTOP/SIGCONT, behind the real cxproxy binary. Every check is on
-// what a client sees: values, statuses, headers, error bodies and metrics.
+// Consistency guarantees end to end (README "Consistency levels", README "HTTP API", ARCHITECTURE.md "Session tokens",
+// README "Metrics"): a real Redis primary and two replicas, made to lag with CLIENT PAUSE WRITE (reads still answered
+// from old data, applied offset frozen) and SIGSTOP/SIGCONT, behind the real cxproxy binary. Every check is on what a
+// client sees: values, statuses, headers, error bodies and metrics.
 //
 // No assertion here is about how long something took. Freshness checks (bounded reads)
 // compare the data a read returned with writes acknowledged before the read was *sent*,
@@ -55,8 +55,7 @@ std::string proxyConfig(const std::string& consistency = "") {
   return "workers: 2\nload:\n  enabled: false\n" + consistency;
 }
 
-std::unique_ptr<CxproxyProcess> startProxy(const RedisCluster& cluster,
-                                           const std::string& consistency = "",
+std::unique_ptr<CxproxyProcess> startProxy(const RedisCluster& cluster, const std::string& consistency = "",
                                            const std::string& keySpec = kKeySpec) {
   return std::make_unique<CxproxyProcess>(cluster, proxyConfig(consistency), withKeys(keySpec));
 }
@@ -439,7 +438,7 @@ TEST(ConsistencyTest, SessionReadsNeverGoBackInTimeWhenTheFresherReplicaGoesAway
   cluster.clientPauseWrite(1, 30s);  // replica-1 holds [a]
   ASSERT_EQ(writer.cmd({"RPUSH", "feed", "b"}).status, 200);
   ASSERT_TRUE(waitUntil([&] { return cluster.command(2, {"LLEN", "feed"}) == "2"; }, 10s));
-  cluster.clientPauseWrite(2, 30s);  // replica-2 holds [a, b]
+  cluster.clientPauseWrite(2, 30s);                           // replica-2 holds [a, b]
   ASSERT_EQ(writer.cmd({"RPUSH", "feed", "c"}).status, 200);  // only the primary has c
 
   // The reader has written nothing; its first read may come from either replica, so read
@@ -459,16 +458,14 @@ TEST(ConsistencyTest, SessionReadsNeverGoBackInTimeWhenTheFresherReplicaGoesAway
   // replica-2 goes away; replica-1 still answers, with [a] only.
   cluster.pause(2);
   ASSERT_TRUE(waitUntil(
-      [&] { return metricValue(proxy->adminPort(), "cxproxy_backend_up", "backend=\"replica-2\"") == 0; }, 20s,
-      50ms));
+      [&] { return metricValue(proxy->adminPort(), "cxproxy_backend_up", "backend=\"replica-2\"") == 0; }, 20s, 50ms));
   for (int i = 0; i < 5; ++i) {
     HttpResponse next = reader.cmd({"LRANGE", "feed", "0", "-1"});
     ASSERT_EQ(next.status, 200) << describe(next);
     auto values = listResult(next);
     ASSERT_TRUE(values) << describe(next);
     ASSERT_GE(values->size(), 2u) << "the session went back in time: " << describe(next);
-    EXPECT_EQ((std::vector<std::string>(values->begin(), values->begin() + 2)),
-              (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ((std::vector<std::string>(values->begin(), values->begin() + 2)), (std::vector<std::string>{"a", "b"}));
     EXPECT_NE(next.header("x-served-by"), "replica-1") << describe(next);
   }
   // A session without history may still be served by replica-1: it is not broken.
@@ -536,8 +533,7 @@ TEST(ConsistencyTest, SessionGuaranteesHoldUnderRandomReplicaLag) {
       std::map<std::string, std::vector<std::string>> lastRead;
       int seq = 0;
       for (int op = 0; op < kOpsPerSession; ++op) {
-        const std::string& list =
-            uniform(0, 1) == 0 ? own : kShared[static_cast<std::size_t>(uniform(0, 1))];
+        const std::string& list = uniform(0, 1) == 0 ? own : kShared[static_cast<std::size_t>(uniform(0, 1))];
         try {
           if (uniform(0, 9) < 4) {
             const std::string value = "s" + std::to_string(s) + ":" + std::to_string(++seq);
@@ -587,8 +583,7 @@ TEST(ConsistencyTest, SessionGuaranteesHoldUnderRandomReplicaLag) {
             }
             if (r.header("x-consistency") != "session") violations.add("served at another level: " + describe(r));
             const auto& previous = lastRead[list];
-            if (values->size() < previous.size() ||
-                !std::equal(previous.begin(), previous.end(), values->begin())) {
+            if (values->size() < previous.size() || !std::equal(previous.begin(), previous.end(), values->begin())) {
               violations.add("session " + std::to_string(s) + " went back in time on " + list + ": had " +
                              std::to_string(previous.size()) + " entries, now " + std::to_string(values->size()) +
                              " from " + r.header("x-served-by"));
@@ -638,8 +633,7 @@ TEST(ConsistencyTest, SessionGuaranteesHoldUnderRandomReplicaLag) {
   int notPrefix = 0;
   for (const auto& record : reads) {
     const auto& full = finalLists[record.list];
-    if (record.values.size() > full.size() ||
-        !std::equal(record.values.begin(), record.values.end(), full.begin())) {
+    if (record.values.size() > full.size() || !std::equal(record.values.begin(), record.values.end(), full.begin())) {
       ++notPrefix;
     }
   }
@@ -764,8 +758,8 @@ TEST(ConsistencyTest, BoundedReadsNeverExceedTheRequestedStaleness) {
           }
           if (value < required) {
             violations.add("bounded read of bounded:" + std::to_string(w) + " from " + r.header("x-served-by") +
-                           " (bound " + std::to_string(bound) + " ms) returned " + std::to_string(value) +
-                           " but " + std::to_string(required) + " was acknowledged before the bound");
+                           " (bound " + std::to_string(bound) + " ms) returned " + std::to_string(value) + " but " +
+                           std::to_string(required) + " was acknowledged before the bound");
           }
         } catch (const std::exception& e) {
           ++errors;
@@ -889,8 +883,7 @@ TEST(ConsistencyTest, StrongReadsAlwaysSeeTheLatestAcknowledgedWrite) {
             violations.add("strong read not served as strong by the primary: " + describe(r));
           }
           if (std::stol(r.body) < before) {
-            violations.add("strong read returned " + r.body + " after " + std::to_string(before) +
-                           " was acknowledged");
+            violations.add("strong read returned " + r.body + " after " + std::to_string(before) + " was acknowledged");
           }
           // The same moment, at eventual: shows the replicas really are behind at times.
           const long now = latestAcked;
@@ -973,12 +966,8 @@ TEST(ConsistencyTest, BadTokensAreRefusedAndTokensFromAnotherHistoryAreReported)
   const std::string good = session.token();
   ASSERT_GT(good.size(), 8u);
   HttpClient client(proxy->dataPort());
-  auto getWith = [&](const std::string& token) {
-    return client.get("/v1/kv/t", {{"X-Session-Token", token}});
-  };
-  auto putWith = [&](const std::string& token) {
-    return client.put("/v1/kv/t", "w", {{"X-Session-Token", token}});
-  };
+  auto getWith = [&](const std::string& token) { return client.get("/v1/kv/t", {{"X-Session-Token", token}}); };
+  auto putWith = [&](const std::string& token) { return client.put("/v1/kv/t", "w", {{"X-Session-Token", token}}); };
   ASSERT_EQ(getWith(good).status, 200);
 
   std::vector<std::pair<std::string, std::string>> refused;  // what, token
@@ -1001,8 +990,7 @@ TEST(ConsistencyTest, BadTokensAreRefusedAndTokensFromAnotherHistoryAreReported)
 
   const std::string replid = cluster.replId(0);
   const std::uint64_t offset = static_cast<std::uint64_t>(cluster.replOffset(0));
-  refused.emplace_back("foreign key",
-                       session::KeyRing::fromSpec(kOtherKeySpec).encode(tokenAt(replid, offset)));
+  refused.emplace_back("foreign key", session::KeyRing::fromSpec(kOtherKeySpec).encode(tokenAt(replid, offset)));
   refused.emplace_back("impostor with our key id",
                        session::KeyRing::fromSpec(kImpostorKeySpec).encode(tokenAt(replid, offset)));
   refused.emplace_back("bad one in a list", good + "," + randomBase64Url(rng, 87));
@@ -1015,8 +1003,8 @@ TEST(ConsistencyTest, BadTokensAreRefusedAndTokensFromAnotherHistoryAreReported)
   HttpResponse minted = getWith(ours.encode(tokenAt(replid, offset)));
   EXPECT_EQ(minted.status, 200) << describe(minted);
 
-  const double rejectedBefore = metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
-                                            "type=\"session_history_lost\"");
+  const double rejectedBefore =
+      metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total", "type=\"session_history_lost\"");
   for (const auto& [what, token] : refused) {
     if (token == good) continue;
     HttpResponse r = getWith(token);
@@ -1040,8 +1028,7 @@ TEST(ConsistencyTest, BadTokensAreRefusedAndTokensFromAnotherHistoryAreReported)
   EXPECT_EQ(errorCode(w), "session_history_lost") << describe(w);
   HttpResponse mixed = client.get("/v1/kv/t", {{"X-Session-Token", good + "," + lost}});
   EXPECT_EQ(mixed.status, 409) << describe(mixed);
-  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
-                        "type=\"session_history_lost\""),
+  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total", "type=\"session_history_lost\""),
             rejectedBefore + 3);
   EXPECT_EQ(cluster.command(0, {"GET", "t"}), "v");
 }
@@ -1057,8 +1044,8 @@ TEST(ConsistencyTest, TokensFromBeforeAPrimaryRestartGetSessionHistoryLost) {
   ASSERT_EQ(session.request("PUT", "/v1/kv/h", "lost-soon").status, 204);
   waitReplicasSynced(cluster);
   const std::string token = session.token();
-  const double before = metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
-                                    "type=\"session_history_lost\"");
+  const double before =
+      metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total", "type=\"session_history_lost\"");
 
   cluster.kill(0);
   cluster.restart(0);
@@ -1083,8 +1070,7 @@ TEST(ConsistencyTest, TokensFromBeforeAPrimaryRestartGetSessionHistoryLost) {
   EXPECT_GE(lost, 20);
   EXPECT_TRUE(silent.empty()) << silent.size() << " reads with a token from the lost history were answered from "
                               << "the new one, e.g. " << silent.front();
-  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
-                        "type=\"session_history_lost\""),
+  EXPECT_GE(metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total", "type=\"session_history_lost\""),
             before + 20);
   std::cout << "[ restart  ] " << served << " reads served from the old history, " << lost << " got 409\n";
   // A write with the old token is refused too, and a new session works.
@@ -1203,8 +1189,7 @@ TEST(ConsistencyTest, StoppedPrimaryRefusesWritesButReplicasKeepServingWeakReads
   expectWritesAndStrongReadsRefused(client, "stopped");
   // Long after the tracker has given up on the primary too.
   ASSERT_TRUE(waitUntil(
-      [&] { return metricValue(proxy->adminPort(), "cxproxy_backend_up", "backend=\"primary\"") == 0; }, 15s,
-      50ms));
+      [&] { return metricValue(proxy->adminPort(), "cxproxy_backend_up", "backend=\"primary\"") == 0; }, 15s, 50ms));
   expectWeakReadsServedByReplicas(client, "marked down");
   expectWritesAndStrongReadsRefused(client, "marked down");
   cluster.resume(0);
@@ -1319,8 +1304,8 @@ TEST(ConsistencyTest, RestartedEmptyReplicaServesOnlyEventualReads) {
       EXPECT_TRUE(r.status == 503 || r.status == 504) << level << ": " << describe(r);
     }
     for (bool withToken : {false, true}) {
-      HttpResponse r = withToken ? session.request("GET", "/v1/kv/rk")
-                                 : client.get("/v1/kv/rk", {{"X-Consistency", "session"}});
+      HttpResponse r =
+          withToken ? session.request("GET", "/v1/kv/rk") : client.get("/v1/kv/rk", {{"X-Consistency", "session"}});
       EXPECT_NE(r.status, 404) << "session read served from the empty replica: " << describe(r);
       EXPECT_NE(r.header("x-served-by"), "replica-1") << describe(r);
     }
@@ -1390,8 +1375,8 @@ TEST(ConsistencyTest, OnStaleErrorRefusesSessionReadsNoReplicaCanServe) {
 
   ReplicasFrozen frozen(cluster, 60s);
   ASSERT_EQ(session.request("PUT", "/v1/kv/os", "new").status, 204);
-  const double before = metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total",
-                                    "type=\"no_fresh_replica\"");
+  const double before =
+      metricValue(proxy->adminPort(), "cxproxy_consistency_violations_total", "type=\"no_fresh_replica\"");
   for (int i = 0; i < 3; ++i) {
     HttpResponse r = session.request("GET", "/v1/kv/os");
     EXPECT_EQ(r.status, 503) << describe(r);

@@ -1,8 +1,7 @@
-// The data path end to end (README "HTTP API", README "Configuration"): real redis-server processes and the real cxproxy
-// binary, driven over HTTP as an application would, with what Redis itself holds as the
-// reference. Covers round trips, binary safety, response headers, pipelining, concurrent
-// clients, a primary crash, input validation and limits, admin endpoints, graceful
-// shutdown and the command line.
+// The data path end to end (README "HTTP API", README "Configuration"): real redis-server processes and the real
+// cxproxy binary, driven over HTTP as an application would, with what Redis itself holds as the reference. Covers round
+// trips, binary safety, response headers, pipelining, concurrent clients, a primary crash, input validation and limits,
+// admin endpoints, graceful shutdown and the command line.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -43,8 +42,8 @@ std::string pctEncode(std::string_view bytes) {
   std::string out;
   for (char ch : bytes) {
     const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~' || c == ':') {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~' || c == ':') {
       out.push_back(ch);
     } else {
       out.push_back('%');
@@ -58,8 +57,7 @@ std::string pctEncode(std::string_view bytes) {
 std::string kvPath(std::string_view key) { return "/v1/kv/" + pctEncode(key); }
 
 std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   std::size_t i = 0;
   auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
@@ -262,8 +260,8 @@ class DataPathTest : public ::testing::Test {
       cluster_ = std::make_unique<RedisCluster>(2);
       // A generous quorum timeout: 100 concurrent strong writes under sanitizers must not
       // trip it (quorum failures are not what these tests are about).
-      proxy_ = std::make_unique<CxproxyProcess>(*cluster_,
-                                                "consistency:\n  write_quorum: {replicas: 1, timeout: 10s}\n");
+      proxy_ =
+          std::make_unique<CxproxyProcess>(*cluster_, "consistency:\n  write_quorum: {replicas: 1, timeout: 10s}\n");
     } catch (const std::exception& e) {
       setupError_ = e.what();
     }
@@ -424,9 +422,9 @@ TEST_F(DataPathTest, CommandEndpointRendersRepliesAsJson) {
   EXPECT_EQ(cluster().command(0, {"TYPE", "cmd:user:1"}), "hash");
 
   // Refused commands never reach Redis.
-  for (const std::string& body : {cmdBody({"FLUSHALL"}), cmdBody({"FLUSHDB"}), cmdBody({"CONFIG", "GET", "maxmemory"}),
-                                  cmdBody({"CONFIG", "SET", "maxmemory", "1"}), cmdBody({"KEYS", "*"}),
-                                  cmdBody({"flushall", "ASYNC"})}) {
+  for (const std::string& body :
+       {cmdBody({"FLUSHALL"}), cmdBody({"FLUSHDB"}), cmdBody({"CONFIG", "GET", "maxmemory"}),
+        cmdBody({"CONFIG", "SET", "maxmemory", "1"}), cmdBody({"KEYS", "*"}), cmdBody({"flushall", "ASYNC"})}) {
     HttpResponse refused = c.cmd(body);
     EXPECT_TRUE(isJsonError(refused, 403, "command_not_allowed")) << body;
   }
@@ -523,8 +521,7 @@ TEST_F(DataPathTest, DataResponsesCarryConsistencyHeaders) {
   EXPECT_FALSE(session.header("x-session-token").empty());
   const std::string by = session.header("x-served-by");
   const std::string role = session.header("x-served-role");
-  EXPECT_TRUE((by == "primary" && role == "primary") ||
-              ((by == "replica-1" || by == "replica-2") && role == "replica"))
+  EXPECT_TRUE((by == "primary" && role == "primary") || ((by == "replica-1" || by == "replica-2") && role == "replica"))
       << describe(session);
   EXPECT_FALSE(session.header("x-staleness-bound-ms").empty());
 
@@ -590,8 +587,9 @@ TEST_F(DataPathTest, PipelinedRequestsAreAnsweredInOrder) {
   batch += req("GET", "pipe:1", "", strong);
   batch += req("DELETE", "pipe:3", "");
   batch += req("GET", "pipe:3", "", strong);
-  batch += "POST /v1/cmd HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Consistency: strong\r\nContent-Length: 20\r\n\r\n"
-           "[\"STRLEN\",\"pipe:1\"]\n";
+  batch +=
+      "POST /v1/cmd HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Consistency: strong\r\nContent-Length: 20\r\n\r\n"
+      "[\"STRLEN\",\"pipe:1\"]\n";
 
   HttpClient client(port());
   RawResult raw = client.exchangeRaw(batch, 12);
@@ -639,8 +637,8 @@ TEST_F(DataPathTest, PipelinedRequestsAnsweredAtOnceAndLaterKeepTheirOrder) {
   std::string batch;
   for (int i = 0; i < kRequests; ++i) {
     const std::string level = i % 3 == 0 ? "strong" : "bogus";  // "bogus" is refused without Redis
-    batch += "GET " + kvPath("mix:" + std::to_string(i % 10)) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Consistency: " +
-             level + "\r\n\r\n";
+    batch += "GET " + kvPath("mix:" + std::to_string(i % 10)) +
+             " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Consistency: " + level + "\r\n\r\n";
   }
   HttpClient client(port());
   RawResult raw = client.exchangeRaw(batch, kRequests);
@@ -684,8 +682,7 @@ TEST_F(DataPathTest, ARequestFollowedByTheClientsFinIsAnsweredAndTheConnectionCl
 // right after one, a FIN after half a header, or a reset between requests. The server
 // keeps serving, and its count of open data connections comes back to the one really open.
 TEST_F(DataPathTest, ClientsThatVanishMidRequestLeaveNothingBehind) {
-  const std::string request =
-      "GET " + kvPath("vanish:k") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
+  const std::string request = "GET " + kvPath("vanish:k") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
   for (int i = 0; i < 160; ++i) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     ASSERT_GE(fd, 0);
@@ -745,10 +742,15 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
   {  // A chunked PUT cut inside a chunk-size line and inside a chunk, then a second
      // request whose header is cut in two, on the same connection.
     HttpClient c(port());
-    const std::string parts[] = {"PUT " + kvPath("piece:chunked") + " HTTP/1.1\r\nHost: x\r\n"
-                                 "Transfer-Encoding: chunked\r\n\r\n",
-                                 "5\r\nab", "cde\r\n", "3", "\r\nfgh\r\n0\r\n\r\nGET " + kvPath("piece:chunked") +
-                                 " HTTP/1.1\r\nHost: x\r\nX-Consis", "tency: strong\r\n\r\n"};
+    const std::string parts[] = {
+        "PUT " + kvPath("piece:chunked") +
+            " HTTP/1.1\r\nHost: x\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n",
+        "5\r\nab",
+        "cde\r\n",
+        "3",
+        "\r\nfgh\r\n0\r\n\r\nGET " + kvPath("piece:chunked") + " HTTP/1.1\r\nHost: x\r\nX-Consis",
+        "tency: strong\r\n\r\n"};
     ASSERT_TRUE(sendInPieces(c, parts));
     RawResult r = c.readRaw(2);
     ASSERT_EQ(r.responses.size(), 2u) << r.bytes;
@@ -758,7 +760,8 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
   }
   {  // Header names in any case; Expect: 100-continue is answered before the body is sent.
     HttpClient c(port());
-    ASSERT_TRUE(c.sendRaw("PUT " + kvPath("piece:expect") + " HTTP/1.1\r\nhost: x\r\nx-consistency: strong\r\n"
+    ASSERT_TRUE(c.sendRaw("PUT " + kvPath("piece:expect") +
+                          " HTTP/1.1\r\nhost: x\r\nx-consistency: strong\r\n"
                           "expect: 100-continue\r\ncontent-length: 5\r\n\r\n"));
     RawResult interim = c.readRaw(1);
     ASSERT_EQ(interim.responses.size(), 1u) << interim.bytes;
@@ -791,7 +794,8 @@ TEST_F(DataPathTest, RequestsInPiecesAndResponsesBeyondTheSocketBuffersArriveWho
     }();
     ASSERT_EQ(cluster().command(0, {"SET", "piece:big", mib}), "OK");
     std::string batch;
-    for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("piece:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
+    for (int i = 0; i < 16; ++i)
+      batch += "GET " + kvPath("piece:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
     HttpClient c(port());
     ASSERT_TRUE(c.sendRaw(batch));
     std::this_thread::sleep_for(300ms);
@@ -936,13 +940,13 @@ TEST_F(DataPathTest, HundredConcurrentClientsNeverSeeEachOthersValues) {
           }
           last[key] = value;
           // Read back this key and one other key of our own.
-          const std::string other =
-              "conc:" + std::to_string(id) + ":" + std::to_string((round + 1) % kKeysPerClient);
+          const std::string other = "conc:" + std::to_string(id) + ":" + std::to_string((round + 1) % kKeysPerClient);
           for (const std::string& k : {key, other}) {
             HttpResponse get = c.request("GET", kvPath(k), {}, h);
             auto it = last.find(k);
             if (it == last.end()) {
-              if (get.status != 404) report("client " + std::to_string(id) + " GET unwritten " + k + ": " + describe(get));
+              if (get.status != 404)
+                report("client " + std::to_string(id) + " GET unwritten " + k + ": " + describe(get));
             } else if (get.status != 200 || get.body != it->second) {
               report("client " + std::to_string(id) + " GET " + k + " expected '" + it->second.substr(0, 20) +
                      "…', got " + describe(get));
@@ -972,9 +976,7 @@ TEST_F(DataPathTest, HundredConcurrentClientsNeverSeeEachOthersValues) {
 TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
   const std::string key = "bad:k";
   ASSERT_EQ(cluster().command(0, {"SET", key, "original"}), "OK");
-  auto unchanged = [&](const std::string& what) {
-    EXPECT_EQ(onPrimary(key), "original") << "after " << what;
-  };
+  auto unchanged = [&](const std::string& what) { EXPECT_EQ(onPrimary(key), "original") << "after " << what; };
   HttpClient c(port());
 
   {  // Header over 16 KiB → 431.
@@ -1066,7 +1068,8 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
     const std::string smuggled = "PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nchanged";
     RawResult res = raw.exchangeRaw("PUT " + kvPath(key) +
                                         " HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
-                                        "Transfer-Encoding: chunked\r\n\r\n7\r\nchanged\r\n0\r\n\r\n" + smuggled,
+                                        "Transfer-Encoding: chunked\r\n\r\n7\r\nchanged\r\n0\r\n\r\n" +
+                                        smuggled,
                                     HttpClient::kUntilClose, 20s);
     ASSERT_EQ(res.responses.size(), 1u) << res.bytes;
     EXPECT_TRUE(isJsonError(res.responses[0], 400));
@@ -1091,8 +1094,10 @@ TEST_F(DataPathTest, BadInputGetsItsStatusAndChangesNothing) {
   {  // Malformed framing: a folded header line, a bad chunk size, an HTTP/2 request line, LF
      // line endings. Each gets a 400 naming the problem, and the connection closes.
     const std::pair<std::string, std::string> cases[] = {
-        {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n folded\r\nContent-Length: 7\r\n\r\n"
-         "changed", "bad header field"},
+        {"PUT " + kvPath(key) +
+             " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n folded\r\nContent-Length: 7\r\n\r\n"
+             "changed",
+         "bad header field"},
         {"PUT " + kvPath(key) + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7x\r\nchanged\r\n0\r\n\r\n",
          "bad chunked encoding"},
         {"PUT " + kvPath(key) + " HTTP/2.0\r\nHost: x\r\nContent-Length: 7\r\n\r\nchanged", "HTTP version"},
@@ -1213,12 +1218,12 @@ TEST_F(DataPathTest, AdminEndpointsAndRequestMetrics) {
   }
   EXPECT_TRUE(any) << "no cxproxy_requests_total samples";
   auto count = metricValue(after, "cxproxy_requests_total", labels);
-  ASSERT_TRUE(count.has_value()) << "no sample for " << "op=put requested=strong served=strong role=primary code=204";
+  ASSERT_TRUE(count.has_value()) << "no sample for "
+                                 << "op=put requested=strong served=strong role=primary code=204";
   EXPECT_EQ(*count - countBefore, 3);
   EXPECT_GE(metricValue(after, "cxproxy_requests_total", {{"op", "get"}, {"code", "404"}}).value_or(0) - notFoundBefore,
             1);
-  auto durations =
-      metricValue(after, "cxproxy_request_duration_seconds_count", {{"op", "put"}, {"role", "primary"}});
+  auto durations = metricValue(after, "cxproxy_request_duration_seconds_count", {{"op", "put"}, {"role", "primary"}});
   ASSERT_TRUE(durations.has_value()) << "no cxproxy_request_duration_seconds for op=put role=primary";
   EXPECT_GE(*durations - durationBefore, 3);
   EXPECT_TRUE(metricValue(after, "cxproxy_request_duration_seconds_bucket", {{"op", "put"}, {"le", "+Inf"}}));
@@ -1428,16 +1433,18 @@ TEST_F(DataPathLimitsTest, AResponseTheClientDoesNotReadIsDroppedAfterTheBodyDea
   CxproxyProcess proxy(*cluster_, "limits: {body_timeout: 500ms}\n");
   ASSERT_EQ(cluster_->command(0, {"SET", "unread:big", std::string(1024 * 1024, 'r')}), "OK");
   std::string batch;
-  for (int i = 0; i < 16; ++i) batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
+  for (int i = 0; i < 16; ++i)
+    batch += "GET " + kvPath("unread:big") + " HTTP/1.1\r\nHost: x\r\nX-Consistency: strong\r\n\r\n";
   HttpClient stalled(proxy.dataPort());
   ASSERT_TRUE(stalled.sendRaw(batch));
   // Polled, not timed: the gauge counts the connection once a worker has it (the accept
   // is asynchronous, so it may still read 0 right after the connect), and drops when
   // the server closes it.
-  auto open = [&] { return metricValue(scrape(proxy.adminPort()), "cxproxy_open_connections", {{"listener", "data"}}); };
+  auto open = [&] {
+    return metricValue(scrape(proxy.adminPort()), "cxproxy_open_connections", {{"listener", "data"}});
+  };
   ASSERT_TRUE(waitUntil([&] { return open() == 1.0; }, 30s, 10ms)) << "the connection was never counted";
-  const bool closed = waitUntil(
-[&] { return open() == 0.0; }, 30s, 50ms);
+  const bool closed = waitUntil([&] { return open() == 0.0; }, 30s, 50ms);
   EXPECT_TRUE(closed) << "the server kept a connection whose client stopped reading";
   RawResult r = stalled.readRaw(HttpClient::kUntilClose, 30s);
   EXPECT_TRUE(r.closed);
@@ -1512,7 +1519,10 @@ TEST(DataPathShutdownTest, SigtermLetsTheInFlightRequestFinishAndExitsZero) {
   });
   // SIGTERM once the write is blocked in WAIT on the primary.
   bool inWait = waitUntil(
-      [&] { return cluster.command(0, {"CLIENT", "LIST"}).find("cmd=wait") != std::string::npos; }, 20s, 5ms);
+      [&] {
+        return cluster.command(0, {"CLIENT", "LIST"}).find("cmd=wait") != std::string::npos;
+      },
+      20s, 5ms);
   EXPECT_TRUE(inWait) << "the strong write never reached WAIT";
   proxy.signal(SIGTERM);
   client.join();
@@ -1576,8 +1586,8 @@ TEST(DataPathCliTest, CheckConfigAcceptsAGoodFileAndPrintsTheRuleTable) {
       << run.output;
 
   // The shipped example validates too.
-  const auto example = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                       "config.example.yaml";
+  const auto example =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config.example.yaml";
   if (std::filesystem::exists(example)) {
     CxproxyRun ex = runCxproxy({"--check-config", example.string()});
     EXPECT_EQ(ex.exitStatus, 0) << ex.output;

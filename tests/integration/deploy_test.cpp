@@ -54,13 +54,10 @@ std::string readText(const fs::path& path) {
   return readFile(path);
 }
 
-std::vector<YAML::Node> loadYamlDocs(const fs::path& path) {
-  return YAML::LoadAllFromFile(path.string());
-}
+std::vector<YAML::Node> loadYamlDocs(const fs::path& path) { return YAML::LoadAllFromFile(path.string()); }
 
 // The first document of `kind` (and `name`, when given) in a multi-document file.
-YAML::Node findDoc(const std::vector<YAML::Node>& docs, const std::string& kind,
-                   const std::string& name = "") {
+YAML::Node findDoc(const std::vector<YAML::Node>& docs, const std::string& kind, const std::string& name = "") {
   for (const auto& doc : docs) {
     if (!doc.IsMap() || !doc["kind"] || doc["kind"].as<std::string>() != kind) continue;
     if (!name.empty() && doc["metadata"]["name"].as<std::string>() != name) continue;
@@ -202,9 +199,7 @@ std::vector<DockerInstruction> parseDockerfile(const std::string& text) {
   return out;
 }
 
-std::vector<DockerInstruction> dockerInstructions() {
-  return parseDockerfile(readText(deployDir() / "Dockerfile"));
-}
+std::vector<DockerInstruction> dockerInstructions() { return parseDockerfile(readText(deployDir() / "Dockerfile")); }
 
 int lastStage(const std::vector<DockerInstruction>& ins) {
   int last = 0;
@@ -264,9 +259,9 @@ TEST(DeployFilesTest, EveryYamlAndJsonFileParses) {
   ASSERT_TRUE(fs::is_directory(dir)) << dir;
   // The files the deployment docs promise.
   for (const char* required :
-       {"Dockerfile", "README.md", "docker/config.yaml", "k8s/deployment.yaml", "k8s/configmap.yaml",
-        "k8s/secret.yaml", "k8s/servicemonitor.yaml", "k8s/prometheusrule.yaml",
-        "prometheus/prometheus.yml", "prometheus/cxproxy-rules.yml", "grafana/cxproxy-dashboard.json"}) {
+       {"Dockerfile", "README.md", "docker/config.yaml", "k8s/deployment.yaml", "k8s/configmap.yaml", "k8s/secret.yaml",
+        "k8s/servicemonitor.yaml", "k8s/prometheusrule.yaml", "prometheus/prometheus.yml",
+        "prometheus/cxproxy-rules.yml", "grafana/cxproxy-dashboard.json"}) {
     EXPECT_TRUE(fs::is_regular_file(dir / required)) << "missing deploy/" << required;
   }
   int yamlFiles = 0;
@@ -328,8 +323,8 @@ TEST(DeployFilesTest, DashboardHasThePromisedPanels) {
   for (const char* expected :
        {"cxproxy_requests_total", "cxproxy_fallbacks_total", "cxproxy_consistency_downgrades_total",
         "cxproxy_replica_staleness_seconds", "cxproxy_replica_lag_bytes", "cxproxy_quorum_failures_total",
-        "cxproxy_consistency_violations_total", "cxproxy_request_duration_seconds_bucket",
-        "cxproxy_backend_up", "cxproxy_audit_observed_staleness_seconds_bucket", "cxproxy_audits_total"}) {
+        "cxproxy_consistency_violations_total", "cxproxy_request_duration_seconds_bucket", "cxproxy_backend_up",
+        "cxproxy_audit_observed_staleness_seconds_bucket", "cxproxy_audits_total"}) {
     EXPECT_TRUE(names.count(expected)) << "no dashboard panel queries " << expected;
   }
   bool percentiles = std::any_of(queries.begin(), queries.end(), [](const std::string& q) {
@@ -511,8 +506,7 @@ TEST(DeployMetricsTest, EveryMetricInAlertsAndDashboardIsExportedByALiveCxproxy)
     if (exported(scraped, name)) continue;
     const std::string base = stripHistogramSuffix(name);
     if (kRegisteredOnly.count(base)) {
-      EXPECT_TRUE(registered.count(base))
-          << name << " (" << places << ") is not registered in metrics/metrics.cpp";
+      EXPECT_TRUE(registered.count(base)) << name << " (" << places << ") is not registered in metrics/metrics.cpp";
       std::cout << "[ note     ] " << name << ": no live child (see kRegisteredOnly); "
                 << "checked against metrics/metrics.cpp\n";
       continue;
@@ -687,7 +681,8 @@ TEST(DeployConfigTest, ManifestsAgreeWithTheConfigAndEachOther) {
     if (std::regex_search(expr, m, kBound)) alertBound = std::stod(m[1].str());
   }
   ASSERT_TRUE(alertBound) << "no alert of the form cxproxy_replica_staleness_seconds > 0.8 * <bound>";
-  EXPECT_DOUBLE_EQ(*alertBound, tightest) << "the staleness alert's bound is not the configmap's tightest max_staleness";
+  EXPECT_DOUBLE_EQ(*alertBound, tightest)
+      << "the staleness alert's bound is not the configmap's tightest max_staleness";
 
   // The plain-Prometheus rules file holds exactly the PrometheusRule's groups.
   YAML::Node rule = findDoc(loadYamlDocs(deployDir() / "k8s" / "prometheusrule.yaml"), "PrometheusRule");
@@ -714,8 +709,8 @@ TEST(DeployConfigTest, ManifestsAgreeWithTheConfigAndEachOther) {
     }
   }
   for (const auto& [name, text] : localRules) {
-    EXPECT_TRUE(operatorRules.count(name)) << "deploy/prometheus/cxproxy-rules.yml has " << name
-                                           << ", which prometheusrule.yaml lacks";
+    EXPECT_TRUE(operatorRules.count(name))
+        << "deploy/prometheus/cxproxy-rules.yml has " << name << ", which prometheusrule.yaml lacks";
   }
   YAML::Node prom = YAML::LoadFile((deployDir() / "prometheus" / "prometheus.yml").string());
   bool loadsRules = false;
@@ -772,7 +767,8 @@ TEST(DeployDockerfileTest, BuildsLikeMakeBuildAndRunsUnprivilegedWithAHealthChec
   static const std::regex kLibrary(R"(cx_library\(\s*\w+\s+([\w/]+))");
   static const std::regex kExecutable(R"(add_executable\(\s*cxproxy\s+([\w]+)/)");
   for (std::sregex_iterator it(cmake.begin(), cmake.end(), kLibrary), end; it != end; ++it) dirs.insert((*it)[1].str());
-  for (std::sregex_iterator it(cmake.begin(), cmake.end(), kExecutable), end; it != end; ++it) dirs.insert((*it)[1].str());
+  for (std::sregex_iterator it(cmake.begin(), cmake.end(), kExecutable), end; it != end; ++it)
+    dirs.insert((*it)[1].str());
   ASSERT_GE(dirs.size(), 6u);
   auto copied = [&](const std::string& what) {
     return std::any_of(buildCopies.begin(), buildCopies.end(), [&](const std::string& c) {

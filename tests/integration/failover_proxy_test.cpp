@@ -67,9 +67,9 @@ class FailoverProxyTest : public ::testing::Test {
 
   void startProxy(const std::string& extraRedis = "") {
     proxy_ = std::make_unique<CxproxyProcess>([this, extraRedis](int dataPort, int adminPort) {
-      std::string yaml = "listen:\n  data: 127.0.0.1:" + std::to_string(dataPort) + "\n  admin: 127.0.0.1:" +
-                         std::to_string(adminPort) + "\nredis:\n  sentinel:\n    master: " + sentinels_.master() +
-                         "\n    addresses: [";
+      std::string yaml = "listen:\n  data: 127.0.0.1:" + std::to_string(dataPort) +
+                         "\n  admin: 127.0.0.1:" + std::to_string(adminPort) +
+                         "\nredis:\n  sentinel:\n    master: " + sentinels_.master() + "\n    addresses: [";
       const auto addresses = sentinels_.addresses();
       for (std::size_t i = 0; i < addresses.size(); ++i) yaml += (i ? ", " : "") + addresses[i];
       yaml += "]\n" + extraRedis + "tracking:\n  interval: 20ms\n  down_after: 500ms\n";
@@ -222,8 +222,8 @@ TEST_F(FailoverProxyTest, ManualFailoverWritesResumeOnTheNewPrimary) {
   EXPECT_EQ(w.ack.header("x-served-by"), nodeName(newPort));
   std::cout << "[ figures  ] SENTINEL FAILOVER: first write acknowledged on the new primary "
             << millisBetween(faultAt, movedAt) << " ms after the command; " << w.refused
-            << " writes refused with 503 meanwhile, the session told its writes were lost " << w.toldLost
-            << " time(s)" << switchMasterFigure(movedAt) << std::endl;
+            << " writes refused with 503 meanwhile, the session told its writes were lost " << w.toldLost << " time(s)"
+            << switchMasterFigure(movedAt) << std::endl;
   EXPECT_GE(metricValue(proxy_->adminPort(), "cxproxy_primary_changes_total"), 1);
   HttpResponse get = s.get("fp:m");
   EXPECT_EQ(get.status, 200) << describe(get);

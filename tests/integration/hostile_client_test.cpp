@@ -189,7 +189,8 @@ TEST_F(HostileClientTest, Http10WithTransferEncodingIsRefusedAndTheSmuggledPutNe
   const RawResult r = c.readRaw(HttpClient::kUntilClose, 10s);
   settleReplication();
   for (std::size_t i = 0; i < cluster_->size(); ++i) {
-    EXPECT_TRUE(cluster_->reply(i, {"GET", "smuggled"}).isNil()) << "Redis holds the smuggled key on " << cluster_->name(i);
+    EXPECT_TRUE(cluster_->reply(i, {"GET", "smuggled"}).isNil())
+        << "Redis holds the smuggled key on " << cluster_->name(i);
   }
   EXPECT_TRUE(r.closed);
   ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
@@ -201,16 +202,17 @@ TEST_F(HostileClientTest, Http11WithoutHostOrWithTwoHostsIsRefused) {
   for (const auto& [name, head] : std::vector<std::pair<std::string, std::string>>{
            {"no Host", "PUT /v1/kv/nohost HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"},
            {"two Hosts", "PUT /v1/kv/twohosts HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\nok"},
-           {"two Hosts, one value", "PUT /v1/kv/twohosts HTTP/1.1\r\nHost: a\r\nhost: a\r\nContent-Length: 2\r\n\r\nok"},
-           {"two Hosts in HTTP/1.0", "PUT /v1/kv/twohosts HTTP/1.0\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\nok"},
+           {"two Hosts, one value",
+            "PUT /v1/kv/twohosts HTTP/1.1\r\nHost: a\r\nhost: a\r\nContent-Length: 2\r\n\r\nok"},
+           {"two Hosts in HTTP/1.0",
+            "PUT /v1/kv/twohosts HTTP/1.0\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\nok"},
            {"a Host that is no host", "PUT /v1/kv/badhost HTTP/1.1\r\nHost: a b/c\r\nContent-Length: 2\r\n\r\nok"},
        }) {
     expectRefused({name, head});
   }
   // HTTP/1.0 may omit Host; an empty Host (a target without authority) is valid too.
   HttpClient c(port());
-  const RawResult r = c.exchangeRaw(
-      "PUT /v1/kv/old HTTP/1.0\r\nContent-Length: 2\r\n\r\nok", HttpClient::kUntilClose);
+  const RawResult r = c.exchangeRaw("PUT /v1/kv/old HTTP/1.0\r\nContent-Length: 2\r\n\r\nok", HttpClient::kUntilClose);
   ASSERT_EQ(r.responses.size(), 1u) << r.bytes;
   EXPECT_EQ(r.responses[0].status, 204) << describe(r.responses[0]);
   HttpClient empty(port());
@@ -236,7 +238,8 @@ TEST_F(HostileClientTest, RequestSmugglingShapesGetA4xxAndNothingReachesRedis) {
       {"TE chunked twice", chunked + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
       {"TE list", put + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled},
       {"TE look-alike", put + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + smuggled},
-      {"TE in HTTP/1.0 with CL", "PUT /v1/kv/outer HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+      {"TE in HTTP/1.0 with CL",
+       "PUT /v1/kv/outer HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
       {"obs-fold", put + "Content-Length: 3\r\nX-A: a\r\n b\r\n\r\nabc" + smuggled},
       {"obs-fold of TE", put + "Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + smuggled},
       {"obs-fold first", put + " Content-Length: 3\r\n\r\nabc" + smuggled},
@@ -275,7 +278,8 @@ TEST_F(HostileClientTest, HeaderFloodsAreRefused) {
   expectRefused({"twenty thousand fields", many + "\r\n", false});
   expectRefused({"a 1 MiB field value", longValue, false});
   expectRefused({"a 1 MiB target", longTarget, false});
-  expectRefused({"a 1 MiB line without end", "GET /v1/kv/a HTTP/1.1\r\nHost: x\r\nX: " + std::string(1 << 20, 'v'), false});
+  expectRefused(
+      {"a 1 MiB line without end", "GET /v1/kv/a HTTP/1.1\r\nHost: x\r\nX: " + std::string(1 << 20, 'v'), false});
 }
 
 TEST_F(HostileClientTest, GarbagePipelinedAfterAValidRequestIsRefusedAfterItsAnswer) {

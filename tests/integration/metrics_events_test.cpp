@@ -56,8 +56,8 @@ TEST(MetricsEventsTest, ReplicaGaugesFollowLagAndOutages) {
       << "lag " << scrape(admin, "cxproxy_replica_lag_bytes", "backend=\"replica-1\"").value_or(-1) << ", staleness "
       << scrape(admin, "cxproxy_replica_staleness_seconds", "backend=\"replica-1\"").value_or(-1);
   cluster.node(1).reply({"CLIENT", "UNPAUSE"});
-  EXPECT_TRUE(waitUntil([&] { return scrape(admin, "cxproxy_replica_lag_bytes", "backend=\"replica-1\"") == 0.0; },
-                        10s));
+  EXPECT_TRUE(
+      waitUntil([&] { return scrape(admin, "cxproxy_replica_lag_bytes", "backend=\"replica-1\"") == 0.0; }, 10s));
 
   // Outage: replica-2 killed → backend_up 0.
   cluster.kill(2);
@@ -75,8 +75,7 @@ TEST(MetricsEventsTest, FallbacksAndServedStalenessAreCounted) {
 
   const double staleBefore = scrape(admin, "cxproxy_read_staleness_seconds_count", "level=\"eventual\"").value_or(0);
   for (int i = 0; i < 5; ++i) ASSERT_EQ(client.get("/v1/kv/m", {{"X-Consistency", "eventual"}}).status, 200);
-  EXPECT_EQ(scrape(admin, "cxproxy_read_staleness_seconds_count", "level=\"eventual\"").value_or(0),
-            staleBefore + 5);
+  EXPECT_EQ(scrape(admin, "cxproxy_read_staleness_seconds_count", "level=\"eventual\"").value_or(0), staleBefore + 5);
 
   // Every replica stopped: a bounded read cannot go to one and falls back to the primary.
   const double fallbacksBefore = scrape(admin, "cxproxy_fallbacks_total").value_or(0);

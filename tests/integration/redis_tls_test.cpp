@@ -45,8 +45,7 @@ struct Outcome {
   std::vector<std::string> reported;  // what onConnectFailed was told
 };
 
-Outcome tryConnect(ConnectionOptions options, std::string_view command = kPing,
-                   std::chrono::milliseconds wait = 3s) {
+Outcome tryConnect(ConnectionOptions options, std::string_view command = kPing, std::chrono::milliseconds wait = 3s) {
   asio::io_context io;
   Outcome out;
   options.connectTimeout = 2s;
@@ -166,8 +165,8 @@ TEST_F(RedisTlsTest, ClientCertificateWhenTheServerAsksForOne) {
   RedisCluster cluster(tlsCluster(server_, pki_, "yes"));
   auto without = tryConnect(options(cluster.primaryPort(), {.caFile = pki_.caFile()}), kPing, 1s);
   EXPECT_TRUE(without.reply.empty()) << "served without a client certificate";
-  auto with = tryConnect(options(cluster.primaryPort(),
-                                 {.caFile = pki_.caFile(), .certFile = client.cert, .keyFile = client.key}));
+  auto with = tryConnect(
+      options(cluster.primaryPort(), {.caFile = pki_.caFile(), .certFile = client.cert, .keyFile = client.key}));
   EXPECT_TRUE(with.connected) << with.lastError;
   EXPECT_EQ(with.reply, "PONG");
 }

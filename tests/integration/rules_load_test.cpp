@@ -1,8 +1,8 @@
-// Rules, load-driven downgrading and hot reload end to end (README "Rules", README "HTTP API", README "Metrics", README "Configuration"): a real
-// Redis primary and two replicas behind the real cxproxy binary. Rules are checked through
-// the headers a client sees (X-Consistency-Rule, X-Consistency, X-Consistency-Overridden);
-// downgrading by making the primary slow with a loop of DEBUG SLEEP while clients read and
-// write; reloads by rewriting the config file and sending SIGHUP while clients keep reading.
+// Rules, load-driven downgrading and hot reload end to end (README "Rules", README "HTTP API", README "Metrics", README
+// "Configuration"): a real Redis primary and two replicas behind the real cxproxy binary. Rules are checked through the
+// headers a client sees (X-Consistency-Rule, X-Consistency, X-Consistency-Overridden); downgrading by making the
+// primary slow with a loop of DEBUG SLEEP while clients read and write; reloads by rewriting the config file and
+// sending SIGHUP while clients keep reading.
 //
 // No assertion here is about how long something took: every wait is a poll with a
 // generous deadline, and each check is on what the responses and metrics say.
@@ -214,12 +214,12 @@ TEST(RulesLoadTest, CommandsPickRulesByTheirFirstKey) {
   const std::vector<Case> cases = {
       {{"GET", "account:1"}, "accounts", "strong"},
       {{"LRANGE", "feed:list", "0", "-1"}, "feed", "eventual"},
-      {{"MGET", "feed:1", "account:1"}, "feed", "eventual"},    // the first key decides
+      {{"MGET", "feed:1", "account:1"}, "feed", "eventual"},  // the first key decides
       {{"MGET", "account:1", "feed:1"}, "accounts", "strong"},
-      {{"GET", "profile:1"}, "profile-reads", "prefix"},        // a read matches methods: [GET]
+      {{"GET", "profile:1"}, "profile-reads", "prefix"},  // a read matches methods: [GET]
       {{"STRLEN", "profile:1"}, "profile-reads", "prefix"},
-      {{"SET", "profile:2", "x"}, "default", "session"},        // a write does not
-      {{"INCR", "counter:1"}, "counters", "strong"},            // a command name in methods
+      {{"SET", "profile:2", "x"}, "default", "session"},  // a write does not
+      {{"INCR", "counter:1"}, "counters", "strong"},      // a command name in methods
       {{"GET", "counter:1"}, "default", "session"},
       {{"HSET", "other:h", "f", "v"}, "default", "session"},
   };
@@ -429,9 +429,12 @@ std::string reloadConfig(const std::string& ruleName, const std::string& level) 
          "consistency:\n"
          "  default: {level: session, override: any}\n"
          "  rules:\n"
-         "    - name: " + ruleName + "\n"
+         "    - name: " +
+         ruleName +
+         "\n"
          "      keys: [\"reload:*\"]\n"
-         "      level: " + level + "\n";
+         "      level: " +
+         level + "\n";
 }
 
 TEST(RulesLoadTest, ReloadUnderLoadSwitchesRulesWithoutFailingARequest) {
@@ -502,7 +505,8 @@ TEST(RulesLoadTest, ReloadUnderLoadSwitchesRulesWithoutFailingARequest) {
   const bool warmed = waitUntil([&] { return requests.load() >= 50; }, 30s);
 
   // Rename the rule and make it strong; SIGHUP.
-  replaceFile(proxy.configPath(), basicConfig(cluster, proxy.dataPort(), admin, reloadConfig("rule-b-strong", "strong")));
+  replaceFile(proxy.configPath(),
+              basicConfig(cluster, proxy.dataPort(), admin, reloadConfig("rule-b-strong", "strong")));
   proxy.signal(SIGHUP);
   HttpClient http(proxy.dataPort());
   const bool switched =

@@ -28,13 +28,11 @@ constexpr const char* kSessionKeys = "k1:00112233445566778899aabbccddeeff0011223
 constexpr const char* kWriterSecret = "writer-secret-5a7c";
 constexpr const char* kReaderSecret = "reader-secret-c3f0";
 
-std::string tokensSpec() {
-  return std::string("writer:") + kWriterSecret + ":rw,reader:" + kReaderSecret + ":ro";
-}
+std::string tokensSpec() { return std::string("writer:") + kWriterSecret + ":rw,reader:" + kReaderSecret + ":ro"; }
 
 struct CurlResult {
-  int exit = -1;    // curl's exit status (0: a response came)
-  int status = 0;   // HTTP status
+  int exit = -1;   // curl's exit status (0: a response came)
+  int status = 0;  // HTTP status
   std::string body;
   std::string output;  // curl's messages
 };
@@ -44,8 +42,8 @@ CurlResult curl(const std::vector<std::string>& args) {
   TempDir dir("cxproxy-curl");
   const auto bodyPath = dir.path() / "body";
   const auto outPath = dir.path() / "out";
-  std::vector<std::string> argv{findExecutable("curl"), "-sS", "--max-time", "10", "-o", bodyPath.string(),
-                                "-w", "\nstatus=%{http_code}\n"};
+  std::vector<std::string> argv{findExecutable("curl"),   "-sS", "--max-time", "10", "-o", bodyPath.string(), "-w",
+                                "\nstatus=%{http_code}\n"};
   argv.insert(argv.end(), args.begin(), args.end());
   ChildProcess process;
   process.start(argv, outPath);
@@ -79,13 +77,15 @@ class SecurityTest : public ::testing::Test {
     return options;
   }
   std::string redisTls(const RedisCluster& cluster, const std::string& tlsExtra = "") {
-    return redisSection(cluster, "  username: app\n  password_env: REDIS_PASSWORD\n  tls:\n    enabled: true\n"
-                                 "    ca_file: " + pki_.caFile().string() + "\n" + tlsExtra);
+    return redisSection(cluster,
+                        "  username: app\n  password_env: REDIS_PASSWORD\n  tls:\n    enabled: true\n"
+                        "    ca_file: " +
+                            pki_.caFile().string() + "\n" + tlsExtra);
   }
   CxproxyOptions options(const std::string& password = kRedisPassword, bool waitReady = true) {
     CxproxyOptions o;
-    o.env = {{"REDIS_PASSWORD", password}, {"CXPROXY_SESSION_KEYS", kSessionKeys},
-             {"CXPROXY_API_TOKENS", tokensSpec()}};
+    o.env = {
+        {"REDIS_PASSWORD", password}, {"CXPROXY_SESSION_KEYS", kSessionKeys}, {"CXPROXY_API_TOKENS", tokensSpec()}};
     o.waitReady = waitReady;
     return o;
   }
@@ -108,8 +108,11 @@ TEST_F(SecurityTest, GetAndPutThroughTlsRedisPrimaryAndReplica) {
   EXPECT_EQ(session.header("x-consistency"), "session");
   cluster.waitSynced();
   // Eventual reads go to the replica (over TLS too) once the tracker has seen it.
-  ASSERT_TRUE(waitUntil([&] { return client.get("/v1/kv/tls:k", {{"X-Consistency", "eventual"}})
-                                         .header("x-served-by") == "replica-1"; }, 10s));
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return client.get("/v1/kv/tls:k", {{"X-Consistency", "eventual"}}).header("x-served-by") == "replica-1";
+      },
+      10s));
   auto eventual = client.get("/v1/kv/tls:k", {{"X-Consistency", "eventual"}});
   EXPECT_EQ(eventual.status, 200);
   EXPECT_EQ(eventual.body, "secure-value");
@@ -163,7 +166,8 @@ TEST_P(SecurityBadCertificateTest, MarksTheNodeDownWithTheReasonAndKeepsServingS
 
 INSTANTIATE_TEST_SUITE_P(Certificates, SecurityBadCertificateTest,
                          ::testing::Values(BadCertificateCase{"wrong_ca", "certificate verify failed: "},
-                                           BadCertificateCase{"expired", "certificate verify failed: certificate has expired"},
+                                           BadCertificateCase{"expired",
+                                                              "certificate verify failed: certificate has expired"},
                                            BadCertificateCase{"wrong_name", "host name mismatch"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -173,10 +177,13 @@ TEST_F(SecurityTest, WrongPasswordIsNamedAndNoSecretLeaks) {
   CxproxyProcess proxy(cluster, redisTls(cluster) + "auth:\n  tokens_env: CXPROXY_API_TOKENS\nlog:\n  access: true\n",
                        options(wrong, false));
   std::string error;
-  EXPECT_TRUE(waitUntil([&] {
-    error = lastError(proxy, 0);
-    return error.find("WRONGPASS") != std::string::npos;
-  }, 15s)) << error;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        error = lastError(proxy, 0);
+        return error.find("WRONGPASS") != std::string::npos;
+      },
+      15s))
+      << error;
   HttpClient data(proxy.dataPort());
   data.get("/v1/kv/a", {{"Authorization", std::string("Bearer ") + kReaderSecret}});
   data.get("/v1/kv/a", {{"Authorization", "Bearer not-a-token"}});
@@ -184,7 +191,7 @@ TEST_F(SecurityTest, WrongPasswordIsNamedAndNoSecretLeaks) {
   const std::string everything = proxy.output() + admin.get("/v1/status").body +
                                  admin.get("/v1/status", {{"Accept", "text/html"}}).body + admin.get("/metrics").body;
   for (const std::string& secret : {wrong, std::string(kRedisPassword), std::string(kSessionKeys).substr(3),
-                                   std::string(kWriterSecret), std::string(kReaderSecret)}) {
+                                    std::string(kWriterSecret), std::string(kReaderSecret)}) {
     EXPECT_EQ(everything.find(secret), std::string::npos) << "secret " << secret << " leaked";
   }
   EXPECT_NE(proxy.output().find("WRONGPASS"), std::string::npos);
@@ -235,8 +242,11 @@ TEST_F(SecurityTest, HttpsDataListenerServesOnlyHttpsAndRotatesItsCertificateOnS
   std::filesystem::copy_file(second.cert, certFile, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(second.key, keyFile, std::filesystem::copy_options::overwrite_existing);
   proxy.signal(SIGHUP);
-  EXPECT_TRUE(waitUntil([&] { return curl({"--cacert", pki_.otherCaFile().string(), base + "/v1/kv/h"}).status == 200; },
-                        10s));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return curl({"--cacert", pki_.otherCaFile().string(), base + "/v1/kv/h"}).status == 200;
+      },
+      10s));
   EXPECT_NE(curl({"--cacert", pki_.caFile().string(), base + "/v1/kv/h"}).exit, 0);
   EXPECT_EQ(proxy.pid(), pid);
   EXPECT_TRUE(proxy.running());
@@ -344,14 +354,18 @@ TEST_F(SecurityTest, TokensFileIsReloadedOnSighup) {
   writeFile(file, "app:second-secret-2:rw\nviewer:view-secret-3:ro\n");
   proxy.signal(SIGHUP);
   EXPECT_TRUE(waitUntil(
-      [&] { return c.put("/v1/kv/t", "2", {{"Authorization", "Bearer second-secret-2"}}).status == 204; }, 10s));
+      [&] {
+        return c.put("/v1/kv/t", "2", {{"Authorization", "Bearer second-secret-2"}}).status == 204;
+      },
+      10s));
   EXPECT_EQ(c.put("/v1/kv/t", "3", {{"Authorization", "Bearer first-secret-1"}}).status, 401);
   EXPECT_EQ(c.get("/v1/kv/t", {{"Authorization", "Bearer view-secret-3"}}).status, 200);
   EXPECT_EQ(cluster.command(0, {"GET", "t"}), "2");
   // A broken file keeps the running tokens.
   writeFile(file, "no colon here\n");
   proxy.signal(SIGHUP);
-  EXPECT_TRUE(waitUntil([&] { return proxy.output().find("event=api_tokens_reload_failed") != std::string::npos; }, 10s));
+  EXPECT_TRUE(
+      waitUntil([&] { return proxy.output().find("event=api_tokens_reload_failed") != std::string::npos; }, 10s));
   EXPECT_EQ(c.get("/v1/kv/t", {{"Authorization", "Bearer second-secret-2"}}).status, 200);
 }
 

@@ -100,8 +100,7 @@ class SentinelFailoverTest : public ::testing::Test {
       auto heard = waitFor([](const Topology& x) { return x.lastSwitchMasterAt != Clock::time_point::max(); }, 10s);
       if (heard) {
         std::cout << "; +switch-master heard " << millisBetween(faultAt, heard->lastSwitchMasterAt)
-                  << " ms after the fault; confirmed "
-                  << millisBetween(heard->lastSwitchMasterAt, t.primaryConfirmedAt)
+                  << " ms after the fault; confirmed " << millisBetween(heard->lastSwitchMasterAt, t.primaryConfirmedAt)
                   << " ms after +switch-master (negative: before it)";
       } else {
         std::cout << "; no +switch-master heard";
@@ -157,9 +156,8 @@ TEST_F(SentinelFailoverTest, ManualFailoverMovesThePrimaryAndKeepsEverySlot) {
 
   // The new primary's history continues the old one: positions below its
   // second_repl_offset carry over, positions at or past it are lost.
-  auto linked = waitFor([&](const Topology& t) {
-    return confirmedPrimaryIsNot(t, oldPrimary) && t.primary().replid2 == oldReplid;
-  });
+  auto linked = waitFor(
+      [&](const Topology& t) { return confirmedPrimaryIsNot(t, oldPrimary) && t.primary().replid2 == oldReplid; });
   ASSERT_TRUE(linked);
   const auto& p = linked->primary();
   ASSERT_GT(p.secondReplOffset, 1u);
@@ -238,8 +236,8 @@ TEST_F(SentinelFailoverTest, OneSentinelDownAndThenStaleDoesNotMisleadIt) {
   startTracker();
   const std::string oldPrimary = nodeName(cluster_.primaryPort());
   auto before = waitFor([&](const Topology& t) {
-    return confirmedPrimaryIs(t, oldPrimary) && t.sentinels.size() == 3 && !t.sentinels[0].up &&
-           t.sentinels[1].up && t.sentinels[2].up;
+    return confirmedPrimaryIs(t, oldPrimary) && t.sentinels.size() == 3 && !t.sentinels[0].up && t.sentinels[1].up &&
+           t.sentinels[2].up;
   });
   ASSERT_TRUE(before) << "discovery with one Sentinel down did not finish";
   const auto faultAt = Clock::now();
@@ -258,7 +256,10 @@ TEST_F(SentinelFailoverTest, OneSentinelDownAndThenStaleDoesNotMisleadIt) {
     EXPECT_GE(t.configEpoch, epoch);
     return t.sentinels[0].up && t.sentinels[0].configEpoch >= epoch;
   });
-  EXPECT_TRUE(backUp) << "the restarted Sentinel never caught up";
+  const auto last = tracker_->snapshot();
+  EXPECT_TRUE(backUp) << "the restarted Sentinel never caught up: up=" << last->sentinels[0].up
+                      << " config_epoch=" << last->sentinels[0].configEpoch << " (want >= " << epoch
+                      << ") last_error=" << last->sentinels[0].lastError;
   EXPECT_TRUE(confirmedPrimaryIs(*tracker_->snapshot(), newPrimary));
 }
 

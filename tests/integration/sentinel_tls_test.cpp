@@ -38,10 +38,10 @@ class SentinelTlsTest : public ::testing::Test {
 
   void startProxy() {
     proxy_ = std::make_unique<CxproxyProcess>([this](int dataPort, int adminPort) {
-      std::string yaml = "listen:\n  data: 127.0.0.1:" + std::to_string(dataPort) + "\n  admin: 127.0.0.1:" +
-                         std::to_string(adminPort) + "\nredis:\n  tls:\n    enabled: true\n    ca_file: " +
-                         pki_.caFile().string() + "\n  sentinel:\n    master: " + sentinels_.master() +
-                         "\n    addresses: [";
+      std::string yaml = "listen:\n  data: 127.0.0.1:" + std::to_string(dataPort) +
+                         "\n  admin: 127.0.0.1:" + std::to_string(adminPort) +
+                         "\nredis:\n  tls:\n    enabled: true\n    ca_file: " + pki_.caFile().string() +
+                         "\n  sentinel:\n    master: " + sentinels_.master() + "\n    addresses: [";
       const auto addresses = sentinels_.tlsAddresses();
       for (std::size_t i = 0; i < addresses.size(); ++i) yaml += (i ? ", " : "") + addresses[i];
       yaml += "]\ntracking:\n  interval: 20ms\n  down_after: 500ms\n";

@@ -59,8 +59,7 @@ std::string locateTool(const char* envVar, const std::string& name, const std::s
 
 // Runs `shellCommand` under /bin/sh with its stdout (and stderr) in `outputPath`.
 std::optional<int> runShell(const std::string& shellCommand, const std::filesystem::path& outputPath,
-                            std::chrono::milliseconds timeout,
-                            const std::map<std::string, std::string>& env = {}) {
+                            std::chrono::milliseconds timeout, const std::map<std::string, std::string>& env = {}) {
   ChildProcess child;
   child.start({"/bin/sh", "-c", shellCommand}, outputPath, env);
   auto status = child.waitExit(timeout);
@@ -90,8 +89,8 @@ TEST(StatusPageTest, BrowserGetsHtmlWithEveryBackendAndOthersGetJson) {
   EXPECT_EQ(count(page.body, "<path class=\"line\""), 2u) << page.body;
 
   // curl (Accept: */*), no Accept at all and an explicit JSON Accept: the JSON as before.
-  for (const HttpHeaders& headers : {HttpHeaders{{"Accept", "*/*"}}, HttpHeaders{},
-                                     HttpHeaders{{"Accept", "application/json"}}}) {
+  for (const HttpHeaders& headers :
+       {HttpHeaders{{"Accept", "*/*"}}, HttpHeaders{}, HttpHeaders{{"Accept", "application/json"}}}) {
     auto res = admin.get("/v1/status", headers);
     ASSERT_EQ(res.status, 200);
     EXPECT_EQ(res.header("content-type"), "application/json");
@@ -118,8 +117,8 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
   ASSERT_EQ(data.put("/v1/kv/page", "v").status, 204);
   cluster.waitSynced();
   for (int i = 0; i < 5; ++i) ASSERT_EQ(data.get("/v1/kv/page", {{"X-Consistency", "eventual"}}).status, 200);
-  ASSERT_TRUE(waitUntil([&] { return metricValue(proxy.adminPort(), "cxproxy_audits_total", "result=\"match\"") >= 5; },
-                        10s));
+  ASSERT_TRUE(
+      waitUntil([&] { return metricValue(proxy.adminPort(), "cxproxy_audits_total", "result=\"match\"") >= 5; }, 10s));
 
   TempDir dir("cxproxy-chromium");
   const auto dom = dir.path() / "dom.html";
@@ -128,8 +127,7 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
   const std::string command = "exec '" + chromium +
                               "' --headless --no-sandbox --disable-gpu --disable-background-networking "
                               "--disable-component-update --disable-sync --no-first-run --user-data-dir='" +
-                              (dir.path() / "profile").string() + "' --dump-dom '" + url + "' 2>'" +
-                              log.string() + "'";
+                              (dir.path() / "profile").string() + "' --dump-dom '" + url + "' 2>'" + log.string() + "'";
   const auto home = dir.path().string();
   auto status = runShell(command, dom, 90s,
                          {{"HOME", home}, {"XDG_CONFIG_HOME", home + "/config"}, {"XDG_CACHE_HOME", home + "/cache"}});
@@ -142,13 +140,13 @@ TEST(StatusPageTest, HeadlessChromiumRendersTheTableAndASparklinePerReplica) {
   EXPECT_NE(html.find("<table class=\"backends\">"), std::string::npos) << html;
   EXPECT_EQ(count(html, "<tr class=\"backend "), cluster.size()) << html;
   for (std::size_t i = 0; i < cluster.size(); ++i) {
-    EXPECT_NE(html.find("data-backend=\"" + cluster.name(i) + "\"><td>" + cluster.name(i) + "</td>"),
-              std::string::npos)
+    EXPECT_NE(html.find("data-backend=\"" + cluster.name(i) + "\"><td>" + cluster.name(i) + "</td>"), std::string::npos)
         << cluster.name(i);
   }
   for (std::size_t i : cluster.replicaIndices()) {
     EXPECT_NE(html.find("<svg class=\"spark\" data-backend=\"" + cluster.name(i) + "\""), std::string::npos)
-        << cluster.name(i) << "\n" << html;
+        << cluster.name(i) << "\n"
+        << html;
   }
   EXPECT_EQ(count(html, "<svg "), cluster.replicaIndices().size());
   EXPECT_EQ(html.find("<script"), std::string::npos);
@@ -193,8 +191,8 @@ TEST(MetricsExpositionTest, LiveScrapePassesPromtoolCheck) {
   TempDir dir("cxproxy-promtool");
   writeFile(dir.path() / "metrics.txt", scrape.body);
   const auto out = dir.path() / "promtool.out";
-  auto status = runShell("exec '" + promtool + "' check metrics < '" + (dir.path() / "metrics.txt").string() + "'",
-                         out, 60s);
+  auto status =
+      runShell("exec '" + promtool + "' check metrics < '" + (dir.path() / "metrics.txt").string() + "'", out, 60s);
   ASSERT_TRUE(status) << "promtool did not finish";
   EXPECT_EQ(*status, 0) << "promtool check metrics:\n" << readFile(out);
 }
@@ -232,8 +230,8 @@ TEST(MetricsExpositionTest, EveryFamilyPassesPromtoolCheck) {
   TempDir dir("cxproxy-promtool");
   writeFile(dir.path() / "metrics.txt", m.serialize());
   const auto out = dir.path() / "promtool.out";
-  auto status = runShell("exec '" + promtool + "' check metrics < '" + (dir.path() / "metrics.txt").string() + "'",
-                         out, 60s);
+  auto status =
+      runShell("exec '" + promtool + "' check metrics < '" + (dir.path() / "metrics.txt").string() + "'", out, 60s);
   ASSERT_TRUE(status) << "promtool did not finish";
   EXPECT_EQ(*status, 0) << "promtool check metrics:\n" << readFile(out);
 }

@@ -219,8 +219,7 @@ class CannedServer {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     port_ = freePort();
     addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-    if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listenFd_, 4) != 0) {
+    if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listenFd_, 4) != 0) {
       throw std::runtime_error("canned server: bind failed");
     }
     thread_ = std::thread([this] { serve(); });
@@ -244,8 +243,7 @@ class CannedServer {
       if (n <= 0) break;
       received_.append(buf, static_cast<std::size_t>(n));
       seen = 0;
-      for (auto pos = received_.find("\r\n\r\n"); pos != std::string::npos;
-           pos = received_.find("\r\n\r\n", pos + 4)) {
+      for (auto pos = received_.find("\r\n\r\n"); pos != std::string::npos; pos = received_.find("\r\n\r\n", pos + 4)) {
         ++seen;
       }
     }
@@ -293,8 +291,9 @@ TEST(HttpClientTest, RawModeCountsPipelinedResponsesAndKeepsTheRest) {
   std::string three = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
   CannedServer server(one + two + three, 3, false);
   HttpClient client(server.port(), 5s);
-  std::string requests = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-                         "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string requests =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
   RawResult first = client.exchangeRaw(requests, 2);
   ASSERT_EQ(first.responses.size(), 2u);
   EXPECT_EQ(first.responses[0].status, 204);

@@ -31,10 +31,17 @@ struct VerifyRun {
 
 VerifyRun runVerify(int port, std::vector<std::string> extra = {}) {
   TempDir dir("cxproxy-verify");
-  std::vector<std::string> argv = {verifyBinary(),  "--url",    "http://127.0.0.1:" + std::to_string(port),
-                                   "--seconds",     "3",        "--sessions",
-                                   "6",             "--levels", "session,bounded,prefix",
-                                   "--max-staleness", "200ms"};
+  std::vector<std::string> argv = {verifyBinary(),
+                                   "--url",
+                                   "http://127.0.0.1:" + std::to_string(port),
+                                   "--seconds",
+                                   "3",
+                                   "--sessions",
+                                   "6",
+                                   "--levels",
+                                   "session,bounded,prefix",
+                                   "--max-staleness",
+                                   "200ms"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   ChildProcess process;
   process.start(argv, dir.path() / "output.log");

@@ -35,8 +35,8 @@ RespValue array(std::vector<RespValue> elements) {
 }
 
 RespValue keySpec(RespValue beginSearch, RespValue findKeys) {
-  return array({bulk("flags"), array({status("RW"), status("access")}), bulk("begin_search"),
-                std::move(beginSearch), bulk("find_keys"), std::move(findKeys)});
+  return array({bulk("flags"), array({status("RW"), status("access")}), bulk("begin_search"), std::move(beginSearch),
+                bulk("find_keys"), std::move(findKeys)});
 }
 
 RespValue indexBegin(int index) {
@@ -44,9 +44,9 @@ RespValue indexBegin(int index) {
 }
 
 RespValue rangeFind(int lastKey, int keyStep, int limit) {
-  return array({bulk("type"), bulk("range"), bulk("spec"),
-                array({bulk("lastkey"), integer(lastKey), bulk("keystep"), integer(keyStep),
-                       bulk("limit"), integer(limit)})});
+  return array(
+      {bulk("type"), bulk("range"), bulk("spec"),
+       array({bulk("lastkey"), integer(lastKey), bulk("keystep"), integer(keyStep), bulk("limit"), integer(limit)})});
 }
 
 }  // namespace
@@ -56,18 +56,15 @@ RespValue makeIndexRangeKeySpecForTest(int index, int lastKey, int keyStep, int 
 }
 
 RespValue makeIndexKeynumKeySpecForTest(int index, int keyNumIndex, int firstKey, int keyStep) {
-  return keySpec(indexBegin(index),
-                 array({bulk("type"), bulk("keynum"), bulk("spec"),
-                        array({bulk("keynumidx"), integer(keyNumIndex), bulk("firstkey"),
-                               integer(firstKey), bulk("keystep"), integer(keyStep)})}));
+  return keySpec(indexBegin(index), array({bulk("type"), bulk("keynum"), bulk("spec"),
+                                           array({bulk("keynumidx"), integer(keyNumIndex), bulk("firstkey"),
+                                                  integer(firstKey), bulk("keystep"), integer(keyStep)})}));
 }
 
-RespValue makeKeywordRangeKeySpecForTest(std::string_view keyword, int startFrom, int lastKey,
-                                         int keyStep, int limit) {
-  return keySpec(
-      array({bulk("type"), bulk("keyword"), bulk("spec"),
-             array({bulk("keyword"), bulk(keyword), bulk("startfrom"), integer(startFrom)})}),
-      rangeFind(lastKey, keyStep, limit));
+RespValue makeKeywordRangeKeySpecForTest(std::string_view keyword, int startFrom, int lastKey, int keyStep, int limit) {
+  return keySpec(array({bulk("type"), bulk("keyword"), bulk("spec"),
+                        array({bulk("keyword"), bulk(keyword), bulk("startfrom"), integer(startFrom)})}),
+                 rangeFind(lastKey, keyStep, limit));
 }
 
 RespValue makeCommandEntryForTest(const CommandSpecForTest& spec) {
@@ -80,17 +77,15 @@ RespValue makeCommandEntryForTest(const CommandSpecForTest& spec) {
   std::vector<RespValue> keySpecs = spec.keySpecs;
   if (keySpecs.empty() && spec.firstKey > 0) {
     const int lastKey = spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey;
-    keySpecs.push_back(
-        makeIndexRangeKeySpecForTest(spec.firstKey, lastKey, std::max(spec.keyStep, 1), 0));
+    keySpecs.push_back(makeIndexRangeKeySpecForTest(spec.firstKey, lastKey, std::max(spec.keyStep, 1), 0));
   }
   std::vector<RespValue> subcommands;
   for (const CommandSpecForTest& sub : spec.subcommands) {
     subcommands.push_back(makeCommandEntryForTest(sub));
   }
-  return array({bulk(spec.name), integer(spec.arity), array(std::move(flags)),
-                integer(spec.firstKey), integer(spec.lastKey), integer(spec.keyStep),
-                array(std::move(categories)), array({}), array(std::move(keySpecs)),
-                array(std::move(subcommands))});
+  return array({bulk(spec.name), integer(spec.arity), array(std::move(flags)), integer(spec.firstKey),
+                integer(spec.lastKey), integer(spec.keyStep), array(std::move(categories)), array({}),
+                array(std::move(keySpecs)), array(std::move(subcommands))});
 }
 
 RespValue makeCommandReplyForTest(std::span<const CommandSpecForTest> specs) {

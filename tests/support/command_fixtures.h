@@ -34,8 +34,7 @@ CommandTable makeCommandTableForTest(std::span<const CommandSpecForTest> specs);
 // Key-spec builders in the reply's shape, for CommandSpecForTest::keySpecs.
 RespValue makeIndexRangeKeySpecForTest(int index, int lastKey, int keyStep, int limit);
 RespValue makeIndexKeynumKeySpecForTest(int index, int keyNumIndex, int firstKey, int keyStep);
-RespValue makeKeywordRangeKeySpecForTest(std::string_view keyword, int startFrom, int lastKey,
-                                         int keyStep, int limit);
+RespValue makeKeywordRangeKeySpecForTest(std::string_view keyword, int startFrom, int lastKey, int keyStep, int limit);
 // A representative slice of Redis 7.0's table: plain reads and writes, containers
 // (OBJECT, CONFIG, CLIENT, XINFO), scripts, blocking, pub/sub, transaction, admin and
 // dangerous commands. For tests of components that need a realistic policy.

@@ -34,8 +34,7 @@ bool hasTopLevelKey(const std::string& yaml, const std::string& key) {
 bool mentionsAddressInUse(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text.find("address already in use") != std::string::npos ||
-         text.find("address in use") != std::string::npos ||
+  return text.find("address already in use") != std::string::npos || text.find("address in use") != std::string::npos ||
          text.find("eaddrinuse") != std::string::npos;
 }
 
@@ -45,8 +44,7 @@ std::string redisSection(const RedisCluster& cluster, const std::string& extraLi
   std::ostringstream yaml;
   std::size_t primary = cluster.primaryIndex();
   yaml << "redis:\n"
-       << "  primary: {name: " << cluster.name(primary) << ", address: 127.0.0.1:" << cluster.port(primary)
-       << "}\n";
+       << "  primary: {name: " << cluster.name(primary) << ", address: 127.0.0.1:" << cluster.port(primary) << "}\n";
   auto replicas = cluster.replicaIndices();
   if (replicas.empty()) {
     yaml << "  replicas: []\n";
@@ -60,8 +58,7 @@ std::string redisSection(const RedisCluster& cluster, const std::string& extraLi
   return yaml.str();
 }
 
-std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort,
-                        const std::string& extra) {
+std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort, const std::string& extra) {
   std::ostringstream yaml;
   if (!hasTopLevelKey(extra, "listen")) {
     yaml << "listen:\n"
@@ -102,23 +99,19 @@ CxproxyProcess::CxproxyProcess(ConfigRenderer render, CxproxyOptions options)
     if (awaitReady(options_.readyTimeout, &why, &addressInUse)) return;
     process_.kill();
     if (addressInUse && attempt < 4) continue;
-    throw std::runtime_error("cxproxy did not become ready: " + why + "\n--- " +
-                             outputPath_.string() + " ---\n" + outputTail(40));
+    throw std::runtime_error("cxproxy did not become ready: " + why + "\n--- " + outputPath_.string() + " ---\n" +
+                             outputTail(40));
   }
 }
 
-CxproxyProcess::CxproxyProcess(const RedisCluster& cluster, const std::string& extra,
-                               CxproxyOptions options)
+CxproxyProcess::CxproxyProcess(const RedisCluster& cluster, const std::string& extra, CxproxyOptions options)
     : CxproxyProcess(
-          [&cluster, extra](int dataPort, int adminPort) {
-            return basicConfig(cluster, dataPort, adminPort, extra);
-          },
+          [&cluster, extra](int dataPort, int adminPort) { return basicConfig(cluster, dataPort, adminPort, extra); },
           std::move(options)) {}
 
 CxproxyProcess::~CxproxyProcess() {
   if (::testing::Test::HasFailure()) {
-    std::cerr << "--- last lines of cxproxy output (" << outputPath_.string() << ") ---\n"
-              << outputTail(40);
+    std::cerr << "--- last lines of cxproxy output (" << outputPath_.string() << ") ---\n" << outputTail(40);
   }
   process_.kill();
 }
@@ -130,8 +123,7 @@ void CxproxyProcess::startOnce() {
   process_.start(argv, outputPath_, options_.env);
 }
 
-bool CxproxyProcess::awaitReady(std::chrono::milliseconds timeout, std::string* why,
-                                bool* addressInUse) {
+bool CxproxyProcess::awaitReady(std::chrono::milliseconds timeout, std::string* why, bool* addressInUse) {
   *addressInUse = false;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last = "no answer";
@@ -162,12 +154,11 @@ void CxproxyProcess::waitReady(std::chrono::milliseconds timeout) {
   std::string why;
   bool addressInUse = false;
   if (awaitReady(timeout, &why, &addressInUse)) return;
-  throw std::runtime_error("cxproxy did not become ready: " + why + "\n--- " +
-                           outputPath_.string() + " ---\n" + outputTail(40));
+  throw std::runtime_error("cxproxy did not become ready: " + why + "\n--- " + outputPath_.string() + " ---\n" +
+                           outputTail(40));
 }
 
-bool CxproxyProcess::waitAdminStatus(const std::string& path, int status,
-                                     std::chrono::milliseconds timeout) {
+bool CxproxyProcess::waitAdminStatus(const std::string& path, int status, std::chrono::milliseconds timeout) {
   return waitUntil(
       [&] {
         HttpClient client(adminPort_, 1000ms);
@@ -187,8 +178,7 @@ int CxproxyProcess::terminate(std::chrono::milliseconds timeout) {
   if (status) return *status;
   process_.kill();
   throw std::runtime_error("cxproxy did not exit within " + std::to_string(timeout.count()) +
-                           " ms of SIGTERM (killed)\n--- " + outputPath_.string() + " ---\n" +
-                           outputTail(40));
+                           " ms of SIGTERM (killed)\n--- " + outputPath_.string() + " ---\n" + outputTail(40));
 }
 
 void CxproxyProcess::kill() { process_.kill(); }
@@ -201,8 +191,7 @@ void CxproxyProcess::restart(bool waitForReady) {
 }
 
 CxproxyRun runCxproxy(std::vector<std::string> args, const std::string& configText,
-                      const std::map<std::string, std::string>& env,
-                      std::chrono::milliseconds timeout) {
+                      const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout) {
   TempDir dir("cxproxy-run");
   std::filesystem::path configPath = dir.path() / "cxproxy.yaml";
   std::filesystem::path outputPath = dir.path() / "output.log";

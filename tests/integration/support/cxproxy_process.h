@@ -25,8 +25,7 @@ class RedisCluster;
 // "replica-1" ...), and `tracking: {interval: 20ms}`. `extra` (more top-level YAML) is
 // appended; if it has its own top-level `listen:`, `redis:` or `tracking:` section, that
 // section is left out here.
-std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort,
-                        const std::string& extra = "");
+std::string basicConfig(const RedisCluster& cluster, int dataPort, int adminPort, const std::string& extra = "");
 // basicConfig's `redis:` section, with `extraLines` (indented keys such as
 // "  replica_stickiness: 0\n") added: put it in `extra` to change a redis key.
 std::string redisSection(const RedisCluster& cluster, const std::string& extraLines = "");
@@ -56,8 +55,7 @@ class CxproxyProcess {
  public:
   explicit CxproxyProcess(ConfigRenderer render, CxproxyOptions options = {});
   // basicConfig(cluster, dataPort, adminPort, extra).
-  explicit CxproxyProcess(const RedisCluster& cluster, const std::string& extra = "",
-                          CxproxyOptions options = {});
+  explicit CxproxyProcess(const RedisCluster& cluster, const std::string& extra = "", CxproxyOptions options = {});
   ~CxproxyProcess();
   CxproxyProcess(const CxproxyProcess&) = delete;
   CxproxyProcess& operator=(const CxproxyProcess&) = delete;
@@ -113,11 +111,10 @@ class CxproxyProcess {
 // when non-empty, is written to a temp file and every "{config}" in args is replaced by
 // its path.
 struct CxproxyRun {
-  int exitStatus = -1;   // shell-style; -1 if it had to be killed at the deadline
-  std::string output;    // stdout + stderr
+  int exitStatus = -1;  // shell-style; -1 if it had to be killed at the deadline
+  std::string output;   // stdout + stderr
 };
 CxproxyRun runCxproxy(std::vector<std::string> args, const std::string& configText = "",
-                      const std::map<std::string, std::string>& env = {},
-                      std::chrono::milliseconds timeout = 30s);
+                      const std::map<std::string, std::string>& env = {}, std::chrono::milliseconds timeout = 30s);
 
 }  // namespace cx::testing

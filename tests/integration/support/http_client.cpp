@@ -53,9 +53,7 @@ std::string HttpResponse::header(std::string_view name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-bool HttpResponse::hasHeader(std::string_view name) const {
-  return headers.count(lower(name)) != 0;
-}
+bool HttpResponse::hasHeader(std::string_view name) const { return headers.count(lower(name)) != 0; }
 
 struct HttpClient::Impl {
   asio::io_context ioc;
@@ -71,8 +69,7 @@ struct HttpClient::Impl {
   }
 
   // Parses one response from the front of `buffer`. On Complete, `used` bytes form it.
-  ParseOutcome parseOne(bool eof, bool headRequest, HttpResponse& out, std::size_t& used,
-                        std::string& error) {
+  ParseOutcome parseOne(bool eof, bool headRequest, HttpResponse& out, std::size_t& used, std::string& error) {
     http::response_parser<http::string_body> parser;
     parser.eager(true);
     parser.header_limit(1024 * 1024);
@@ -161,8 +158,8 @@ void HttpClient::ensureConnected(bool freshRequest) {
   ++connectionsOpened_;
 }
 
-HttpResponse HttpClient::request(std::string_view method, std::string_view target,
-                                 std::string_view body, const HttpHeaders& headers) {
+HttpResponse HttpClient::request(std::string_view method, std::string_view target, std::string_view body,
+                                 const HttpHeaders& headers) {
   ensureConnected(true);
   http::request<http::string_body> req;
   req.method_string({method.data(), method.size()});
@@ -184,14 +181,13 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
   impl_->runUntil(done);
   if (ec) {
     close();
-    throw HttpError(std::string(method) + " " + std::string(target) + ": write failed: " +
-                    ec.message());
+    throw HttpError(std::string(method) + " " + std::string(target) + ": write failed: " + ec.message());
   }
   RawResult result = readResponses(1, timeout_, lower(method) == "head");
   if (result.responses.empty()) {
     std::string why = !result.parseError.empty() ? "bad response: " + result.parseError
-                      : result.timedOut ? "no response within " + std::to_string(timeout_.count()) + " ms"
-                                        : "connection closed without a response";
+                      : result.timedOut          ? "no response within " + std::to_string(timeout_.count()) + " ms"
+                                                 : "connection closed without a response";
     close();
     throw HttpError(std::string(method) + " " + std::string(target) + ": " + why);
   }
@@ -205,11 +201,10 @@ bool HttpClient::sendRaw(std::string_view bytes) {
   beast::error_code ec;
   bool done = false;
   impl_->stream->expires_after(timeout_);
-  asio::async_write(*impl_->stream, asio::buffer(bytes.data(), bytes.size()),
-                    [&](beast::error_code e, std::size_t) {
-                      ec = e;
-                      done = true;
-                    });
+  asio::async_write(*impl_->stream, asio::buffer(bytes.data(), bytes.size()), [&](beast::error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
   impl_->runUntil(done);
   if (ec) {
     connected_ = false;  // keep buffered bytes: a response may have arrived before the close
@@ -223,14 +218,12 @@ RawResult HttpClient::readRaw(std::size_t responses, std::chrono::milliseconds t
   return readResponses(responses, timeout, false);
 }
 
-RawResult HttpClient::exchangeRaw(std::string_view bytes, std::size_t responses,
-                                  std::chrono::milliseconds timeout) {
+RawResult HttpClient::exchangeRaw(std::string_view bytes, std::size_t responses, std::chrono::milliseconds timeout) {
   sendRaw(bytes);
   return readResponses(responses, timeout, false);
 }
 
-RawResult HttpClient::readResponses(std::size_t count, std::chrono::milliseconds timeout,
-                                    bool headRequest) {
+RawResult HttpClient::readResponses(std::size_t count, std::chrono::milliseconds timeout, bool headRequest) {
   RawResult result;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool eof = !connected_;
@@ -252,12 +245,11 @@ RawResult HttpClient::readResponses(std::size_t count, std::chrono::milliseconds
     std::size_t n = 0;
     bool done = false;
     impl_->stream->expires_at(deadline);
-    impl_->stream->async_read_some(impl_->buffer.prepare(64 * 1024),
-                                   [&](beast::error_code e, std::size_t bytes) {
-                                     ec = e;
-                                     n = bytes;
-                                     done = true;
-                                   });
+    impl_->stream->async_read_some(impl_->buffer.prepare(64 * 1024), [&](beast::error_code e, std::size_t bytes) {
+      ec = e;
+      n = bytes;
+      done = true;
+    });
     impl_->runUntil(done);
     impl_->buffer.commit(n);
     if (ec == beast::error::timeout) {

@@ -60,20 +60,18 @@ class HttpClient {
 
   // Sends one request (Host, User-Agent and Content-Length are set unless `headers`
   // names them) and reads its response. Throws HttpError on I/O error or timeout.
-  HttpResponse request(std::string_view method, std::string_view target,
-                       std::string_view body = {}, const HttpHeaders& headers = {});
+  HttpResponse request(std::string_view method, std::string_view target, std::string_view body = {},
+                       const HttpHeaders& headers = {});
   HttpResponse get(std::string_view target, const HttpHeaders& headers = {}) {
     return request("GET", target, {}, headers);
   }
-  HttpResponse put(std::string_view target, std::string_view body,
-                   const HttpHeaders& headers = {}) {
+  HttpResponse put(std::string_view target, std::string_view body, const HttpHeaders& headers = {}) {
     return request("PUT", target, body, headers);
   }
   HttpResponse del(std::string_view target, const HttpHeaders& headers = {}) {
     return request("DELETE", target, {}, headers);
   }
-  HttpResponse post(std::string_view target, std::string_view body,
-                    const HttpHeaders& headers = {}) {
+  HttpResponse post(std::string_view target, std::string_view body, const HttpHeaders& headers = {}) {
     return request("POST", target, body, headers);
   }
 
@@ -84,8 +82,7 @@ class HttpClient {
   // in raw mode (their bodies would be expected).
   bool sendRaw(std::string_view bytes);
   RawResult readRaw(std::size_t responses, std::chrono::milliseconds timeout = kTimeout);
-  RawResult exchangeRaw(std::string_view bytes, std::size_t responses,
-                        std::chrono::milliseconds timeout = kTimeout);
+  RawResult exchangeRaw(std::string_view bytes, std::size_t responses, std::chrono::milliseconds timeout = kTimeout);
 
   // Closes the connection (the next call opens a new one).
   void close();

@@ -285,8 +285,7 @@ int exitStatusOf(int waitStatus) {
 
 ChildProcess::~ChildProcess() { kill(); }
 
-void ChildProcess::start(const std::vector<std::string>& argv,
-                         const std::filesystem::path& outputPath,
+void ChildProcess::start(const std::vector<std::string>& argv, const std::filesystem::path& outputPath,
                          const std::map<std::string, std::string>& env) {
   if (running()) throw std::runtime_error("ChildProcess::start: already running");
   if (argv.empty()) throw std::runtime_error("ChildProcess::start: empty argv");

@@ -23,9 +23,9 @@ std::string upper(std::string text) {
 // Commands after which a connection carries state and must not go back to the pool.
 bool changesConnectionState(const std::vector<std::string>& argv) {
   if (argv.empty()) return true;
-  static const char* const kStateful[] = {"SELECT", "MULTI", "WATCH", "SUBSCRIBE",
-                                          "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "HELLO",
-                                          "AUTH", "CLIENT", "READONLY", "RESET", "QUIT"};
+  static const char* const kStateful[] = {"SELECT",     "MULTI",   "WATCH", "SUBSCRIBE", "PSUBSCRIBE",
+                                          "SSUBSCRIBE", "MONITOR", "HELLO", "AUTH",      "CLIENT",
+                                          "READONLY",   "RESET",   "QUIT"};
   std::string name = upper(argv[0]);
   return std::any_of(std::begin(kStateful), std::end(kStateful),
                      [&](const char* stateful) { return name == stateful; });
@@ -45,8 +45,8 @@ std::string redisServerPath() {
 
 // --- RedisNode -------------------------------------------------------------------------
 
-RedisNode::RedisNode(std::string name, const std::filesystem::path& baseDir,
-                     std::vector<std::string> extraArgs, std::optional<RedisTlsOptions> tls)
+RedisNode::RedisNode(std::string name, const std::filesystem::path& baseDir, std::vector<std::string> extraArgs,
+                     std::optional<RedisTlsOptions> tls)
     : name_(std::move(name)),
       dataDir_(baseDir / name_),
       logPath_(baseDir / (name_ + ".log")),
@@ -64,20 +64,27 @@ RedisNode::~RedisNode() { kill(); }
 
 std::vector<std::string> RedisNode::arguments() const {
   std::vector<std::string> args = {redisServer_,
-                                   "--bind", "127.0.0.1",
-                                   "--daemonize", "no",
-                                   "--save", "",
-                                   "--appendonly", "no",
-                                   "--dir", dataDir_.string(),
-                                   "--enable-debug-command", "local",
-                                   "--repl-diskless-sync", "yes",
-                                   "--repl-diskless-sync-delay", "0"};
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--daemonize",
+                                   "no",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dataDir_.string(),
+                                   "--enable-debug-command",
+                                   "local",
+                                   "--repl-diskless-sync",
+                                   "yes",
+                                   "--repl-diskless-sync-delay",
+                                   "0"};
   if (tls_) {
-    args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_),
-                             "--tls-cert-file", tls_->certFile.string(), "--tls-key-file", tls_->keyFile.string(),
-                             "--tls-ca-cert-file", tls_->caFile.string(), "--tls-auth-clients", tls_->authClients,
-                             "--tls-replication", "yes", "--unixsocket", unixSocket_.string(),
-                             "--unixsocketperm", "700"});
+    args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file",
+                             tls_->certFile.string(), "--tls-key-file", tls_->keyFile.string(), "--tls-ca-cert-file",
+                             tls_->caFile.string(), "--tls-auth-clients", tls_->authClients, "--tls-replication", "yes",
+                             "--unixsocket", unixSocket_.string(), "--unixsocketperm", "700"});
   } else {
     args.insert(args.end(), {"--port", std::to_string(port_)});
   }
@@ -99,8 +106,7 @@ void RedisNode::spawn() {
   process_.start(arguments(), logPath_);
 }
 
-bool RedisNode::awaitReady(std::chrono::milliseconds timeout, std::string* why,
-                           bool* addressInUse) {
+bool RedisNode::awaitReady(std::chrono::milliseconds timeout, std::string* why, bool* addressInUse) {
   *addressInUse = false;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string lastError = "no answer";
@@ -145,9 +151,8 @@ void RedisNode::finishStart(std::chrono::milliseconds timeout) {
       spawn();
       continue;
     }
-    throw std::runtime_error("redis " + name_ + " (port " + std::to_string(port_) +
-                             ") failed to start: " + why + "\n--- " + logPath_.string() +
-                             " ---\n" + logTail(30));
+    throw std::runtime_error("redis " + name_ + " (port " + std::to_string(port_) + ") failed to start: " + why +
+                             "\n--- " + logPath_.string() + " ---\n" + logTail(30));
   }
 }
 
@@ -178,8 +183,8 @@ void RedisNode::clientPauseWrite(std::chrono::milliseconds duration) {
 }
 
 void RedisNode::replicaOf(std::optional<int> primaryPort) {
-  RedisReply r = primaryPort ? reply({"REPLICAOF", "127.0.0.1", std::to_string(*primaryPort)})
-                             : reply({"REPLICAOF", "NO", "ONE"});
+  RedisReply r =
+      primaryPort ? reply({"REPLICAOF", "127.0.0.1", std::to_string(*primaryPort)}) : reply({"REPLICAOF", "NO", "ONE"});
   if (r.isError()) throw std::runtime_error(name_ + ": REPLICAOF failed: " + r.str);
   replicaOfPort_ = primaryPort;
 }
@@ -190,8 +195,7 @@ void RedisNode::dropConnections() {
   ++generation_;
 }
 
-RedisReply RedisNode::reply(const std::vector<std::string>& argv,
-                            std::chrono::milliseconds timeout) {
+RedisReply RedisNode::reply(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   std::unique_ptr<RespConnection> conn;
   std::uint64_t generation;
   {
@@ -212,9 +216,7 @@ RedisReply RedisNode::reply(const std::vector<std::string>& argv,
   return result;
 }
 
-std::string RedisNode::command(const std::vector<std::string>& argv) {
-  return reply(argv).toString();
-}
+std::string RedisNode::command(const std::vector<std::string>& argv) { return reply(argv).toString(); }
 
 std::unique_ptr<RespConnection> RedisNode::connect(std::chrono::milliseconds timeout) {
   return openConnection(timeout);
@@ -271,9 +273,8 @@ bool RedisNode::linkUp() {
 void RedisNode::waitLinkUp(std::chrono::milliseconds timeout) {
   if (waitUntil([this] { return linkUp(); }, timeout, 20ms)) return;
   throw std::runtime_error("redis " + name_ + " (port " + std::to_string(port_) +
-                           "): master_link_status not up after " +
-                           std::to_string(timeout.count()) + " ms\n--- " + logPath_.string() +
-                           " ---\n" + logTail(30));
+                           "): master_link_status not up after " + std::to_string(timeout.count()) + " ms\n--- " +
+                           logPath_.string() + " ---\n" + logTail(30));
 }
 
 // --- RedisCluster ----------------------------------------------------------------------
@@ -288,13 +289,12 @@ RedisClusterOptions withReplicas(int replicas) {
 
 RedisCluster::RedisCluster(int replicas) : RedisCluster(withReplicas(replicas)) {}
 
-RedisCluster::RedisCluster(RedisClusterOptions options)
-    : options_(std::move(options)), dir_("cxproxy-redis") {
+RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(options)), dir_("cxproxy-redis") {
   try {
     nodes_.push_back(std::make_unique<RedisNode>("primary", dir_.path(), options_.extraArgs, options_.tls));
     for (int i = 1; i <= options_.replicas; ++i) {
-      nodes_.push_back(std::make_unique<RedisNode>("replica-" + std::to_string(i), dir_.path(),
-                                                   options_.extraArgs, options_.tls));
+      nodes_.push_back(
+          std::make_unique<RedisNode>("replica-" + std::to_string(i), dir_.path(), options_.extraArgs, options_.tls));
     }
     nodes_[0]->start();
     // Replicas answer PING at once and then sync concurrently (diskless, no delay).
@@ -309,8 +309,7 @@ RedisCluster::RedisCluster(RedisClusterOptions options)
 RedisCluster::~RedisCluster() {
   if (::testing::Test::HasFailure()) {
     for (auto& node : nodes_) {
-      std::cerr << "--- last lines of " << node->logPath().string() << " ---\n"
-                << node->logTail(15);
+      std::cerr << "--- last lines of " << node->logPath().string() << " ---\n" << node->logTail(15);
     }
   }
   stop();
@@ -339,12 +338,10 @@ void RedisCluster::waitSynced(std::chrono::milliseconds timeout) {
   for (std::size_t i : replicaIndices()) {
     RedisNode& replica = node(i);
     if (!replica.running() || replica.paused()) continue;
-    bool synced = waitUntil(
-        [&] { return replica.linkUp() && replica.replOffset() >= target; }, timeout, 10ms);
+    bool synced = waitUntil([&] { return replica.linkUp() && replica.replOffset() >= target; }, timeout, 10ms);
     if (!synced) {
-      throw std::runtime_error("redis " + replica.name() + " did not reach offset " +
-                               std::to_string(target) + " within " +
-                               std::to_string(timeout.count()) + " ms\n" + replica.logTail(20));
+      throw std::runtime_error("redis " + replica.name() + " did not reach offset " + std::to_string(target) +
+                               " within " + std::to_string(timeout.count()) + " ms\n" + replica.logTail(20));
     }
   }
 }
@@ -354,9 +351,7 @@ void RedisCluster::promote(std::size_t i) {
   primaryIndex_ = i;
 }
 
-void RedisCluster::replicaOf(std::size_t replica, std::size_t primary) {
-  node(replica).replicaOf(port(primary));
-}
+void RedisCluster::replicaOf(std::size_t replica, std::size_t primary) { node(replica).replicaOf(port(primary)); }
 
 void RedisCluster::stop() {
   for (auto& node : nodes_) node->kill();

@@ -44,8 +44,8 @@ class RedisNode {
   static constexpr std::chrono::milliseconds kCommandTimeout{10000};
   static constexpr std::chrono::milliseconds kStartTimeout{20000};
 
-  RedisNode(std::string name, const std::filesystem::path& baseDir,
-            std::vector<std::string> extraArgs = {}, std::optional<RedisTlsOptions> tls = std::nullopt);
+  RedisNode(std::string name, const std::filesystem::path& baseDir, std::vector<std::string> extraArgs = {},
+            std::optional<RedisTlsOptions> tls = std::nullopt);
   ~RedisNode();
   RedisNode(const RedisNode&) = delete;
   RedisNode& operator=(const RedisNode&) = delete;
@@ -53,8 +53,7 @@ class RedisNode {
   // Starts the process and waits until it answers PING. The first start picks a free
   // port (and picks another if the chosen one turns out taken); `replicaOfPort` makes it
   // a replica of 127.0.0.1:<port>. Throws with the log's tail on failure.
-  void start(std::optional<int> replicaOfPort = std::nullopt,
-             std::chrono::milliseconds timeout = kStartTimeout);
+  void start(std::optional<int> replicaOfPort = std::nullopt, std::chrono::milliseconds timeout = kStartTimeout);
   // Kills the process if running, then starts it again on the same port with the
   // current role (see replicaOf) and empty data; waits until it answers PING.
   void restart(std::chrono::milliseconds timeout = kStartTimeout);
@@ -68,8 +67,7 @@ class RedisNode {
   // REPLICAOF 127.0.0.1 <port>, or REPLICAOF NO ONE for nullopt. Remembered for restart().
   void replicaOf(std::optional<int> primaryPort);
 
-  RedisReply reply(const std::vector<std::string>& argv,
-                   std::chrono::milliseconds timeout = kCommandTimeout);
+  RedisReply reply(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = kCommandTimeout);
   // reply(argv).toString(): "OK", "value", "42", "(nil)", "(error) ERR ...", "[a, b]".
   std::string command(const std::vector<std::string>& argv);
   // A dedicated connection, for stateful commands (MULTI, SUBSCRIBE, CLIENT REPLY ...)
@@ -160,9 +158,7 @@ class RedisCluster {
   // Every index except primaryIndex(), in order.
   std::vector<std::size_t> replicaIndices() const;
 
-  std::string command(std::size_t i, const std::vector<std::string>& argv) {
-    return node(i).command(argv);
-  }
+  std::string command(std::size_t i, const std::vector<std::string>& argv) { return node(i).command(argv); }
   RedisReply reply(std::size_t i, const std::vector<std::string>& argv,
                    std::chrono::milliseconds timeout = RedisNode::kCommandTimeout) {
     return node(i).reply(argv, timeout);
@@ -170,9 +166,7 @@ class RedisCluster {
 
   void pause(std::size_t i) { node(i).pause(); }
   void resume(std::size_t i) { node(i).resume(); }
-  void clientPauseWrite(std::size_t i, std::chrono::milliseconds duration) {
-    node(i).clientPauseWrite(duration);
-  }
+  void clientPauseWrite(std::size_t i, std::chrono::milliseconds duration) { node(i).clientPauseWrite(duration); }
   void kill(std::size_t i) { node(i).kill(); }
   // Same port, same role, empty data; waits until it answers PING. A restarted replica
   // resyncs in the background: call waitLinkUp(i) if the test needs it replicating.

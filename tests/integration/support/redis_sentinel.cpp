@@ -88,19 +88,16 @@ RedisReply SentinelNode::command(const std::vector<std::string>& argv, std::chro
 SentinelSet::SentinelSet(RedisCluster& cluster, SentinelOptions options)
     : options_(std::move(options)), dir_("cxproxy-sentinel") {
   const std::string m = options_.master;
-  const std::string body = "dir " + dir_.path().string() + "\n" +
-                           "sentinel monitor " + m + " 127.0.0.1 " + std::to_string(cluster.primaryPort()) + " " +
-                           std::to_string(options_.quorum) + "\n" +
-                           "sentinel down-after-milliseconds " + m + " " + std::to_string(options_.downAfter.count()) +
-                           "\n" + "sentinel failover-timeout " + m + " " +
-                           std::to_string(options_.failoverTimeout.count()) + "\n" + "sentinel parallel-syncs " + m +
-                           " 2\n" +
-                           (options_.tls ? "tls-cert-file " + options_.tls->certFile.string() + "\ntls-key-file " +
-                                               options_.tls->keyFile.string() + "\ntls-ca-cert-file " +
-                                               options_.tls->caFile.string() +
-                                               "\ntls-replication yes\ntls-auth-clients " +
-                                               options_.tls->authClients + "\n"
-                                         : std::string());
+  const std::string body =
+      "dir " + dir_.path().string() + "\n" + "sentinel monitor " + m + " 127.0.0.1 " +
+      std::to_string(cluster.primaryPort()) + " " + std::to_string(options_.quorum) + "\n" +
+      "sentinel down-after-milliseconds " + m + " " + std::to_string(options_.downAfter.count()) + "\n" +
+      "sentinel failover-timeout " + m + " " + std::to_string(options_.failoverTimeout.count()) + "\n" +
+      "sentinel parallel-syncs " + m + " 2\n" +
+      (options_.tls ? "tls-cert-file " + options_.tls->certFile.string() + "\ntls-key-file " +
+                          options_.tls->keyFile.string() + "\ntls-ca-cert-file " + options_.tls->caFile.string() +
+                          "\ntls-replication yes\ntls-auth-clients " + options_.tls->authClients + "\n"
+                    : std::string());
   try {
     for (int i = 0; i < options_.sentinels; ++i) {
       nodes_.push_back(std::make_unique<SentinelNode>("sentinel-" + std::to_string(i + 1), dir_.path()));

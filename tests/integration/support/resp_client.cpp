@@ -39,14 +39,10 @@ bool waitFor(int fd, short events, Clock::time_point deadline) {
 std::string RedisReply::toString() const {
   switch (type) {
     case Type::Status:
-    case Type::Bulk:
-      return str;
-    case Type::Nil:
-      return "(nil)";
-    case Type::Integer:
-      return std::to_string(integer);
-    case Type::Error:
-      return "(error) " + str;
+    case Type::Bulk: return str;
+    case Type::Nil: return "(nil)";
+    case Type::Integer: return std::to_string(integer);
+    case Type::Error: return "(error) " + str;
     case Type::Array: {
       std::string out = "[";
       for (std::size_t i = 0; i < elements.size(); ++i) {
@@ -69,8 +65,7 @@ std::string encodeRespCommand(const std::vector<std::string>& argv) {
   return out;
 }
 
-RespConnection::RespConnection(int port, std::chrono::milliseconds timeout)
-    : port_(port), timeout_(timeout) {
+RespConnection::RespConnection(int port, std::chrono::milliseconds timeout) : port_(port), timeout_(timeout) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd_ < 0) throw RedisIoError(std::string("socket: ") + std::strerror(errno));
   int one = 1;
@@ -242,8 +237,7 @@ RedisReply RespConnection::readReply(Clock::time_point deadline, int depth) {
       for (long long i = 0; i < count; ++i) reply.elements.push_back(readReply(deadline, depth + 1));
       break;
     }
-    default:
-      fail("protocol error: unexpected line '" + line + "'");
+    default: fail("protocol error: unexpected line '" + line + "'");
   }
   return reply;
 }

@@ -15,9 +15,9 @@ using namespace std::chrono_literals;
 struct RedisReply {
   enum class Type { Status, Bulk, Nil, Integer, Error, Array };
   Type type = Type::Nil;
-  std::string str;                    // Status, Bulk, Error (without the leading '-')
-  long long integer = 0;              // Integer
-  std::vector<RedisReply> elements;   // Array
+  std::string str;                   // Status, Bulk, Error (without the leading '-')
+  long long integer = 0;             // Integer
+  std::vector<RedisReply> elements;  // Array
 
   bool isError() const { return type == Type::Error; }
   bool isNil() const { return type == Type::Nil; }

@@ -63,8 +63,8 @@ void TestPki::run(const std::vector<std::string>& args) {
 CertFiles TestPki::makeCa(const std::string& name) {
   CertFiles out{dir() / (name + ".pem"), dir() / (name + ".key")};
   run({"req", "-config", (dir() / "openssl.cnf").string(), "-x509", "-newkey", "ec", "-pkeyopt",
-       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", out.key.string(), "-out", out.cert.string(), "-days",
-       "30", "-subj", "/CN=cxproxy test " + name, "-extensions", "ca_ext"});
+       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", out.key.string(), "-out", out.cert.string(), "-days", "30",
+       "-subj", "/CN=cxproxy test " + name, "-extensions", "ca_ext"});
   return out;
 }
 
@@ -81,9 +81,23 @@ CertFiles TestPki::issue(const std::string& name, const std::string& sans, Issue
        "/CN=" + name});
   const CertFiles& signer = issuer == Issuer::Ca ? ca_ : otherCa_;
   // `openssl ca` because it can set dates in the past (x509 -req cannot in OpenSSL 3.0).
-  std::vector<std::string> args{"ca", "-config", (dir() / "openssl.cnf").string(), "-batch", "-notext",
-                                "-in", csr.string(), "-out", out.cert.string(), "-cert", signer.cert.string(),
-                                "-keyfile", signer.key.string(), "-extfile", ext.string(), "-extensions", "leaf"};
+  std::vector<std::string> args{"ca",
+                                "-config",
+                                (dir() / "openssl.cnf").string(),
+                                "-batch",
+                                "-notext",
+                                "-in",
+                                csr.string(),
+                                "-out",
+                                out.cert.string(),
+                                "-cert",
+                                signer.cert.string(),
+                                "-keyfile",
+                                signer.key.string(),
+                                "-extfile",
+                                ext.string(),
+                                "-extensions",
+                                "leaf"};
   if (validity == Validity::Expired) {
     args.insert(args.end(), {"-startdate", "20200101000000Z", "-enddate", "20200201000000Z"});
   } else {

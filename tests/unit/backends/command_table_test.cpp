@@ -29,13 +29,11 @@ RespValue realGetEntry() {
       array({bulk("type"), bulk("index"), bulk("spec"), array({bulk("index"), integer(1)})}),
       bulk("find_keys"),
       array({bulk("type"), bulk("range"), bulk("spec"),
-             array({bulk("lastkey"), integer(0), bulk("keystep"), integer(1), bulk("limit"),
-                    integer(0)})}),
+             array({bulk("lastkey"), integer(0), bulk("keystep"), integer(1), bulk("limit"), integer(0)})}),
   });
-  return array({bulk("get"), integer(2), array({status("readonly"), status("fast")}), integer(1),
-                integer(1), integer(1),
-                array({status("@read"), status("@string"), status("@fast")}), array({}),
-                array({keySpec}), array({})});
+  return array({bulk("get"), integer(2), array({status("readonly"), status("fast")}), integer(1), integer(1),
+                integer(1), array({status("@read"), status("@string"), status("@fast")}), array({}), array({keySpec}),
+                array({})});
 }
 
 // A policy over the Redis 7.0 slice that ships with the test support.
@@ -45,19 +43,15 @@ CommandPolicy defaultPolicy(bool allowScripts = false, std::vector<std::string> 
   return CommandPolicy(makeCommandTableForTest(specs), allowScripts, allow, deny);
 }
 
-CommandDecision check(const CommandPolicy& policy, std::vector<std::string_view> argv) {
-  return policy.check(argv);
-}
+CommandDecision check(const CommandPolicy& policy, std::vector<std::string_view> argv) { return policy.check(argv); }
 
-std::vector<std::string_view> keysOf(const CommandTable& table,
-                                     std::vector<std::string_view> argv) {
+std::vector<std::string_view> keysOf(const CommandTable& table, std::vector<std::string_view> argv) {
   const CommandInfo* info = table.resolve(argv);
   if (info == nullptr) return {};
   return keyArguments(*info, argv);
 }
 
-std::optional<std::string_view> firstKeyOf(const CommandTable& table,
-                                           std::vector<std::string_view> argv) {
+std::optional<std::string_view> firstKeyOf(const CommandTable& table, std::vector<std::string_view> argv) {
   const CommandInfo* info = table.resolve(argv);
   if (info == nullptr) return std::nullopt;
   return firstKey(*info, argv);
@@ -104,11 +98,10 @@ TEST(CommandTable, LookupIsCaseInsensitiveAndNamesAreLowerCase) {
 TEST(CommandTable, ParsesRedis6EntryWithoutKeySpecs) {
   // Redis 6.2: seven elements, blocking only as an ACL category.
   RespValue blpop =
-      array({bulk("blpop"), integer(-3), array({status("write"), status("noscript")}), integer(1),
-             integer(-2), integer(1),
-             array({status("@write"), status("@list"), status("@slow"), status("@blocking")})});
-  RespValue mset = array({bulk("mset"), integer(-3), array({status("write"), status("denyoom")}),
-                          integer(1), integer(-1), integer(2), array({status("@write")})});
+      array({bulk("blpop"), integer(-3), array({status("write"), status("noscript")}), integer(1), integer(-2),
+             integer(1), array({status("@write"), status("@list"), status("@slow"), status("@blocking")})});
+  RespValue mset = array({bulk("mset"), integer(-3), array({status("write"), status("denyoom")}), integer(1),
+                          integer(-1), integer(2), array({status("@write")})});
   const CommandTable table = CommandTable::fromCommandReply(array({blpop, mset}));
   ASSERT_EQ(table.size(), 2u);
   const CommandInfo* info = table.find("BLPOP");
@@ -123,8 +116,8 @@ TEST(CommandTable, ParsesRedis6EntryWithoutKeySpecs) {
 }
 
 TEST(CommandTable, ParsesRedis5EntryWithoutCategories) {
-  RespValue get = array({bulk("get"), integer(2), array({status("readonly"), status("fast")}),
-                         integer(1), integer(1), integer(1)});
+  RespValue get =
+      array({bulk("get"), integer(2), array({status("readonly"), status("fast")}), integer(1), integer(1), integer(1)});
   const CommandTable table = CommandTable::fromCommandReply(array({get}));
   const CommandInfo* info = table.find("get");
   ASSERT_NE(info, nullptr);
@@ -139,8 +132,8 @@ TEST(CommandTable, SkipsMalformedEntriesAndRejectsNonArrayReplies) {
   RespValue textArity = realGetEntry();
   textArity.elements[0] = bulk("strlen");
   textArity.elements[1] = bulk("2");
-  const CommandTable table = CommandTable::fromCommandReply(
-      array({noName, shortEntry, textArity, bulk("junk"), realGetEntry()}));
+  const CommandTable table =
+      CommandTable::fromCommandReply(array({noName, shortEntry, textArity, bulk("junk"), realGetEntry()}));
   EXPECT_EQ(table.size(), 1u);
   EXPECT_NE(table.find("get"), nullptr);
 
@@ -230,14 +223,12 @@ TEST_F(KeyPositions, ScriptsUseTheNumkeysArgument) {
 }
 
 TEST_F(KeyPositions, ZunionstoreHasDestinationAndNumkeysSources) {
-  EXPECT_EQ(keysOf(table_, {"ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"}),
-            (Keys{"dst", "a", "b"}));
+  EXPECT_EQ(keysOf(table_, {"ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"}), (Keys{"dst", "a", "b"}));
   EXPECT_EQ(firstKeyOf(table_, {"ZUNIONSTORE", "dst", "2", "a", "b"}), "dst");
 }
 
 TEST_F(KeyPositions, StreamReadsFindKeysAfterTheStreamsKeyword) {
-  EXPECT_EQ(keysOf(table_, {"XREAD", "COUNT", "10", "streams", "s1", "s2", "0", "0"}),
-            (Keys{"s1", "s2"}));
+  EXPECT_EQ(keysOf(table_, {"XREAD", "COUNT", "10", "streams", "s1", "s2", "0", "0"}), (Keys{"s1", "s2"}));
   EXPECT_EQ(firstKeyOf(table_, {"XREAD", "STREAMS", "s1", "$"}), "s1");
   EXPECT_EQ(keysOf(table_, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"}), (Keys{"s"}));
   EXPECT_TRUE(keysOf(table_, {"XREAD", "COUNT", "10"}).empty());
@@ -245,8 +236,7 @@ TEST_F(KeyPositions, StreamReadsFindKeysAfterTheStreamsKeyword) {
 
 TEST_F(KeyPositions, MigrateFindsTheKeysKeywordFromTheEnd) {
   EXPECT_EQ(keysOf(table_, {"MIGRATE", "h", "6379", "k", "0", "5000"}), (Keys{"k"}));
-  EXPECT_EQ(keysOf(table_, {"MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "a", "b"}),
-            (Keys{"", "a", "b"}));
+  EXPECT_EQ(keysOf(table_, {"MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "a", "b"}), (Keys{"", "a", "b"}));
 }
 
 TEST_F(KeyPositions, SubcommandKeysCountTheContainer) {
@@ -305,15 +295,13 @@ TEST(CommandPolicy, WriteFlagDecidesRouting) {
   EXPECT_FALSE(check(policy, {"EVALSHA_RO", "abc", "0"}).isWrite);
   EXPECT_FALSE(check(policy, {"FCALL_RO", "f", "0"}).isWrite);
   // XREADGROUP without BLOCK is allowed and writes (it moves the group's cursor).
-  const CommandDecision group =
-      check(policy, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"});
+  const CommandDecision group = check(policy, {"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"});
   EXPECT_TRUE(group.allowed());
   EXPECT_TRUE(group.isWrite);
 }
 
 TEST(CommandPolicy, MayReplicateCommandsRouteToThePrimary) {
-  const std::vector<CommandSpecForTest> specs{
-      {.name = "replicated", .arity = 1, .flags = {"may_replicate"}}};
+  const std::vector<CommandSpecForTest> specs{{.name = "replicated", .arity = 1, .flags = {"may_replicate"}}};
   const CommandPolicy policy(makeCommandTableForTest(specs), false);
   const CommandDecision decision = check(policy, {"replicated"});
   EXPECT_TRUE(decision.allowed());
@@ -391,9 +379,9 @@ TEST(CommandPolicy, AllowScriptsEnablesEvalFcallAndTheScriptCacheButNotFlushKill
 }
 
 TEST(CommandTable, NoMultiFlagIsRead) {
-  std::vector<CommandSpecForTest> specs{{.name = "shutdown", .arity = -1, .flags = {"admin", "no_multi"}},
-                                        {.name = "get", .arity = 2, .flags = {"readonly"}, .firstKey = 1,
-                                         .lastKey = 1, .keyStep = 1}};
+  std::vector<CommandSpecForTest> specs{
+      {.name = "shutdown", .arity = -1, .flags = {"admin", "no_multi"}},
+      {.name = "get", .arity = 2, .flags = {"readonly"}, .firstKey = 1, .lastKey = 1, .keyStep = 1}};
   const CommandTable table = makeCommandTableForTest(specs);
   EXPECT_TRUE(table.find("shutdown")->isNoMulti);
   EXPECT_FALSE(table.find("get")->isNoMulti);
@@ -402,25 +390,21 @@ TEST(CommandTable, NoMultiFlagIsRead) {
 TEST(CommandPolicy, StreamReadsAreRefusedOnlyWhenTheyBlock) {
   const CommandPolicy policy = defaultPolicy();
   EXPECT_TRUE(check(policy, {"XREAD", "COUNT", "1", "STREAMS", "s", "0"}).allowed());
-  EXPECT_EQ(check(policy, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}).verdict,
-            CommandVerdict::NotAllowed);
+  EXPECT_EQ(check(policy, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"xread", "count", "1", "block", "10", "streams", "s", "$"}).verdict,
             CommandVerdict::NotAllowed);
   // A stream called "block" is a key, not the option.
   EXPECT_TRUE(check(policy, {"XREAD", "STREAMS", "block", "0"}).allowed());
-  EXPECT_EQ(
-      check(policy, {"XREADGROUP", "GROUP", "g", "c", "BLOCK", "5", "STREAMS", "s", ">"}).verdict,
-      CommandVerdict::NotAllowed);
+  EXPECT_EQ(check(policy, {"XREADGROUP", "GROUP", "g", "c", "BLOCK", "5", "STREAMS", "s", ">"}).verdict,
+            CommandVerdict::NotAllowed);
   // Even an explicit allow cannot make a blocking read pass.
   const CommandPolicy allowing = defaultPolicy(false, {"xread"});
-  EXPECT_EQ(check(allowing, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}).verdict,
-            CommandVerdict::NotAllowed);
+  EXPECT_EQ(check(allowing, {"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}).verdict, CommandVerdict::NotAllowed);
 }
 
 TEST(CommandPolicy, BlockingCategoryIsRefusedOnRedis6Tables) {
-  RespValue blpop = array({bulk("blpop"), integer(-3), array({status("write"), status("noscript")}),
-                           integer(1), integer(-2), integer(1),
-                           array({status("@write"), status("@list"), status("@blocking")})});
+  RespValue blpop = array({bulk("blpop"), integer(-3), array({status("write"), status("noscript")}), integer(1),
+                           integer(-2), integer(1), array({status("@write"), status("@list"), status("@blocking")})});
   RespValue bpop = blpop;
   bpop.elements[0] = bulk("bpopcustom");
   const CommandPolicy policy(CommandTable::fromCommandReply(array({blpop, bpop})), false,
@@ -445,9 +429,8 @@ TEST(CommandPolicy, ExtraAllowEnablesRefusedCommandsAndSubcommands) {
 }
 
 TEST(CommandPolicy, ExtraAllowCannotEnableConnectionStateOrBlockingCommands) {
-  const CommandPolicy policy = defaultPolicy(
-      false,
-      {"multi", "exec", "select", "client", "subscribe", "blpop", "wait", "client|id", "monitor"});
+  const CommandPolicy policy =
+      defaultPolicy(false, {"multi", "exec", "select", "client", "subscribe", "blpop", "wait", "client|id", "monitor"});
   EXPECT_EQ(check(policy, {"MULTI"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"SELECT", "1"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"CLIENT", "ID"}).verdict, CommandVerdict::NotAllowed);
@@ -465,8 +448,7 @@ TEST(CommandPolicy, ExtraAllowCannotEnableConnectionStateOrBlockingCommands) {
 }
 
 TEST(CommandPolicy, ExtraDenyRefusesAndBeatsAllow) {
-  const CommandPolicy policy =
-      defaultPolicy(true, {"sort", "object"}, {"hgetall", "SORT", "eval", "object encoding"});
+  const CommandPolicy policy = defaultPolicy(true, {"sort", "object"}, {"hgetall", "SORT", "eval", "object encoding"});
   EXPECT_EQ(check(policy, {"HGETALL", "h"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"SORT", "k"}).verdict, CommandVerdict::NotAllowed);
   EXPECT_EQ(check(policy, {"EVAL", "return 1", "0"}).verdict, CommandVerdict::NotAllowed);

@@ -330,11 +330,11 @@ TEST(ParsePollReplies, MalformedRoleRepliesAreRejected) {
   EXPECT_FALSE(parsePollReplies(array({bulk("master")}), kPrimaryInfo, s));
   EXPECT_FALSE(parsePollReplies(array({bulk("master"), bulk("50"), array({})}), kPrimaryInfo, s));
   // slave without the offset element, or with a string offset
-  EXPECT_FALSE(parsePollReplies(
-      array({bulk("slave"), bulk("127.0.0.1"), integer(27401), bulk("connected")}), kConnectedReplicaInfo, s));
-  EXPECT_FALSE(parsePollReplies(
-      array({bulk("slave"), bulk("127.0.0.1"), integer(27401), bulk("connected"), bulk("50")}),
-      kConnectedReplicaInfo, s));
+  EXPECT_FALSE(parsePollReplies(array({bulk("slave"), bulk("127.0.0.1"), integer(27401), bulk("connected")}),
+                                kConnectedReplicaInfo, s));
+  EXPECT_FALSE(
+      parsePollReplies(array({bulk("slave"), bulk("127.0.0.1"), integer(27401), bulk("connected"), bulk("50")}),
+                       kConnectedReplicaInfo, s));
 }
 
 TEST(ParsePollReplies, InfoThatIsNotAStringIsRejected) {

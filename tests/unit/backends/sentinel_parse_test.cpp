@@ -35,13 +35,17 @@ RespValue flat(std::initializer_list<std::pair<std::string, std::string>> kv) {
 }
 
 RespValue masterReply(std::string ip, std::string port, std::string flags, std::string epoch) {
-  return flat({{"name", "mymaster"}, {"ip", ip}, {"port", port}, {"runid", "x"}, {"flags", flags},
-               {"config-epoch", epoch}, {"num-slaves", "2"}});
+  return flat({{"name", "mymaster"},
+               {"ip", ip},
+               {"port", port},
+               {"runid", "x"},
+               {"flags", flags},
+               {"config-epoch", epoch},
+               {"num-slaves", "2"}});
 }
 
 RespValue replicaReply(std::string ip, std::string port, std::string flags) {
-  return flat({{"name", ip + ":" + port}, {"ip", ip}, {"port", port}, {"flags", flags},
-               {"master-link-status", "ok"}});
+  return flat({{"name", ip + ":" + port}, {"ip", ip}, {"port", port}, {"flags", flags}, {"master-link-status", "ok"}});
 }
 
 TEST(ParseNodeAddress, HostPortAndBracketedIpv6) {
@@ -58,11 +62,10 @@ TEST(ParseNodeAddress, HostPortAndBracketedIpv6) {
 
 TEST(ParseSentinelReplies, ReadsPrimaryEpochAndReplicas) {
   std::string error;
-  auto view = parseSentinelReplies(masterReply("10.0.0.1", "6379", "master", "7"),
-                                   array({bulk("10.0.0.1"), bulk("6379")}),
-                                   array({replicaReply("10.0.0.2", "6379", "slave"),
-                                          replicaReply("10.0.0.3", "6379", "s_down,slave,disconnected")}),
-                                   &error);
+  auto view = parseSentinelReplies(
+      masterReply("10.0.0.1", "6379", "master", "7"), array({bulk("10.0.0.1"), bulk("6379")}),
+      array({replicaReply("10.0.0.2", "6379", "slave"), replicaReply("10.0.0.3", "6379", "s_down,slave,disconnected")}),
+      &error);
   ASSERT_TRUE(view) << error;
   EXPECT_EQ(view->configEpoch, 7u);
   EXPECT_EQ(view->primary, (NodeAddress{"10.0.0.1", 6379}));
@@ -76,11 +79,10 @@ TEST(ParseSentinelReplies, TheAddressComesFromGetMasterAddrByName) {
   // Mid-failover the leader's SENTINEL master still shows the old address, while
   // get-master-addr-by-name already names the promoted replica (and the epoch moved).
   std::string error;
-  auto view = parseSentinelReplies(masterReply("10.0.0.1", "6379", "s_down,o_down,master,failover_in_progress", "8"),
-                                   array({bulk("10.0.0.2"), bulk("6379")}),
-                                   array({replicaReply("10.0.0.2", "6379", "slave"),
-                                          replicaReply("10.0.0.3", "6379", "slave")}),
-                                   &error);
+  auto view = parseSentinelReplies(
+      masterReply("10.0.0.1", "6379", "s_down,o_down,master,failover_in_progress", "8"),
+      array({bulk("10.0.0.2"), bulk("6379")}),
+      array({replicaReply("10.0.0.2", "6379", "slave"), replicaReply("10.0.0.3", "6379", "slave")}), &error);
   ASSERT_TRUE(view) << error;
   EXPECT_EQ(view->primary, (NodeAddress{"10.0.0.2", 6379}));
   EXPECT_TRUE(view->primaryDown);
@@ -96,8 +98,8 @@ TEST(ParseSentinelReplies, AnUnknownMasterOrAnErrorIsNoView) {
   EXPECT_NE(error.find("No such master"), std::string::npos);
   EXPECT_FALSE(parseSentinelReplies(masterReply("h", "1", "master", "1"), nil, array({}), &error));
   EXPECT_FALSE(parseSentinelReplies(masterReply("h", "1", "master", "1"), array({bulk("h")}), array({}), &error));
-  EXPECT_FALSE(parseSentinelReplies(masterReply("h", "1", "master", "1"), array({bulk("h"), bulk("port")}),
-                                    array({}), &error));
+  EXPECT_FALSE(
+      parseSentinelReplies(masterReply("h", "1", "master", "1"), array({bulk("h"), bulk("port")}), array({}), &error));
 }
 
 SentinelState sentinel(std::string address, bool up, std::uint64_t epoch, NodeAddress primary,

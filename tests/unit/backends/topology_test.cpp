@@ -81,7 +81,7 @@ TEST(OffsetHistory, ReplicaBehindEverySampleHasNoFreshness) {
 
 TEST(OffsetHistory, IdlePrimaryKeepsAdvancingFreshnessOfCaughtUpReplica) {
   OffsetHistory history;
-  history.record(at(milliseconds{0}), 500);  // the last write
+  history.record(at(milliseconds{0}), 500);                                      // the last write
   for (int i = 1; i <= 200; ++i) history.record(at(milliseconds{50 * i}), 500);  // 10 s idle
   EXPECT_EQ(history.freshAsOf(500), at(milliseconds{10'000}));
 }

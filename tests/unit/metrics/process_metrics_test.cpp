@@ -2,13 +2,13 @@
 // this very test process, and Metrics::serialize() exports them with Prometheus names.
 #include "metrics/process_metrics.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <string>
 
 #include "metrics/metrics.h"
@@ -93,10 +93,8 @@ TEST(BackendMetrics, RequestsAndDurationsAreLabelledByBackend) {
   const std::string text = metrics.serialize();
   EXPECT_NE(text.find("cxproxy_backend_requests_total{backend=\"replica-1\",result=\"ok\"} 2"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("cxproxy_backend_requests_total{backend=\"primary\",result=\"timeout\"} 1"),
-            std::string::npos);
-  EXPECT_NE(text.find("cxproxy_backend_request_duration_seconds_count{backend=\"replica-1\"} 1"),
-            std::string::npos);
+  EXPECT_NE(text.find("cxproxy_backend_requests_total{backend=\"primary\",result=\"timeout\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("cxproxy_backend_request_duration_seconds_count{backend=\"replica-1\"} 1"), std::string::npos);
   EXPECT_NE(text.find("cxproxy_backend_request_duration_seconds_bucket{backend=\"replica-1\",le=\"0.0025\"} 1"),
             std::string::npos);
 }

@@ -39,9 +39,7 @@ BackendStatus untracked(BackendStatus b) {
   return b;
 }
 
-std::string name(std::optional<Level> level) {
-  return level ? std::string(toString(*level)) : std::string("none");
-}
+std::string name(std::optional<Level> level) { return level ? std::string(toString(*level)) : std::string("none"); }
 
 // The expected answer, from the levels some replica of the scenario can serve (written
 // out by hand per scenario below): the first level strictly weaker than `level` and not
@@ -58,8 +56,8 @@ std::optional<Level> expected(Level level, Level floor, const std::set<Level>& s
 struct Scenario {
   std::string description;
   Topology topology;
-  RouteRequest request;       // level is replaced per pair
-  std::set<Level> servable;   // levels some replica can serve, by hand
+  RouteRequest request;      // level is replaced per pair
+  std::set<Level> servable;  // levels some replica can serve, by hand
 };
 
 std::vector<Scenario> scenarios() {
@@ -80,20 +78,22 @@ std::vector<Scenario> scenarios() {
                  topology({primary(), replica("r1", 900, milliseconds{5000})}),
                  read(Level::Strong, milliseconds{1000}, /*sessionOffset=*/950),
                  {Level::Prefix, Level::Eventual}});
-  out.push_back({"one replica fresh enough for bounded, another ahead for session",
-                 topology({primary(), replica("r1", 800, milliseconds{100}), untracked(replica("r2", 990, milliseconds{0}))}),
-                 read(Level::Strong, milliseconds{1000}, /*sessionOffset=*/900),
-                 // r1 is fresh enough for bounded but behind the session position; r2 is
-                 // ahead of it but untracked, so neither serves session; r1 serves prefix.
-                 {Level::Bounded, Level::Prefix, Level::Eventual}});
+  out.push_back(
+      {"one replica fresh enough for bounded, another ahead for session",
+       topology({primary(), replica("r1", 800, milliseconds{100}), untracked(replica("r2", 990, milliseconds{0}))}),
+       read(Level::Strong, milliseconds{1000}, /*sessionOffset=*/900),
+       // r1 is fresh enough for bounded but behind the session position; r2 is
+       // ahead of it but untracked, so neither serves session; r1 serves prefix.
+       {Level::Bounded, Level::Prefix, Level::Eventual}});
   out.push_back({"only an untracked replica",
                  topology({primary(), untracked(replica("r1", 1000, milliseconds{0}))}),
                  read(Level::Strong),
                  {Level::Eventual}});
-  out.push_back({"a loading replica and a down replica",
-                 topology({primary(), loading(replica("r1", 1000, milliseconds{0})), down(replica("r2", 1000, milliseconds{0}))}),
-                 read(Level::Strong),
-                 {}});
+  out.push_back(
+      {"a loading replica and a down replica",
+       topology({primary(), loading(replica("r1", 1000, milliseconds{0})), down(replica("r2", 1000, milliseconds{0}))}),
+       read(Level::Strong),
+       {}});
   out.push_back({"no replicas at all", topology({primary()}), read(Level::Strong), {}});
   return out;
 }
@@ -126,8 +126,8 @@ TEST(Downgrade, NeverBelowTheFloorAndAlwaysWeakerThanAsked) {
         if (!got) continue;
         EXPECT_FALSE(isStronger(floor, *got)) << s.description << ": " << toString(level) << " floor "
                                               << toString(floor) << " relaxed to " << toString(*got);
-        EXPECT_TRUE(isStronger(level, *got)) << s.description << ": " << toString(level) << " relaxed to "
-                                             << toString(*got);
+        EXPECT_TRUE(isStronger(level, *got))
+            << s.description << ": " << toString(level) << " relaxed to " << toString(*got);
       }
     }
   }
@@ -195,7 +195,8 @@ TEST(Downgrade, StalenessIsJudgedAtTheGivenTime) {
 }
 
 TEST(Downgrade, NoReplicaCanServeEvenTheFloorGivesNullopt) {
-  Topology t = topology({primary(), down(replica("r1", 1000, milliseconds{0})), loading(replica("r2", 1000, milliseconds{0}))});
+  Topology t =
+      topology({primary(), down(replica("r1", 1000, milliseconds{0})), loading(replica("r2", 1000, milliseconds{0}))});
   for (Level floor : kLevels) {
     EXPECT_EQ(relaxForLoad(read(Level::Strong), floor, t, kNow), std::nullopt) << toString(floor);
   }

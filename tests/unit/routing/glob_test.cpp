@@ -55,14 +55,14 @@ TEST(GlobMatch, SetsRangesAndNegation) {
   EXPECT_FALSE(globMatch("[!a]", "a"));
   EXPECT_TRUE(globMatch("[a-cx-z]", "y"));
   EXPECT_FALSE(globMatch("[a-cx-z]", "m"));
-  EXPECT_TRUE(globMatch("[]]", "]"));       // ']' first is literal
+  EXPECT_TRUE(globMatch("[]]", "]"));  // ']' first is literal
   EXPECT_TRUE(globMatch("[^]]", "x"));
   EXPECT_FALSE(globMatch("[^]]", "]"));
-  EXPECT_TRUE(globMatch("[a-]", "-"));      // '-' last is literal
-  EXPECT_TRUE(globMatch("[-a]", "-"));      // '-' first is literal
+  EXPECT_TRUE(globMatch("[a-]", "-"));  // '-' last is literal
+  EXPECT_TRUE(globMatch("[-a]", "-"));  // '-' first is literal
   EXPECT_FALSE(globMatch("[a-]", "b"));
-  EXPECT_TRUE(globMatch("[\\]x]", "]"));    // escaped ']' inside a set
-  EXPECT_TRUE(globMatch("[a\\-c]", "-"));   // escaped '-' is not a range
+  EXPECT_TRUE(globMatch("[\\]x]", "]"));   // escaped ']' inside a set
+  EXPECT_TRUE(globMatch("[a\\-c]", "-"));  // escaped '-' is not a range
   EXPECT_FALSE(globMatch("[a\\-c]", "b"));
   EXPECT_FALSE(globMatch("[abc]", ""));
 }
@@ -104,8 +104,8 @@ TEST(GlobMatch, PathologicalPatternIsFast) {
 }
 
 TEST(ValidateGlob, AcceptsWellFormedPatterns) {
-  for (const char* pattern : {"", "*", "account:*", "a?c", "[abc]", "[a-z]*", "[^a]", "[!a]",
-                              "[]]", "\\[", "a\\*b", "[\\]]", "\\\\"}) {
+  for (const char* pattern :
+       {"", "*", "account:*", "a?c", "[abc]", "[a-z]*", "[^a]", "[!a]", "[]]", "\\[", "a\\*b", "[\\]]", "\\\\"}) {
     EXPECT_EQ(validateGlob(pattern), std::nullopt) << pattern;
   }
 }

@@ -48,8 +48,8 @@ TEST(LatencyWindow, EveryLatencyFallsInTheBucketWhoseRangeHoldsIt) {
   EXPECT_EQ(LatencyWindow::bucketFor(1us), 0u);
   EXPECT_EQ(LatencyWindow::bucketFor(2us), 1u);
   EXPECT_EQ(LatencyWindow::bucketFor(1h), LatencyWindow::kBucketCount - 1);
-  for (microseconds latency : {3us, 7us, 99us, 100us, 101us, 1000us, 12345us, 20000us,
-                               microseconds{1s}, microseconds{59s}}) {
+  for (microseconds latency :
+       {3us, 7us, 99us, 100us, 101us, 1000us, 12345us, 20000us, microseconds{1s}, microseconds{59s}}) {
     const std::size_t bucket = LatencyWindow::bucketFor(latency);
     ASSERT_GT(bucket, 0u);
     EXPECT_LT(LatencyWindow::bucketUpperBound(bucket - 1), latency) << latency.count();

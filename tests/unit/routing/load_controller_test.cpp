@@ -28,14 +28,14 @@ LoadControllerOptions defaultOptions() {
   return options;
 }
 
-LoadSignals signals(std::uint32_t inFlight, std::chrono::microseconds p99 = 1ms,
-                    double errorRate = 0.0, std::uint64_t samples = 1000) {
+LoadSignals signals(std::uint32_t inFlight, std::chrono::microseconds p99 = 1ms, double errorRate = 0.0,
+                    std::uint64_t samples = 1000) {
   return LoadSignals{inFlight, p99, errorRate, samples};
 }
 
-const LoadSignals kHigh = signals(300);      // inflight over the high mark
-const LoadSignals kBetween = signals(100);   // between low and high on every signal
-const LoadSignals kLow = signals(10);        // under every low mark
+const LoadSignals kHigh = signals(300);     // inflight over the high mark
+const LoadSignals kBetween = signals(100);  // between low and high on every signal
+const LoadSignals kLow = signals(10);       // under every low mark
 
 // Drives a controller with one observation per tick from a fake clock.
 class Driver {

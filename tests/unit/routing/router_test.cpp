@@ -20,6 +20,7 @@ using backends::BackendStatus;
 using backends::NodeRole;
 using backends::Topology;
 using std::chrono::milliseconds;
+using testing::departed;
 using testing::down;
 using testing::kNow;
 using testing::kReplidA;
@@ -27,9 +28,8 @@ using testing::policy;
 using testing::primary;
 using testing::read;
 using testing::replica;
-using testing::topology;
-using testing::departed;
 using testing::sentinelTopology;
+using testing::topology;
 using testing::untracked;
 using namespace std::string_view_literals;
 
@@ -644,8 +644,8 @@ TEST(SentinelRoute, UnconfirmedPrimaryTakesNoWritesButReplicasServeWeakerReads) 
 
 TEST(SentinelRoute, FencedAndDepartedNodesServeNothing) {
   // "old" still says master but the Sentinels name "c": fenced. "gone" left.
-  Topology t = sentinelTopology(
-      {named("old", primary(2000)), departed(replica("gone", 1000)), named("c", primary(1000))}, 2);
+  Topology t =
+      sentinelTopology({named("old", primary(2000)), departed(replica("gone", 1000)), named("c", primary(1000))}, 2);
   ASSERT_EQ(t.backends[0].standing, backends::Standing::Fenced);
   ASSERT_EQ(t.backends[1].standing, backends::Standing::Departed);
   for (Level level : {Level::Eventual, Level::Prefix, Level::Session, Level::Bounded}) {

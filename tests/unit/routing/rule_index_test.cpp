@@ -69,8 +69,8 @@ class GlobGen {
 
  private:
   char byte() {
-    static constexpr char kAlphabet[] = {'a', 'b', 'c', ':', '*', '?', '[', ']', '\\', '-', '^', '!', '\0',
-                                         '\x7f', '\x80', '\xff'};
+    static constexpr char kAlphabet[] = {'a',  'b', 'c', ':', '*',  '?',    '[',    ']',
+                                         '\\', '-', '^', '!', '\0', '\x7f', '\x80', '\xff'};
     return kAlphabet[pick(0, sizeof kAlphabet - 1)];
   }
   // A byte for a literal token, escaped when it would otherwise be special.
@@ -94,11 +94,8 @@ class GlobGen {
         pattern += '?';
         for (auto& s : samples) s += byte();
         return;
-      case 3:
-        set(pattern, samples);
-        return;
-      default:
-        literal(pattern, samples);
+      case 3: set(pattern, samples); return;
+      default: literal(pattern, samples);
     }
   }
   // [..] with ranges (some reversed), negation, a leading ']', escapes and '-' at the edges.

@@ -39,7 +39,7 @@ TEST(Rules, NoRulesMeansNoMatch) {
 TEST(Rules, KeyNoRuleMatchesGivesNullptr) {
   const std::vector<Rule> rules{rule("accounts", {"account:*"}), rule("feed", {"feed:*"})};
   EXPECT_EQ(matchRule(rules, "user:1", "GET"), nullptr);
-  EXPECT_EQ(matchRule(rules, "accounts", "GET"), nullptr);  // no ':' after "account"
+  EXPECT_EQ(matchRule(rules, "accounts", "GET"), nullptr);    // no ':' after "account"
   EXPECT_EQ(matchRule(rules, "xaccount:1", "GET"), nullptr);  // a glob matches the whole key
   EXPECT_EQ(matchRule(rules, "", "GET"), nullptr);
 }
@@ -84,11 +84,8 @@ TEST(Rules, AnyOfARulesGlobsSelectsIt) {
 
 TEST(Rules, GlobFeaturesSelectRules) {
   const std::vector<Rule> rules{
-      rule("one-digit", {"user:[0-9]"}),
-      rule("question", {"q:?"}),
-      rule("not-a", {"n:[^a]*"}),
-      rule("literal-star", {"lit:\\*"}),
-      rule("middle", {"feed:*:items"}),
+      rule("one-digit", {"user:[0-9]"}), rule("question", {"q:?"}),        rule("not-a", {"n:[^a]*"}),
+      rule("literal-star", {"lit:\\*"}), rule("middle", {"feed:*:items"}),
   };
   EXPECT_EQ(pick(rules, "user:7", "GET"), "one-digit");
   EXPECT_EQ(pick(rules, "user:42", "GET"), "default");

@@ -47,8 +47,8 @@ TEST(VerifiedTokenCache, AListFoundOutlivesItsSlot) {
 TEST(VerifiedTokenCache, AnyOtherValueMisses) {
   VerifiedTokenCache cache;
   cache.remember("AQVrMQ-token", tokensWithRead(7));
-  EXPECT_EQ(cache.find("AQVrMQ-tokeN"), nullptr);  // one character changed
-  EXPECT_EQ(cache.find("AQVrMQ-toke"), nullptr);   // truncated
+  EXPECT_EQ(cache.find("AQVrMQ-tokeN"), nullptr);   // one character changed
+  EXPECT_EQ(cache.find("AQVrMQ-toke"), nullptr);    // truncated
   EXPECT_EQ(cache.find("AQVrMQ-token "), nullptr);  // extended
   EXPECT_EQ(cache.find(""), nullptr);
 }
@@ -101,7 +101,8 @@ TEST(RecentTokens, SamePositionsWithinTheWindowGetTheSameText) {
   RecentTokens recent;
   const auto t0 = RecentTokens::Clock::time_point{} + std::chrono::hours(1);
   const std::string first = encodeToken(recent, keys, positions(10, 20), t0, std::chrono::milliseconds(1000));
-  EXPECT_EQ(encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(999), std::chrono::milliseconds(1000)),
+  EXPECT_EQ(encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(999),
+                        std::chrono::milliseconds(1000)),
             first);
   // What it hands out is a valid token for exactly those positions.
   const auto decoded = keys.decode(first);
@@ -126,8 +127,8 @@ TEST(RecentTokens, OtherPositionsOrAnOlderSignatureGetANewToken) {
   EXPECT_EQ(keys.decode(encodeToken(recent, keys, otherHistory, t0, std::chrono::milliseconds(1000))).token->replid,
             std::string(40, 'b'));
   // Past the window the same positions are signed again, with a newer issue time.
-  const std::string later =
-      encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(1001), std::chrono::milliseconds(1000));
+  const std::string later = encodeToken(recent, keys, positions(10, 20), t0 + std::chrono::milliseconds(1001),
+                                        std::chrono::milliseconds(1000));
   const auto again = keys.decode(later);
   ASSERT_TRUE(again.token);
   EXPECT_EQ(again.token->readOffset, 20u);

@@ -17,15 +17,11 @@ using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
 // 32-byte secrets, hex.
-constexpr std::string_view kOldSecretHex =
-    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-constexpr std::string_view kNewSecretHex =
-    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+constexpr std::string_view kOldSecretHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+constexpr std::string_view kNewSecretHex = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 constexpr std::string_view kReplid = "8f2a6d1b3c4e5f60718293a4b5c6d7e8f9012345";
 
-std::string spec(std::string_view id, std::string_view hex) {
-  return std::string(id) + ":" + std::string(hex);
-}
+std::string spec(std::string_view id, std::string_view hex) { return std::string(id) + ":" + std::string(hex); }
 
 SessionToken sampleToken() {
   SessionToken token;
@@ -37,15 +33,13 @@ SessionToken sampleToken() {
 }
 
 // Independent base64url codec so tests can tamper with the binary form.
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string toBase64Url(const std::string& bytes) {
   std::string out;
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
                        static_cast<unsigned char>(bytes[i + 2]);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
@@ -58,8 +52,7 @@ std::string toBase64Url(const std::string& bytes) {
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
   } else if (rest == 2) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -151,8 +144,7 @@ TEST_F(TokenTest, EveryBitFlipOfTheTextFails) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string tampered = text;
       tampered[i] = static_cast<char>(tampered[i] ^ (1 << bit));
-      EXPECT_FALSE(oldRing_.decode(tampered).token.has_value())
-          << "char " << i << " bit " << bit;
+      EXPECT_FALSE(oldRing_.decode(tampered).token.has_value()) << "char " << i << " bit " << bit;
     }
   }
 }
@@ -185,8 +177,7 @@ TEST_F(TokenTest, TruncationAtEveryLengthFails) {
 TEST_F(TokenTest, BinaryTruncationAtEveryLengthFails) {
   const std::string bytes = fromBase64Url(oldRing_.encode(sampleToken()));
   for (std::size_t len = 0; len < bytes.size(); ++len) {
-    EXPECT_FALSE(oldRing_.decode(toBase64Url(bytes.substr(0, len))).token.has_value())
-        << "length " << len;
+    EXPECT_FALSE(oldRing_.decode(toBase64Url(bytes.substr(0, len))).token.has_value()) << "length " << len;
   }
 }
 
@@ -197,8 +188,7 @@ TEST_F(TokenTest, AppendedBytesFail) {
   }
   const std::string bytes = fromBase64Url(text);
   for (int n = 1; n <= 4; ++n) {
-    const DecodeResult result =
-        oldRing_.decode(toBase64Url(bytes + std::string(static_cast<std::size_t>(n), '\0')));
+    const DecodeResult result = oldRing_.decode(toBase64Url(bytes + std::string(static_cast<std::size_t>(n), '\0')));
     EXPECT_FALSE(result.token.has_value());
     EXPECT_EQ(result.error, TokenError::Malformed);
   }
@@ -261,8 +251,7 @@ TEST_F(TokenTest, ForgedWithAnotherSecretUnderTheSameIdFails) {
 
 TEST_F(TokenTest, RotationVerifiesOldTokensAndSignsWithNewKey) {
   const std::string oldToken = oldRing_.encode(sampleToken());
-  const KeyRing rotated =
-      KeyRing::fromSpec(spec("k2025", kNewSecretHex) + "," + spec("k2024", kOldSecretHex));
+  const KeyRing rotated = KeyRing::fromSpec(spec("k2025", kNewSecretHex) + "," + spec("k2024", kOldSecretHex));
   EXPECT_EQ(rotated.signingKeyId(), "k2025");
 
   const DecodeResult fromOld = rotated.decode(oldToken);
@@ -341,8 +330,7 @@ TEST_F(TokenTest, DecodeListFailsOnOneBadToken) {
   EXPECT_EQ(*result.error, TokenError::BadSignature);
   EXPECT_TRUE(result.tokens.empty());
 
-  const auto unknown =
-      oldRing_.decodeList(good + "," + KeyRing::random().encode(sampleToken()));
+  const auto unknown = oldRing_.decodeList(good + "," + KeyRing::random().encode(sampleToken()));
   ASSERT_TRUE(unknown.error.has_value());
   EXPECT_EQ(*unknown.error, TokenError::UnknownKey);
 }
@@ -364,8 +352,7 @@ TEST_F(TokenTest, DecodeListRejectsOversizeHeaderValue) {
 
 // Expects fromSpec(spec) to throw invalid_argument whose message contains `mentions`
 // and does not contain `secretHex` (if given).
-void expectSpecError(const std::string& specText, const std::string& mentions,
-                     std::string_view secretHex = {}) {
+void expectSpecError(const std::string& specText, const std::string& mentions, std::string_view secretHex = {}) {
   try {
     (void)KeyRing::fromSpec(specText);
     ADD_FAILURE() << "no exception for spec with " << mentions;
@@ -380,8 +367,8 @@ void expectSpecError(const std::string& specText, const std::string& mentions,
 }
 
 TEST(KeyRingSpecTest, ParsesSeveralKeysFirstSigns) {
-  const KeyRing ring = KeyRing::fromSpec(" a:" + std::string(kOldSecretHex) + " , B_-9:" +
-                                         std::string(kNewSecretHex).substr(0, 32) + "\n");
+  const KeyRing ring = KeyRing::fromSpec(" a:" + std::string(kOldSecretHex) +
+                                         " , B_-9:" + std::string(kNewSecretHex).substr(0, 32) + "\n");
   EXPECT_EQ(ring.signingKeyId(), "a");
 }
 
@@ -424,8 +411,8 @@ TEST(KeyRingSpecTest, RejectsShortSecretNamingTheKey) {
 }
 
 TEST(KeyRingSpecTest, RejectsDuplicateIds) {
-  expectSpecError(spec("k1", kOldSecretHex) + "," + spec("k1", kNewSecretHex),
-                  "key 'k1' appears more than once", kNewSecretHex);
+  expectSpecError(spec("k1", kOldSecretHex) + "," + spec("k1", kNewSecretHex), "key 'k1' appears more than once",
+                  kNewSecretHex);
 }
 
 TEST(KeyRingTest, ConstructorValidatesKeys) {

@@ -32,8 +32,8 @@ class Builder {
   }
 
   // values: key → seq read (0: absent). served defaults to the requested level.
-  Operation& read(int session, Level level, std::vector<std::pair<std::string, std::uint64_t>> values,
-                  int invokeMs, int completeMs, std::string role = "replica", std::string bound = "5") {
+  Operation& read(int session, Level level, std::vector<std::pair<std::string, std::uint64_t>> values, int invokeMs,
+                  int completeMs, std::string role = "replica", std::string bound = "5") {
     Operation op;
     op.kind = OpKind::Read;
     op.session = session;
@@ -173,7 +173,7 @@ TEST(VerifyChecker, MonotonicReadsAcrossSessionsOrLevelsWithoutTheGuaranteeAreNo
   Builder b;
   writePairs(b, 2);
   b.read(1, Level::Session, {{"s0:a", 2}}, 50, 51);
-  b.read(2, Level::Session, {{"s0:a", 1}}, 60, 61);   // another session
+  b.read(2, Level::Session, {{"s0:a", 1}}, 60, 61);  // another session
   b.read(3, Level::Eventual, {{"s0:a", 2}}, 50, 51);
   b.read(3, Level::Eventual, {{"s0:a", 1}}, 60, 61);  // eventual promises no order
   CheckReport r = b.check();

@@ -6,8 +6,8 @@
 namespace cx::verify {
 namespace {
 
-using std::chrono::milliseconds;
 using routing::Level;
+using std::chrono::milliseconds;
 
 Options parseOk(const std::vector<std::string>& args) {
   auto parsed = parseOptions(args);
@@ -32,9 +32,9 @@ TEST(VerifyOptions, DefaultsAreTheDocumentedOnes) {
 }
 
 TEST(VerifyOptions, ParsesEveryFlag) {
-  Options o = parseOk({"--url", "http://localhost:9000/", "--seconds", "5", "--sessions=4", "--levels",
-                       "Strong,linearizable,eventual", "--max-staleness", "1.5s", "--token", "s3cret",
-                       "--prefix", "t:"});
+  Options o =
+      parseOk({"--url", "http://localhost:9000/", "--seconds", "5", "--sessions=4", "--levels",
+               "Strong,linearizable,eventual", "--max-staleness", "1.5s", "--token", "s3cret", "--prefix", "t:"});
   EXPECT_EQ(o.host, "localhost");
   EXPECT_EQ(o.port, "9000");
   EXPECT_EQ(o.duration, std::chrono::seconds{5});

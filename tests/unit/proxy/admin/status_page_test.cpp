@@ -126,18 +126,17 @@ TEST(StatusPage, ShowsEveryBackendSummaryAndRefreshes) {
   EXPECT_EQ(html.find("http://"), std::string::npos);  // no external assets
   EXPECT_EQ(html.find("https://"), std::string::npos);
   for (const char* name : {"primary", "replica-1", "replica-2"}) {
-    EXPECT_NE(html.find(std::string("data-backend=\"") + name + "\"><td>" + name + "</td>"), std::string::npos)
-        << name;
+    EXPECT_NE(html.find(std::string("data-backend=\"") + name + "\"><td>" + name + "</td>"), std::string::npos) << name;
   }
   EXPECT_EQ(count(html, "<tr class=\"backend "), 3u);
   EXPECT_NE(html.find("<tr class=\"backend down\" data-backend=\"replica-1\">"), std::string::npos);
-  EXPECT_NE(html.find("123456"), std::string::npos);       // primary offset
-  EXPECT_NE(html.find("8a1f0c"), std::string::npos);       // replid
-  EXPECT_NE(html.find("overloaded"), std::string::npos);   // load state
-  EXPECT_NE(html.find("v42"), std::string::npos);          // config version
+  EXPECT_NE(html.find("123456"), std::string::npos);      // primary offset
+  EXPECT_NE(html.find("8a1f0c"), std::string::npos);      // replid
+  EXPECT_NE(html.find("overloaded"), std::string::npos);  // load state
+  EXPECT_NE(html.find("v42"), std::string::npos);         // config version
   EXPECT_NE(html.find("127.0.0.1:6381"), std::string::npos);
-  EXPECT_NE(html.find("40 ms"), std::string::npos);        // replica-2's current bound
-  EXPECT_NE(html.find("456 B"), std::string::npos);        // replica-2's lag
+  EXPECT_NE(html.find("40 ms"), std::string::npos);  // replica-2's current bound
+  EXPECT_NE(html.find("456 B"), std::string::npos);  // replica-2's lag
   EXPECT_NE(html.find("connect: refused"), std::string::npos);
 }
 
@@ -205,8 +204,9 @@ TEST(HtmlEscape, ReplacesEveryMarkupCharacter) {
 
 TEST(PrefersHtml, BrowsersGetHtmlEverythingElseJson) {
   // Chromium's and Firefox's navigation Accept headers.
-  EXPECT_TRUE(prefersHtml("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
-                          "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"));
+  EXPECT_TRUE(
+      prefersHtml("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+                  "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"));
   EXPECT_TRUE(prefersHtml("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"));
   EXPECT_TRUE(prefersHtml("TEXT/HTML"));
   EXPECT_TRUE(prefersHtml("application/json;q=0.5, text/html"));

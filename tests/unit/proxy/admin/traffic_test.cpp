@@ -46,9 +46,9 @@ TEST(TrafficSummary, SumsRequestsPerLevelReplicaShareFallbacksAndHistograms) {
   EXPECT_EQ(t.auditMismatches, 1);
   const auto& observed = t.observedStaleness.at("bounded");
   EXPECT_EQ(observed.count, 1u);
-  ASSERT_EQ(observed.upperBounds.size(), 8u);  // 0.01 ... 10, +Inf
-  EXPECT_EQ(observed.cumulative[0], 0u);       // <= 10 ms
-  EXPECT_EQ(observed.cumulative[1], 1u);       // <= 50 ms
+  ASSERT_EQ(observed.upperBounds.size(), 8u);             // 0.01 ... 10, +Inf
+  EXPECT_EQ(observed.cumulative[0], 0u);                  // <= 10 ms
+  EXPECT_EQ(observed.cumulative[1], 1u);                  // <= 50 ms
   EXPECT_EQ(t.observedStaleness.at("strong").count, 0u);  // every level exported at 0
   EXPECT_EQ(t.servedStaleness.at("bounded").cumulative[0], 1u);
 }
@@ -77,8 +77,7 @@ TEST(StatusPageActivity, ShowsLevelsRulesAdviceAndTheStalenessTableEscaped) {
   m.auditObservedStaleness("prefix").Observe(0.2);
   m.readStaleness("prefix").Observe(0.02);
   const TrafficSummary traffic = summarizeTraffic(m.collect());
-  Config config = parseConfig(
-      "consistency:\n  rules:\n    - {name: accounts, keys: [\"<a>:*\"], level: strong}\n");
+  Config config = parseConfig("consistency:\n  rules:\n    - {name: accounts, keys: [\"<a>:*\"], level: strong}\n");
   AdviceBoard advice;
   const auto now = Clock::now();
   advice.drawn("accounts", now);

@@ -87,7 +87,12 @@ TEST(CommandBody, OneCommandArray) {
 
 CommandPolicy policy(bool allowScripts = true) {
   std::vector<CommandSpecForTest> specs = backends::redisCommandsForTest();
-  specs.push_back({.name = "hscan", .arity = -3, .flags = {"readonly"}, .firstKey = 1, .lastKey = 1, .keyStep = 1,
+  specs.push_back({.name = "hscan",
+                   .arity = -3,
+                   .flags = {"readonly"},
+                   .firstKey = 1,
+                   .lastKey = 1,
+                   .keyStep = 1,
                    .aclCategories = {"@read", "@hash", "@slow"}});
   specs.push_back({.name = "refusedinmulti", .arity = 1, .flags = {"no_multi"}, .aclCategories = {"@slow"}});
   return CommandPolicy(backends::makeCommandTableForTest(specs), allowScripts);
@@ -175,7 +180,8 @@ TEST(BatchPlan, MultiRefusesWhatCannotRunInATransaction) {
 
 // ---- the batch's consistency decision ----
 
-routing::Rule rule(std::string name, std::string glob, Level level, routing::Override override = routing::Override::Any) {
+routing::Rule rule(std::string name, std::string glob, Level level,
+                   routing::Override override = routing::Override::Any) {
   routing::Rule r;
   r.name = std::move(name);
   r.keyGlobs = {std::move(glob)};

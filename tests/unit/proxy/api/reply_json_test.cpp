@@ -81,8 +81,7 @@ TEST(ReplyJson, BinaryBecomesBase64Object) {
   EXPECT_EQ(render(array({bulk("ok"), bulk("\"\n\xff")})), R"(["ok",{"base64":"Igr/"}])");
   const RespValue dump = bulk("\x00\x09hello\xc3\x28world"s);
   const boost::json::value parsed = parseJson(render(dump));
-  const std::optional<std::string> decoded =
-      decodeBase64(std::string(parsed.at("base64").as_string()));
+  const std::optional<std::string> decoded = decodeBase64(std::string(parsed.at("base64").as_string()));
   ASSERT_TRUE(decoded);
   EXPECT_EQ(*decoded, dump.str);
 }
@@ -237,8 +236,7 @@ TEST(CommandBody, ParsesStringsIntegersAndBase64) {
 
 TEST(CommandBody, JsonEscapesBecomeBytes) {
   std::vector<std::string> argv;
-  EXPECT_EQ(parseCommandBody(R"([" HGET", "a\u0000b", "caf\u00e9", "\ud83d\ude00"])", argv),
-            std::nullopt);
+  EXPECT_EQ(parseCommandBody(R"([" HGET", "a\u0000b", "caf\u00e9", "\ud83d\ude00"])", argv), std::nullopt);
   EXPECT_EQ(argv, (std::vector<std::string>{" HGET", "a\0b"s, "caf\xC3\xA9", "\xF0\x9F\x98\x80"}));
 }
 
@@ -250,8 +248,8 @@ TEST(CommandBody, CommandArgsOverload) {
 
 TEST(CommandBody, RejectsBodiesThatAreNotANonEmptyArray) {
   std::vector<std::string> argv{"stale"};
-  for (const char* body : {"", "   ", "[", "GET", "{\"cmd\": \"GET\"}", "\"GET\"", "[]", "42",
-                           "null", "[\"GET\",]", "[\"GET\"] x", "[\"GET\" \"k\"]"}) {
+  for (const char* body : {"", "   ", "[", "GET", "{\"cmd\": \"GET\"}", "\"GET\"", "[]", "42", "null", "[\"GET\",]",
+                           "[\"GET\"] x", "[\"GET\" \"k\"]"}) {
     const std::optional<std::string> error = parseCommandBody(body, argv);
     ASSERT_TRUE(error) << body;
     EXPECT_FALSE(error->empty());
@@ -265,13 +263,12 @@ TEST(CommandBody, RejectsUnsupportedElementsNamingTheElement) {
     const char* body;
     const char* mentions;
   };
-  for (const Case& c :
-       {Case{R"(["GET", 1.5])", "element 1"}, Case{R"(["GET", 1e3])", "element 1"},
-        Case{R"(["GET", true])", "element 1"}, Case{R"(["GET", null])", "element 1"},
-        Case{R"([["GET"]])", "element 0"}, Case{R"(["SET", "k", {"hex": "00"}])", "element 2"},
-        Case{R"(["SET", "k", {"base64": "AA==", "x": 1}])", "element 2"},
-        Case{R"(["SET", "k", {"base64": 5}])", "element 2"},
-        Case{R"(["SET", "k", {"base64": "not base64!"}])", "element 2"}}) {
+  for (const Case& c : {Case{R"(["GET", 1.5])", "element 1"}, Case{R"(["GET", 1e3])", "element 1"},
+                        Case{R"(["GET", true])", "element 1"}, Case{R"(["GET", null])", "element 1"},
+                        Case{R"([["GET"]])", "element 0"}, Case{R"(["SET", "k", {"hex": "00"}])", "element 2"},
+                        Case{R"(["SET", "k", {"base64": "AA==", "x": 1}])", "element 2"},
+                        Case{R"(["SET", "k", {"base64": 5}])", "element 2"},
+                        Case{R"(["SET", "k", {"base64": "not base64!"}])", "element 2"}}) {
     const std::optional<std::string> error = parseCommandBody(c.body, argv);
     ASSERT_TRUE(error) << c.body;
     EXPECT_NE(error->find(c.mentions), std::string::npos) << *error;

@@ -60,9 +60,7 @@ TEST(PercentDecode, BadEscapesAreRejected) {
   EXPECT_EQ(percentDecode("%-1"), std::nullopt);
 }
 
-TEST(PercentDecode, EscapeAtTheVeryEndIsDecoded) {
-  EXPECT_EQ(percentDecode("key%21"), "key!");
-}
+TEST(PercentDecode, EscapeAtTheVeryEndIsDecoded) { EXPECT_EQ(percentDecode("key%21"), "key!"); }
 
 // ---------------------------------------------------------------------------------------
 // queryParam
@@ -290,10 +288,8 @@ TEST(ParseDataRequest, TtlIsAPositiveNumberOnPutOnly) {
 TEST(ParseDataRequest, BadConsistencyHeadersAreRefused) {
   EXPECT_EQ(refused(RawRequest("GET /v1/kv/k HTTP/1.1\nX-Consistency: sometimes\n")).code,
             ErrorCode::InvalidConsistency);
-  EXPECT_EQ(refused(RawRequest("GET /v1/kv/k HTTP/1.1\nX-Max-Staleness: soon\n")).code,
-            ErrorCode::InvalidConsistency);
-  EXPECT_EQ(refused(RawRequest("GET /v1/kv/k HTTP/1.1\nX-Max-Staleness:  \n")).code,
-            ErrorCode::InvalidConsistency);
+  EXPECT_EQ(refused(RawRequest("GET /v1/kv/k HTTP/1.1\nX-Max-Staleness: soon\n")).code, ErrorCode::InvalidConsistency);
+  EXPECT_EQ(refused(RawRequest("GET /v1/kv/k HTTP/1.1\nX-Max-Staleness:  \n")).code, ErrorCode::InvalidConsistency);
 }
 
 TEST(ParseDataRequest, BadCmdBodiesAreRefused) {
@@ -311,7 +307,8 @@ TEST(ParseDataRequest, PipelineAndMultiTakeABatch) {
   EXPECT_EQ(refused(RawRequest("GET /v1/pipeline HTTP/1.1\n")).code, ErrorCode::MethodNotAllowed);
   EXPECT_EQ(refused(RawRequest("POST /v1/multi HTTP/1.1\n", R"(["GET","a"])")).code, ErrorCode::BadRequest);
   const RequestLimits two{.maxKeyBytes = 16, .maxBatchCommands = 2};
-  const auto tooMany = refused(RawRequest("POST /v1/pipeline HTTP/1.1\n", R"([["GET","a"],["GET","b"],["GET","c"]])"), two);
+  const auto tooMany =
+      refused(RawRequest("POST /v1/pipeline HTTP/1.1\n", R"([["GET","a"],["GET","b"],["GET","c"]])"), two);
   EXPECT_EQ(tooMany.code, ErrorCode::BodyTooLarge);
   EXPECT_NE(tooMany.message.find("limits.max_batch_commands"), std::string::npos);
 }

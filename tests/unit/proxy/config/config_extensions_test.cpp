@@ -1,8 +1,8 @@
 // Config keys added after the first loader: load.*.error_rate and log.access.
 #include <gtest/gtest.h>
 
-#include "proxy/config/config.h"
 #include "proxy/app/load_monitor.h"
+#include "proxy/config/config.h"
 
 namespace cx::proxy {
 namespace {

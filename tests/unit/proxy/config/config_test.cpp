@@ -69,13 +69,11 @@ std::string errorOf(const std::string& yaml, const std::string& source = "cx.yam
 }
 
 // Asserts the error starts with "<source>:<line>: <path>: " and mentions `problem`.
-void expectError(const std::string& yaml, int line, const std::string& path,
-                 const std::string& problem) {
+void expectError(const std::string& yaml, int line, const std::string& path, const std::string& problem) {
   const std::string message = errorOf(yaml);
   const std::string prefix = "cx.yaml:" + std::to_string(line) + ": " + path + ": ";
   EXPECT_EQ(message.rfind(prefix, 0), 0u) << "expected prefix: " << prefix << "\n got: " << message;
-  EXPECT_NE(message.find(problem), std::string::npos)
-      << "expected to mention: " << problem << "\n got: " << message;
+  EXPECT_NE(message.find(problem), std::string::npos) << "expected to mention: " << problem << "\n got: " << message;
 }
 
 // ---- defaults and the documented example ----
@@ -277,8 +275,7 @@ TEST(ConfigRules, DowngradeForms) {
 TEST(ConfigQuorum, AcceptsCountMajorityAndAll) {
   const std::string replicas = kTwoReplicas;
   auto quorumOf = [&](const std::string& value) {
-    return parseConfig(replicas + "consistency:\n  write_quorum: {replicas: " + value +
-                       ", timeout: 2s}\n")
+    return parseConfig(replicas + "consistency:\n  write_quorum: {replicas: " + value + ", timeout: 2s}\n")
         .consistency.writeQuorum;
   };
   EXPECT_EQ(quorumOf("0").kind, WriteQuorum::Kind::Count);
@@ -292,16 +289,15 @@ TEST(ConfigQuorum, AcceptsCountMajorityAndAll) {
 
 TEST(ConfigQuorum, RejectsBadValues) {
   const std::string replicas = kTwoReplicas;
-  expectError(replicas + "consistency:\n  write_quorum: {replicas: 3}\n", 6,
-              "consistency.write_quorum.replicas", "only 2");
-  expectError(replicas + "consistency:\n  write_quorum: {replicas: -1}\n", 6,
-              "consistency.write_quorum.replicas", "negative");
-  expectError(replicas + "consistency:\n  write_quorum: {replicas: most}\n", 6,
-              "consistency.write_quorum.replicas", "majority or all");
+  expectError(replicas + "consistency:\n  write_quorum: {replicas: 3}\n", 6, "consistency.write_quorum.replicas",
+              "only 2");
+  expectError(replicas + "consistency:\n  write_quorum: {replicas: -1}\n", 6, "consistency.write_quorum.replicas",
+              "negative");
+  expectError(replicas + "consistency:\n  write_quorum: {replicas: most}\n", 6, "consistency.write_quorum.replicas",
+              "majority or all");
   expectError(replicas + "consistency:\n  write_quorum: {replicas: 1, timeout: 0}\n", 6,
               "consistency.write_quorum.timeout", "longer than 0ms");
-  expectError("consistency:\n  write_quorum: {replicas: 1}\n", 2,
-              "consistency.write_quorum.replicas", "only 0");
+  expectError("consistency:\n  write_quorum: {replicas: 1}\n", 2, "consistency.write_quorum.replicas", "only 0");
 }
 
 // ---- durations ----
@@ -330,9 +326,26 @@ TEST(ParseDuration, RoundsSubMillisecondUp) {
 }
 
 TEST(ParseDuration, RejectsNegativeGarbageAndOverflow) {
-  for (const char* text : {"", "-1", "-5ms", "+5ms", "ms", "5 ms", " 5ms", "5ms ", "5x", "5sec",
-                           "1.s", ".5s", "1..5s", "abc", "5m5s", "0x10", "1e3",
-                           "99999999999999999999", "9223372036854775807s", "9999999999999h"}) {
+  for (const char* text : {"",
+                           "-1",
+                           "-5ms",
+                           "+5ms",
+                           "ms",
+                           "5 ms",
+                           " 5ms",
+                           "5ms ",
+                           "5x",
+                           "5sec",
+                           "1.s",
+                           ".5s",
+                           "1..5s",
+                           "abc",
+                           "5m5s",
+                           "0x10",
+                           "1e3",
+                           "99999999999999999999",
+                           "9223372036854775807s",
+                           "9999999999999h"}) {
     EXPECT_EQ(parseDuration(text), std::nullopt) << text;
   }
   EXPECT_EQ(parseDuration("9223372036854ms"), milliseconds{9223372036854});
@@ -342,8 +355,7 @@ TEST(ConfigDurations, BadDurationNamesKeyAndLine) {
   expectError("tracking:\n  interval: soon\n", 2, "tracking.interval", "invalid duration \"soon\"");
   expectError("tracking:\n  interval: -50ms\n", 2, "tracking.interval", "invalid duration");
   expectError("tracking:\n  interval: 0\n", 2, "tracking.interval", "longer than 0ms");
-  expectError("tracking:\n  interval: 2s\n", 2, "tracking.interval",
-              "(1s, the default) is shorter");
+  expectError("tracking:\n  interval: 2s\n", 2, "tracking.interval", "(1s, the default) is shorter");
   expectError("tracking:\n  interval: 2s\n  down_after: 1s\n", 3, "tracking.down_after",
               "shorter than tracking.interval");
   expectError("consistency:\n  max_staleness: [1s]\n", 2, "consistency.max_staleness",
@@ -355,12 +367,12 @@ TEST(ConfigDurations, BadDurationNamesKeyAndLine) {
 // ---- errors name the key and the line ----
 
 TEST(ConfigErrors, UnknownKeyNamesPathLineAndSuggestion) {
-  const std::string yaml = std::string(kDesignExample).replace(
-      std::string(kDesignExample).find("      level: strong"), 19, "      levle: strong");
+  const std::string yaml =
+      std::string(kDesignExample)
+          .replace(std::string(kDesignExample).find("      level: strong"), 19, "      levle: strong");
   expectError(yaml, 23, "consistency.rules[0].levle", "unknown key");
   EXPECT_NE(errorOf(yaml).find("did you mean \"level\""), std::string::npos) << errorOf(yaml);
-  expectError("listen:\n  data: 127.0.0.1:1\n  metrics: 127.0.0.1:2\n", 3, "listen.metrics",
-              "unknown key");
+  expectError("listen:\n  data: 127.0.0.1:1\n  metrics: 127.0.0.1:2\n", 3, "listen.metrics", "unknown key");
   expectError("workers: 2\nthreads: 4\n", 2, "threads", "unknown key");
   expectError("load:\n  high: {inflight: 3, p95: 2ms}\n", 2, "load.high.p95", "unknown key");
   expectError("redis:\n  password: hunter2\n", 2, "redis.password", "password_env");
@@ -373,8 +385,7 @@ TEST(ConfigErrors, WrongTypes) {
   expectError("listen: 127.0.0.1:8080\n", 1, "listen", "expected a mapping");
   expectError("load:\n  enabled: maybe\n", 2, "load.enabled", "true or false");
   expectError("redis:\n  replicas: {name: x}\n", 2, "redis.replicas", "expected a list");
-  expectError("consistency:\n  rules:\n    - accounts\n", 3, "consistency.rules[0]",
-              "expected a rule");
+  expectError("consistency:\n  rules:\n    - accounts\n", 3, "consistency.rules[0]", "expected a rule");
   expectError("- a\n- b\n", 1, "(top level)", "expected a mapping");
   expectError("workers:\n", 1, "workers", "got nothing");
 }
@@ -392,13 +403,12 @@ TEST(ConfigErrors, DuplicateKey) {
 TEST(ConfigErrors, BadLevelsAndPolicyValues) {
   expectError("consistency:\n  default: {level: strongest}\n", 2, "consistency.default.level",
               "unknown level \"strongest\"");
-  expectError("consistency:\n  default: {override: sometimes}\n", 2,
-              "consistency.default.override", "any, stronger or none");
+  expectError("consistency:\n  default: {override: sometimes}\n", 2, "consistency.default.override",
+              "any, stronger or none");
   expectError("consistency:\n  default: {on_stale: retry}\n", 2, "consistency.default.on_stale",
               "primary, wait or error");
-  expectError(
-      "consistency:\n  rules:\n    - name: r\n      keys: [x]\n      level: fast\n", 5,
-      "consistency.rules[0].level", "unknown level");
+  expectError("consistency:\n  rules:\n    - name: r\n      keys: [x]\n      level: fast\n", 5,
+              "consistency.rules[0].level", "unknown level");
 }
 
 TEST(ConfigErrors, FloorStrongerThanLevelNamesRule) {
@@ -417,23 +427,23 @@ TEST(ConfigErrors, FloorStrongerThanLevelNamesRule) {
 }
 
 TEST(ConfigErrors, RuleNeedsNameAndKeys) {
-  expectError("consistency:\n  rules:\n    - keys: [x]\n      level: strong\n", 3,
-              "consistency.rules[0].name", "missing");
-  expectError("consistency:\n  rules:\n    - name: a\n      level: strong\n", 3,
-              "consistency.rules[0].keys", "missing");
-  expectError("consistency:\n  rules:\n    - name: a\n      keys: []\n", 4,
-              "consistency.rules[0].keys", "at least one");
-  expectError("consistency:\n  rules:\n    - name: a\n      keys: [\"\"]\n", 4,
-              "consistency.rules[0].keys[0]", "empty key pattern");
-  expectError("consistency:\n  rules:\n    - {name: \"has space\", keys: [x]}\n", 3,
-              "consistency.rules[0].name", "invalid rule name");
+  expectError("consistency:\n  rules:\n    - keys: [x]\n      level: strong\n", 3, "consistency.rules[0].name",
+              "missing");
+  expectError("consistency:\n  rules:\n    - name: a\n      level: strong\n", 3, "consistency.rules[0].keys",
+              "missing");
+  expectError("consistency:\n  rules:\n    - name: a\n      keys: []\n", 4, "consistency.rules[0].keys",
+              "at least one");
+  expectError("consistency:\n  rules:\n    - name: a\n      keys: [\"\"]\n", 4, "consistency.rules[0].keys[0]",
+              "empty key pattern");
+  expectError("consistency:\n  rules:\n    - {name: \"has space\", keys: [x]}\n", 3, "consistency.rules[0].name",
+              "invalid rule name");
 }
 
 TEST(ConfigErrors, BadGlobNamesPattern) {
-  expectError("consistency:\n  rules:\n    - name: a\n      keys: [\"ok:*\", \"shard:[0-9\"]\n",
-              4, "consistency.rules[0].keys[1]", "unterminated");
-  expectError("consistency:\n  rules:\n    - name: a\n      keys: ['x\\']\n", 4,
-              "consistency.rules[0].keys[0]", "trailing");
+  expectError("consistency:\n  rules:\n    - name: a\n      keys: [\"ok:*\", \"shard:[0-9\"]\n", 4,
+              "consistency.rules[0].keys[1]", "unterminated");
+  expectError("consistency:\n  rules:\n    - name: a\n      keys: ['x\\']\n", 4, "consistency.rules[0].keys[0]",
+              "trailing");
 }
 
 TEST(ConfigErrors, DuplicateRuleNames) {
@@ -443,8 +453,7 @@ TEST(ConfigErrors, DuplicateRuleNames) {
     - {name: b, keys: [y]}
     - {name: a, keys: [z]}
 )yaml",
-              5, "consistency.rules[2].name",
-              "duplicate rule name \"a\" (first defined at line 3)");
+              5, "consistency.rules[2].name", "duplicate rule name \"a\" (first defined at line 3)");
 }
 
 TEST(ConfigErrors, DuplicateBackendNamesAndAddresses) {
@@ -464,8 +473,7 @@ TEST(ConfigErrors, DuplicateBackendNamesAndAddresses) {
     - {name: r1, address: 127.0.0.1:6379}
 )yaml",
               3, "redis.replicas[0].address", "already used");
-  expectError("redis:\n  replicas:\n    - {name: r1}\n", 3, "redis.replicas[0].address",
-              "missing");
+  expectError("redis:\n  replicas:\n    - {name: r1}\n", 3, "redis.replicas[0].address", "missing");
 }
 
 TEST(ConfigErrors, BadMethods) {
@@ -480,8 +488,7 @@ TEST(ConfigErrors, WorkersAndPortsOutOfRange) {
   expectError("workers: 100000\n", 1, "workers", "out of range");
   expectError("listen:\n  data: 127.0.0.1:0\n", 2, "listen.data", "out of range");
   expectError("listen:\n  admin: 127.0.0.1:70000\n", 2, "listen.admin", "out of range");
-  expectError("redis:\n  primary: {address: localhost:http}\n", 2, "redis.primary.address",
-              "invalid port");
+  expectError("redis:\n  primary: {address: localhost:http}\n", 2, "redis.primary.address", "invalid port");
   expectError("listen:\n  data: 127.0.0.1:9100\n", 2, "listen.data", "share the address");
 }
 
@@ -491,8 +498,7 @@ TEST(ConfigErrors, BadAddresses) {
   expectError("listen:\n  data: \"::1:8080\"\n", 2, "listen.data", "brackets");
   expectError("listen:\n  data: \"[::1:8080\"\n", 2, "listen.data", "missing ']'");
   expectError("listen:\n  data: \"[::1]8080\"\n", 2, "listen.data", "missing :port");
-  expectError("redis:\n  primary: {address: \"redis://h:1\"}\n", 2, "redis.primary.address",
-              "without a scheme");
+  expectError("redis:\n  primary: {address: \"redis://h:1\"}\n", 2, "redis.primary.address", "without a scheme");
   expectError("listen:\n  data: \"local host:1\"\n", 2, "listen.data", "invalid host");
   const Config config = parseConfig("listen:\n  data: \"[::1]:8081\"\n  admin: localhost:9101\n");
   EXPECT_EQ(config.listen.data.host, "::1");
@@ -501,19 +507,16 @@ TEST(ConfigErrors, BadAddresses) {
 }
 
 TEST(ConfigErrors, LowWatermarkAboveHigh) {
-  expectError("load:\n  high: {inflight: 100}\n  low: {inflight: 200}\n", 3,
-              "load.low.inflight", "above load.high.inflight");
+  expectError("load:\n  high: {inflight: 100}\n  low: {inflight: 200}\n", 3, "load.low.inflight",
+              "above load.high.inflight");
   expectError("load:\n  high: {inflight: 32}\n", 2, "load.high.inflight", "default low");
-  expectError("load:\n  high: {p99: 10ms}\n  low: {p99: 11ms}\n", 3, "load.low.p99",
-              "above load.high.p99");
+  expectError("load:\n  high: {p99: 10ms}\n  low: {p99: 11ms}\n", 3, "load.low.p99", "above load.high.p99");
   expectError("load:\n  high: {inflight: 0}\n", 2, "load.high.inflight", "out of range");
 }
 
 TEST(ConfigErrors, OtherExtensionValues) {
-  expectError("redis:\n  password_env: \"MY PASS\"\n", 2, "redis.password_env",
-              "environment variable");
-  expectError("redis:\n  connections_per_worker: 0\n", 2, "redis.connections_per_worker",
-              "out of range");
+  expectError("redis:\n  password_env: \"MY PASS\"\n", 2, "redis.password_env", "environment variable");
+  expectError("redis:\n  connections_per_worker: 0\n", 2, "redis.connections_per_worker", "out of range");
   expectError("redis:\n  replica_stickiness: -1\n", 2, "redis.replica_stickiness", "0 or more");
   expectError("redis:\n  replica_stickiness: 1000001\n", 2, "redis.replica_stickiness", "out of range");
   expectError("redis:\n  replica_stickiness: many\n", 2, "redis.replica_stickiness", "");
@@ -554,8 +557,7 @@ TEST(ConfigFile, LoadsFromDiskAndNamesTheFileInErrors) {
     loadConfigFile(path);
     ADD_FAILURE() << "expected a ConfigError";
   } catch (const ConfigError& error) {
-    EXPECT_EQ(std::string(error.what()).rfind(path + ":2: wrokers: unknown key", 0), 0u)
-        << error.what();
+    EXPECT_EQ(std::string(error.what()).rfind(path + ":2: wrokers: unknown key", 0), 0u) << error.what();
   }
   std::remove(path.c_str());
   EXPECT_THROW(loadConfigFile(path), ConfigError);
@@ -564,9 +566,8 @@ TEST(ConfigFile, LoadsFromDiskAndNamesTheFileInErrors) {
 TEST(ConfigDescribe, ListsBackendsDefaultAndEveryRule) {
   const std::string text = describe(parseConfig(kDesignExample, "cx.yaml"));
   for (const char* expected :
-       {"cx.yaml", "127.0.0.1:8080", "127.0.0.1:9100", "replica-1", "127.0.0.1:6381", "accounts",
-        "account:*", "GET,PUT,DELETE", "stronger", "to bounded", "feed", "eventual", "(default)",
-        "session"}) {
+       {"cx.yaml", "127.0.0.1:8080", "127.0.0.1:9100", "replica-1", "127.0.0.1:6381", "accounts", "account:*",
+        "GET,PUT,DELETE", "stronger", "to bounded", "feed", "eventual", "(default)", "session"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
   // One line per rule, in order, then the default.
@@ -614,8 +615,7 @@ TEST(ConfigSentinel, ParsesTheSentinelSectionAndFailoverWait) {
 
 TEST(ConfigSentinel, RejectsStaticBackendsNextToSentinelAndIncompleteSections) {
   const std::string sentinel = "  sentinel: {master: m, addresses: [127.0.0.1:26379]}\n";
-  expectError("redis:\n  primary: {address: 127.0.0.1:6379}\n" + sentinel, 2, "redis.primary",
-              "redis.sentinel is set");
+  expectError("redis:\n  primary: {address: 127.0.0.1:6379}\n" + sentinel, 2, "redis.primary", "redis.sentinel is set");
   // (yaml-cpp places a block sequence at its first item.)
   expectError("redis:\n" + sentinel + "  replicas:\n    - {address: 127.0.0.1:6380}\n", 4, "redis.replicas",
               "redis.sentinel is set");
@@ -623,8 +623,7 @@ TEST(ConfigSentinel, RejectsStaticBackendsNextToSentinelAndIncompleteSections) {
   expectError("redis:\n  sentinel: {master: m}\n", 2, "redis.sentinel.addresses", "missing or empty");
   expectError("redis:\n  sentinel: {master: m, addresses: [nope]}\n", 2, "redis.sentinel.addresses[0]",
               "invalid address");
-  expectError("redis:\n  sentinel: {master: m, addresses: [127.0.0.1:1], extra: 1}\n", 2, "redis.sentinel.extra",
-              "");
+  expectError("redis:\n  sentinel: {master: m, addresses: [127.0.0.1:1], extra: 1}\n", 2, "redis.sentinel.extra", "");
   expectError("redis:\n  failover_wait: soon\n", 2, "redis.failover_wait", "invalid duration");
 }
 

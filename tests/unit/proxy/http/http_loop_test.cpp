@@ -3,11 +3,11 @@
 // Responder gets its response out.
 #include "proxy/http/http_loop.h"
 
-#include <boost/asio/post.hpp>
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <boost/asio/post.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -55,8 +55,7 @@ TEST(SerializeHeadTest, ConnectionFieldOnlyWhereTheVersionsDefaultDiffers) {
             "HTTP/1.0 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 1\r\n"
             "Connection: keep-alive\r\n\r\n");
   serializeHead(make(503, "xy"), 10, false, out);
-  EXPECT_EQ(out,
-            "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n");
+  EXPECT_EQ(out, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n");
 }
 
 TEST(SerializeHeadTest, LargeBodyLength) {

@@ -59,7 +59,8 @@ TEST(RequestParser, ParsesAGetAndLeavesThePipelinedNextRequest) {
   const std::string next = "GET /second HTTP/1.1\r\nHost: x\r\n\r\n";
   Outcome out = parse(parser,
                       "GET /v1/kv/a%20b?x=1 HTTP/1.1\r\nHost: localhost\r\nX-Consistency:  session \t\r\n"
-                      "x-empty:\r\n\r\n" + next);
+                      "x-empty:\r\n\r\n" +
+                          next);
   ASSERT_EQ(out.status, ParseStatus::Ok) << describe(out.status);
   EXPECT_EQ(out.leftover, next);
   EXPECT_EQ(req.method(), http::verb::get);
@@ -150,8 +151,10 @@ TEST(RequestParser, RefusesWhatCouldHideWhereARequestEnds) {
       {"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", ParseStatus::BadContentLength},
       {"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", ParseStatus::BadContentLength},
       {"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", ParseStatus::BadContentLength},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", ParseStatus::LengthAndEncoding},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n", ParseStatus::LengthAndEncoding},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+       ParseStatus::LengthAndEncoding},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n",
+       ParseStatus::LengthAndEncoding},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", ParseStatus::BadTransferEncoding},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", ParseStatus::BadTransferEncoding},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -160,8 +163,10 @@ TEST(RequestParser, RefusesWhatCouldHideWhereARequestEnds) {
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n", ParseStatus::BadChunk},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\nabc\r\n", ParseStatus::BadChunk},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '1'), ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", ParseStatus::BadField},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(5000, '1'),
+       ParseStatus::BadChunk},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+       ParseStatus::BadField},
       // Lines ended by LF alone are refused as soon as one arrives, not after a deadline.
       {"GET / HTTP/1.1\nHost: x\n", ParseStatus::BareLineFeed},
       {"GET / HTTP/1.1\r\nHost: x\n", ParseStatus::BareLineFeed},
@@ -200,24 +205,29 @@ TEST(RequestParser, RefusesWhatAnotherParserOnThePathWouldFrameDifferently) {
       {"GET / HTTP/1.1\r\nHost: x\r\nConnection: \xff keep-alive\r\n\r\n", ParseStatus::BadField},
       {"GET / HTTP/1.1\r\nHost: x\r\nConnection: a b\r\n\r\n", ParseStatus::BadField},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n", ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\r\nabc\r\n0\r\n\r\n", ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n0\r\n\r\n", ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a\x80\r\nabc\r\n0\r\n\r\n", ParseStatus::BadChunk},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n", ParseStatus::BadField},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\r\nabc\r\n0\r\n\r\n",
+       ParseStatus::BadChunk},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n0\r\n\r\n",
+       ParseStatus::BadChunk},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a\x80\r\nabc\r\n0\r\n\r\n",
+       ParseStatus::BadChunk},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n",
+       ParseStatus::BadField},
       {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n",
        ParseStatus::BadField},
-      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: a b\r\n\r\n", ParseStatus::BadField},
+      {"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: a b\r\n\r\n",
+       ParseStatus::BadField},
   };
   for (const auto& [input, expected] : cases) {
     EXPECT_EQ(statusOf(input), expected) << input << " → " << describe(statusOf(input));
   }
   // What stays accepted: HTTP/1.0 without Host, an empty Host, host:port and IP literals,
   // chunk extensions the grammar allows, other trailers.
-  for (const std::string input : {"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nHost:\r\n\r\n",
-                                  "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
-                                  "GET / HTTP/1.1\r\nHost: [::1]:80\r\nConnection: keep-alive, , Upgrade\r\n\r\n",
-                                  "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                  "3 ; a = b ;c;d=\"q \\\" \\x\"\r\nabc\r\n0\r\nX-T: 1\r\nHost: y\r\n\r\n"}) {
+  for (const std::string input :
+       {"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nHost:\r\n\r\n", "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [::1]:80\r\nConnection: keep-alive, , Upgrade\r\n\r\n",
+        "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3 ; a = b ;c;d=\"q \\\" \\x\"\r\nabc\r\n0\r\nX-T: 1\r\nHost: y\r\n\r\n"}) {
     EXPECT_EQ(statusOf(input), ParseStatus::Ok) << input << " → " << describe(statusOf(input));
   }
 }
@@ -302,8 +312,9 @@ TEST(RequestParser, ReadsGeneratedRequestsAsBeastDoes) {
 
   for (int round = 0; round < 400; ++round) {
     const bool http10 = rng() % 4 == 0;
-    std::string input = std::string(methods[rng() % std::size(methods)]) + " /" + randomString(targetChars, 0, 40) +
-                        (http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\nHost: " + randomString(targetChars.substr(0, 10), 0, 20) + "\r\n");
+    std::string input =
+        std::string(methods[rng() % std::size(methods)]) + " /" + randomString(targetChars, 0, 40) +
+        (http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\nHost: " + randomString(targetChars.substr(0, 10), 0, 20) + "\r\n");
     const int fields = static_cast<int>(rng() % 8);
     for (int i = 0; i < fields; ++i) {
       std::string value = randomString(valueChars, 0, 60);
