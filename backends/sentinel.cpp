@@ -324,7 +324,10 @@ struct SentinelClient::Impl : std::enable_shared_from_this<Impl> {
         std::string error;
         auto view = parseSentinelReplies(result.replies[0], result.replies[1], result.replies[2], &error);
         if (view) {
-          changed = !state.up;
+          // A Sentinel's own view changing is news even when the combined one is not:
+          // /v1/status shows each Sentinel's epoch and primary.
+          changed = !state.up || !state.view || state.view->configEpoch != view->configEpoch ||
+                    state.view->primary != view->primary;
           state.up = true;
           state.lastError.clear();
           state.lastAnswer = Clock::now();
