@@ -76,10 +76,12 @@ std::variant<ClusterNode, Failure> parseNode(const RespValue& reply, const std::
     if (text::iequals(key, "health")) {
       if (!value.isString()) return Failure{field + " is not a string"};
       haveHealth = true;
-      // A health this version does not know gets no traffic (Unknown), rather than
+      // Redis 7.0 sends "fail" where its documentation says "failed"; both are read. A
+      // health this version does not know gets no traffic (Unknown), rather than
       // refusing the whole topology.
+      const bool failed = text::iequals(value.str, "fail") || text::iequals(value.str, "failed");
       node.health = text::iequals(value.str, "online")    ? ClusterNodeHealth::Online
-                    : text::iequals(value.str, "failed")  ? ClusterNodeHealth::Failed
+                    : failed                              ? ClusterNodeHealth::Failed
                     : text::iequals(value.str, "loading") ? ClusterNodeHealth::Loading
                                                           : ClusterNodeHealth::Unknown;
       return std::nullopt;

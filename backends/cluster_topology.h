@@ -22,7 +22,9 @@
 namespace cx::backends {
 
 // A node's "health" in CLUSTER SHARDS. Only Online nodes should get traffic; Loading
-// ones may later.
+// ones may later. Redis 7.0 reports a replica as "loading" whenever its replication
+// offset (as gossiped) is 0, which includes every replica of a fresh cluster before the
+// first write or replication PING moves the offsets: Loading says "not yet", not "down".
 enum class ClusterNodeHealth : std::uint8_t { Online, Failed, Loading, Unknown };
 std::string_view toString(ClusterNodeHealth health);
 

@@ -133,7 +133,8 @@ TEST(ClusterShardsParse, NoShardsLeaveEverySlotUnassigned) {
 }
 
 TEST(ClusterShardsParse, SlotsOfAFailedLoadingOrMissingPrimaryAreNotServed) {
-  RespValue reply = array({shard(slots({0, 5460}), {node("a0", 7000, "master", "failed"), node("a1", 7004, "replica")}),
+  // "fail" is what Redis 7.0 sends (CLUSTER SHARDS's documentation says "failed").
+  RespValue reply = array({shard(slots({0, 5460}), {node("a0", 7000, "master", "fail"), node("a1", 7004, "replica")}),
                            shard(slots({5461, 5461}), {node("b0", 7001, "master", "loading")}),
                            shard(slots({5462, 10922}), {node("x1", 7006, "replica")}),
                            shard(slots({10923, 16383}), {node("c0", 7002, "master")})});
@@ -148,6 +149,33 @@ TEST(ClusterShardsParse, SlotsOfAFailedLoadingOrMissingPrimaryAreNotServed) {
   EXPECT_EQ(coverage.withoutPrimary, (std::vector<SlotRange>{{0, 10922}}));
   EXPECT_EQ(coverage.describe(), "slots 0-10922 without an online primary");
   EXPECT_FALSE(coverage.ready());
+}
+
+TEST(ClusterShardsParse, HealthAsRedisSpellsItAndAsDocumented) {
+  for (auto [spelled, health] : {std::pair{"online", ClusterNodeHealth::Online},
+                                 std::pair{"fail", ClusterNodeHealth::Failed},
+                                 std::pair{"failed", ClusterNodeHealth::Failed},
+                                 std::pair{"loading", ClusterNodeHealth::Loading}}) {
+    ClusterShards cluster = parsed(array({shard(slots({0, 16383}), {node("a0", 7000, "master", spelled)})}));
+    ASSERT_EQ(cluster.shards.size(), 1u);
+    EXPECT_EQ(cluster.shards[0].primary->health, health) << spelled;
+    EXPECT_EQ(cluster.coverage().ready(), health == ClusterNodeHealth::Online) << spelled;
+  }
+}
+
+// A failed primary whose replica took over stays listed, as a shard of its own that
+// serves no slots (what Redis 7.0 answered after a primary was stopped for longer than
+// cluster-node-timeout).
+TEST(ClusterShardsParse, FailedFormerPrimaryIsAShardWithoutSlots) {
+  RespValue reply = array({shard(slots({10923, 16383}), {node("c1", 7003, "master", "online", 68)}),
+                           shard(slots({}), {node("c0", 7002, "master", "fail", 68)}),
+                           shard(slots({0, 10922}), {node("a0", 7000, "master")})});
+  ClusterShards cluster = parsed(reply);
+  ASSERT_EQ(cluster.shards.size(), 3u);
+  EXPECT_TRUE(cluster.shards[1].slots.empty());
+  EXPECT_EQ(cluster.shards[1].primary->health, ClusterNodeHealth::Failed);
+  EXPECT_EQ(cluster.shardOf(16383), 0u);
+  EXPECT_TRUE(cluster.coverage().ready());
 }
 
 TEST(ClusterShardsParse, CoverageNamesTheFirstRangesOnly) {
