@@ -14,7 +14,8 @@ constexpr std::array<std::uint16_t, 256> makeCrc16Table() {
   for (unsigned byte = 0; byte < 256; ++byte) {
     auto crc = static_cast<std::uint16_t>(byte << 8);
     for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021) : static_cast<std::uint16_t>(crc << 1);
+      crc =
+          (crc & 0x8000) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021) : static_cast<std::uint16_t>(crc << 1);
     }
     table[byte] = crc;
   }
@@ -37,8 +38,8 @@ std::optional<unsigned> parseBounded(std::string_view text, unsigned low, unsign
 // An IPv6 address comes unbracketed and may start with ':' too ("::1:7001").
 std::optional<NodeAddress> parseRedirectEndpoint(std::string_view text) {
   const auto colon = text.find(':');
-  const bool unknown = (colon == 0 || (colon == 1 && text.front() == '?')) &&
-                       text.find(':', colon + 1) == std::string_view::npos;
+  const bool unknown =
+      (colon == 0 || (colon == 1 && text.front() == '?')) && text.find(':', colon + 1) == std::string_view::npos;
   if (unknown) {
     auto port = parseBounded(text.substr(colon + 1), 1, 65535);
     if (!port) return std::nullopt;

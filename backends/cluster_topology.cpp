@@ -45,55 +45,57 @@ std::variant<ClusterNode, Failure> parseNode(const RespValue& reply, const std::
   bool haveIp = false;
   bool haveRole = false;
   bool haveHealth = false;
-  auto failure = forEachField(reply, where, [&](std::string_view key, const RespValue& value) -> std::optional<Failure> {
-    const std::string field = where + " \"" + std::string(key) + "\"";
-    if (text::iequals(key, "id")) return readString(value, field, node.id);
-    if (text::iequals(key, "port")) return readPort(value, field, node.port);
-    if (text::iequals(key, "tls-port")) return readPort(value, field, node.tlsPort);
-    if (text::iequals(key, "ip")) {
-      haveIp = true;
-      return readString(value, field, node.ip);
-    }
-    if (text::iequals(key, "endpoint")) return readString(value, field, node.endpoint);
-    if (text::iequals(key, "hostname")) return readString(value, field, node.hostname);
-    if (text::iequals(key, "replication-offset")) {
-      if (value.type != RespType::Integer || value.integer < 0) return Failure{field + " is not an offset"};
-      node.replicationOffset = static_cast<std::uint64_t>(value.integer);
-      return std::nullopt;
-    }
-    if (text::iequals(key, "role")) {
-      if (!value.isString()) return Failure{field + " is not a string"};
-      haveRole = true;
-      if (text::iequals(value.str, "master")) {
-        node.role = NodeRole::Primary;
-      } else if (text::iequals(value.str, "replica") || text::iequals(value.str, "slave")) {
-        node.role = NodeRole::Replica;
-      } else {
-        return Failure{field + " is \"" + value.str + "\", neither master nor replica"};
-      }
-      return std::nullopt;
-    }
-    if (text::iequals(key, "health")) {
-      if (!value.isString()) return Failure{field + " is not a string"};
-      haveHealth = true;
-      // Redis 7.0 sends "fail" where its documentation says "failed"; both are read. A
-      // health this version does not know gets no traffic (Unknown), rather than
-      // refusing the whole topology.
-      const bool failed = text::iequals(value.str, "fail") || text::iequals(value.str, "failed");
-      node.health = text::iequals(value.str, "online")    ? ClusterNodeHealth::Online
-                    : failed                              ? ClusterNodeHealth::Failed
-                    : text::iequals(value.str, "loading") ? ClusterNodeHealth::Loading
-                                                          : ClusterNodeHealth::Unknown;
-      return std::nullopt;
-    }
-    return std::nullopt;  // a field of a later Redis
-  });
+  auto failure =
+      forEachField(reply, where, [&](std::string_view key, const RespValue& value) -> std::optional<Failure> {
+        const std::string field = where + " \"" + std::string(key) + "\"";
+        if (text::iequals(key, "id")) return readString(value, field, node.id);
+        if (text::iequals(key, "port")) return readPort(value, field, node.port);
+        if (text::iequals(key, "tls-port")) return readPort(value, field, node.tlsPort);
+        if (text::iequals(key, "ip")) {
+          haveIp = true;
+          return readString(value, field, node.ip);
+        }
+        if (text::iequals(key, "endpoint")) return readString(value, field, node.endpoint);
+        if (text::iequals(key, "hostname")) return readString(value, field, node.hostname);
+        if (text::iequals(key, "replication-offset")) {
+          if (value.type != RespType::Integer || value.integer < 0) return Failure{field + " is not an offset"};
+          node.replicationOffset = static_cast<std::uint64_t>(value.integer);
+          return std::nullopt;
+        }
+        if (text::iequals(key, "role")) {
+          if (!value.isString()) return Failure{field + " is not a string"};
+          haveRole = true;
+          if (text::iequals(value.str, "master")) {
+            node.role = NodeRole::Primary;
+          } else if (text::iequals(value.str, "replica") || text::iequals(value.str, "slave")) {
+            node.role = NodeRole::Replica;
+          } else {
+            return Failure{field + " is \"" + value.str + "\", neither master nor replica"};
+          }
+          return std::nullopt;
+        }
+        if (text::iequals(key, "health")) {
+          if (!value.isString()) return Failure{field + " is not a string"};
+          haveHealth = true;
+          // Redis 7.0 sends "fail" where its documentation says "failed"; both are read. A
+          // health this version does not know gets no traffic (Unknown), rather than
+          // refusing the whole topology.
+          const bool failed = text::iequals(value.str, "fail") || text::iequals(value.str, "failed");
+          node.health = text::iequals(value.str, "online")    ? ClusterNodeHealth::Online
+                        : failed                              ? ClusterNodeHealth::Failed
+                        : text::iequals(value.str, "loading") ? ClusterNodeHealth::Loading
+                                                              : ClusterNodeHealth::Unknown;
+          return std::nullopt;
+        }
+        return std::nullopt;  // a field of a later Redis
+      });
   if (failure) return *failure;
   if (node.id.empty()) return Failure{where + " has no \"id\""};
   if (!haveIp) return Failure{where + " (" + node.id + ") has no \"ip\""};
   if (!haveRole) return Failure{where + " (" + node.id + ") has no \"role\""};
   if (!haveHealth) return Failure{where + " (" + node.id + ") has no \"health\""};
-  if (node.port == 0 && node.tlsPort == 0) return Failure{where + " (" + node.id + ") has neither \"port\" nor \"tls-port\""};
+  if (node.port == 0 && node.tlsPort == 0)
+    return Failure{where + " (" + node.id + ") has neither \"port\" nor \"tls-port\""};
   const std::string& host = node.hostname.empty() ? node.ip : node.hostname;
   if (host.empty()) return Failure{where + " (" + node.id + ") has neither an ip nor a hostname"};
   node.name = NodeAddress{host, node.port != 0 ? node.port : node.tlsPort}.name();
@@ -122,14 +124,15 @@ std::variant<ClusterShard, Failure> parseShard(const RespValue& reply, const std
   ClusterShard shard;
   const RespValue* nodes = nullptr;
   bool haveSlots = false;
-  auto failure = forEachField(reply, where, [&](std::string_view key, const RespValue& value) -> std::optional<Failure> {
-    if (text::iequals(key, "slots")) {
-      haveSlots = true;
-      return parseSlots(value, where, shard.slots);
-    }
-    if (text::iequals(key, "nodes")) nodes = &value;
-    return std::nullopt;
-  });
+  auto failure =
+      forEachField(reply, where, [&](std::string_view key, const RespValue& value) -> std::optional<Failure> {
+        if (text::iequals(key, "slots")) {
+          haveSlots = true;
+          return parseSlots(value, where, shard.slots);
+        }
+        if (text::iequals(key, "nodes")) nodes = &value;
+        return std::nullopt;
+      });
   if (failure) return *failure;
   if (!haveSlots) return Failure{where + " has no \"slots\""};
   if (nodes == nullptr) return Failure{where + " has no \"nodes\""};
@@ -242,9 +245,9 @@ std::variant<ClusterShards, ClusterShardsError> parseClusterShards(const RespVal
         if (out.slots.assign(static_cast<std::uint16_t>(slot), i)) continue;
         const std::size_t owner = out.slots.shardOf(static_cast<std::uint16_t>(slot)).value_or(i);
         return Failure{"CLUSTER SHARDS: slot " + std::to_string(slot) +
-                       (owner == i ? " is listed twice by shard " + std::to_string(i)
-                                   : " is claimed by shard " + std::to_string(owner) + " and shard " +
-                                         std::to_string(i))};
+                       (owner == i
+                            ? " is listed twice by shard " + std::to_string(i)
+                            : " is claimed by shard " + std::to_string(owner) + " and shard " + std::to_string(i))};
       }
     }
   }

@@ -29,12 +29,12 @@ enum class ClusterNodeHealth : std::uint8_t { Online, Failed, Loading, Unknown }
 std::string_view toString(ClusterNodeHealth health);
 
 struct ClusterNode {
-  std::string id;                 // the 40-character node id
+  std::string id;  // the 40-character node id
   std::string ip;
-  std::string hostname;           // empty when the node announces none
-  std::string endpoint;           // the cluster's preferred endpoint for it (may be "" or "?")
-  std::uint16_t port = 0;         // plain TCP; 0 when the node has none (TLS only)
-  std::uint16_t tlsPort = 0;      // 0 when the node has none
+  std::string hostname;               // empty when the node announces none
+  std::string endpoint;               // the cluster's preferred endpoint for it (may be "" or "?")
+  std::uint16_t port = 0;             // plain TCP; 0 when the node has none (TLS only)
+  std::uint16_t tlsPort = 0;          // 0 when the node has none
   NodeRole role = NodeRole::Unknown;  // Primary ("master") or Replica
   std::uint64_t replicationOffset = 0;
   ClusterNodeHealth health = ClusterNodeHealth::Unknown;

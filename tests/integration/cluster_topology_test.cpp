@@ -145,8 +145,18 @@ TEST_F(ClusterTopologyTest, KeySlotAgreesWithClusterKeyslot) {
     }
     return out;
   };
-  std::vector<std::string> keys = {"", "{", "}", "{}", "{}{a}", "{{a}}", "a}b{c}d", "{user1000}.following",
-                                   "{user1000}.followers", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}"};
+  std::vector<std::string> keys = {"",
+                                   "{",
+                                   "}",
+                                   "{}",
+                                   "{}{a}",
+                                   "{{a}}",
+                                   "a}b{c}d",
+                                   "{user1000}.following",
+                                   "{user1000}.followers",
+                                   "foo{}{bar}",
+                                   "foo{{bar}}zap",
+                                   "foo{bar}{zap}"};
   for (int i = 0; i < 100; ++i) keys.push_back(randomText(24, false));
   for (int i = 0; i < 100; ++i) keys.push_back(randomText(24, true));
   for (int i = 0; i < 100; ++i) {
@@ -158,7 +168,8 @@ TEST_F(ClusterTopologyTest, KeySlotAgreesWithClusterKeyslot) {
   for (const std::string& key : keys) {
     RedisReply slot = conn->read();
     ASSERT_EQ(slot.type, RedisReply::Type::Integer) << slot.toString();
-    EXPECT_EQ(backends::keySlot(key), slot.integer) << "key of " << key.size() << " bytes: " << ::testing::PrintToString(key);
+    EXPECT_EQ(backends::keySlot(key), slot.integer)
+        << "key of " << key.size() << " bytes: " << ::testing::PrintToString(key);
   }
 }
 

@@ -38,10 +38,10 @@ RedisShards::RedisShards(RedisShardsOptions options) : options_(std::move(option
     for (int i = 0; i < total; ++i) {
       // The bus port is chosen like the client port, not left at port + 10000, which
       // could fall in the ephemeral range or on a port that is taken.
-      std::vector<std::string> args = {"--cluster-enabled", "yes",
-                                       "--cluster-config-file", "nodes.conf",  // in the node's data dir
+      std::vector<std::string> args = {"--cluster-enabled",      "yes",
+                                       "--cluster-config-file",  "nodes.conf",  // in the node's data dir
                                        "--cluster-node-timeout", std::to_string(options_.nodeTimeout.count()),
-                                       "--cluster-port", std::to_string(freePort())};
+                                       "--cluster-port",         std::to_string(freePort())};
       args.insert(args.end(), options_.extraArgs.begin(), options_.extraArgs.end());
       nodes_.push_back(std::make_unique<RedisNode>("node-" + std::to_string(i), dir_.path(), std::move(args)));
     }
@@ -125,7 +125,8 @@ std::optional<std::size_t> RedisShards::primaryOf(std::size_t replica) {
     return std::nullopt;
   }
   auto index = indexOfPort(static_cast<int>(role.elements[2].integer));
-  if (!index) throw std::runtime_error(node(replica).name() + " replicates a node that is not ours: " + role.toString());
+  if (!index)
+    throw std::runtime_error(node(replica).name() + " replicates a node that is not ours: " + role.toString());
   return index;
 }
 
@@ -140,7 +141,8 @@ std::size_t RedisShards::slotOwner(int slot, std::size_t askNode) {
     const RedisReply& primary = range.elements[2];
     if (primary.elements.size() < 2) break;
     auto index = indexOfPort(static_cast<int>(primary.elements[1].integer));
-    if (!index) throw std::runtime_error("slot " + std::to_string(slot) + " is served by a stranger: " + primary.toString());
+    if (!index)
+      throw std::runtime_error("slot " + std::to_string(slot) + " is served by a stranger: " + primary.toString());
     return *index;
   }
   throw std::runtime_error("slot " + std::to_string(slot) + " is not served, says " + node(askNode).name());
@@ -152,7 +154,7 @@ std::string RedisShards::unhealthyReason(std::size_t i) {
   if (info.type != RedisReply::Type::Bulk) return "CLUSTER INFO: " + info.toString();
   const std::string expectedNodes = std::to_string(nodes_.size());
   for (const std::string& want : {std::string("cluster_state:ok"), std::string("cluster_slots_ok:16384"),
-                                 "cluster_known_nodes:" + expectedNodes}) {
+                                  "cluster_known_nodes:" + expectedNodes}) {
     if (info.str.find(want + "\r\n") == std::string::npos) return "CLUSTER INFO lacks " + want;
   }
   // Every node known by the role it has, with a connected link: then CLUSTER SHARDS on

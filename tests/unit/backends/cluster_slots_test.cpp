@@ -110,16 +110,32 @@ TEST(ClusterRedirect, Ipv6AndUnknownEndpoints) {
 }
 
 TEST(ClusterRedirect, MalformedRedirectsAreNotRead) {
-  for (std::string_view error : {
-           "", "-", "MOVED", "MOVED ", "MOVED 3999", "MOVED 3999 ", "ASK 3999",
-           "MOVED x 127.0.0.1:6381", "MOVED 16384 127.0.0.1:6381", "MOVED -1 127.0.0.1:6381",
-           "MOVED +1 127.0.0.1:6381", "MOVED 99999999999999999999 h:1", "MOVED 3999 127.0.0.1",
-           "MOVED 3999 127.0.0.1:", "MOVED 3999 127.0.0.1:0", "MOVED 3999 127.0.0.1:65536",
-           "MOVED 3999 127.0.0.1:63x", "MOVED 3999 :", "MOVED 3999 :0", "MOVED 3999 127.0.0.1:6381 extra",
-           "MOVED 3999 127.0.0.1:6381 10.0.0.1:6381",
-           "MOVED  3999 127.0.0.1:6381", "moved 3999 127.0.0.1:6381", "MOVEDX 3999 127.0.0.1:6381",
-           "TRYAGAIN Multiple keys request during rehashing of slot",
-           "ERR MOVED 3999 127.0.0.1:6381"}) {
+  for (std::string_view error : {"",
+                                 "-",
+                                 "MOVED",
+                                 "MOVED ",
+                                 "MOVED 3999",
+                                 "MOVED 3999 ",
+                                 "ASK 3999",
+                                 "MOVED x 127.0.0.1:6381",
+                                 "MOVED 16384 127.0.0.1:6381",
+                                 "MOVED -1 127.0.0.1:6381",
+                                 "MOVED +1 127.0.0.1:6381",
+                                 "MOVED 99999999999999999999 h:1",
+                                 "MOVED 3999 127.0.0.1",
+                                 "MOVED 3999 127.0.0.1:",
+                                 "MOVED 3999 127.0.0.1:0",
+                                 "MOVED 3999 127.0.0.1:65536",
+                                 "MOVED 3999 127.0.0.1:63x",
+                                 "MOVED 3999 :",
+                                 "MOVED 3999 :0",
+                                 "MOVED 3999 127.0.0.1:6381 extra",
+                                 "MOVED 3999 127.0.0.1:6381 10.0.0.1:6381",
+                                 "MOVED  3999 127.0.0.1:6381",
+                                 "moved 3999 127.0.0.1:6381",
+                                 "MOVEDX 3999 127.0.0.1:6381",
+                                 "TRYAGAIN Multiple keys request during rehashing of slot",
+                                 "ERR MOVED 3999 127.0.0.1:6381"}) {
     EXPECT_EQ(parseClusterRedirect(error), std::nullopt) << '"' << error << '"';
   }
 }
@@ -131,8 +147,7 @@ TEST(ClusterErrors, ClassifiedByTheirFirstWord) {
             ClusterErrorKind::TryAgain);
   EXPECT_EQ(classifyClusterError("CLUSTERDOWN The cluster is down"), ClusterErrorKind::ClusterDown);
   EXPECT_EQ(classifyClusterError("CLUSTERDOWN Hash slot not served"), ClusterErrorKind::ClusterDown);
-  EXPECT_EQ(classifyClusterError("CROSSSLOT Keys in request don't hash to the same slot"),
-            ClusterErrorKind::CrossSlot);
+  EXPECT_EQ(classifyClusterError("CROSSSLOT Keys in request don't hash to the same slot"), ClusterErrorKind::CrossSlot);
   EXPECT_EQ(classifyClusterError("TRYAGAIN"), ClusterErrorKind::TryAgain);
   for (std::string_view other : {"", "ERR unknown command", "MOVEDX 1 h:1", "moved 1 h:1", "WRONGTYPE Operation",
                                  "READONLY You can't write against a read only replica.", "ERR CLUSTERDOWN"}) {

@@ -56,8 +56,8 @@ RespValue shard(RespValue slotList, std::vector<RespValue> nodes) {
 RespValue threeShards() {
   return array({shard(slots({0, 5460}), {node("a0", 7000, "master"), node("a1", 7004, "replica")}),
                 shard(slots({5461, 10922}), {node("b0", 7001, "master"), node("b1", 7005, "replica")}),
-                shard(slots({10923, 16383}), {node("c1", 7003, "replica", "online", 99),
-                                              node("c0", 7002, "master", "online", 100)})});
+                shard(slots({10923, 16383}),
+                      {node("c1", 7003, "replica", "online", 99), node("c0", 7002, "master", "online", 100)})});
 }
 
 ClusterShards parsed(const RespValue& reply) {
@@ -152,10 +152,9 @@ TEST(ClusterShardsParse, SlotsOfAFailedLoadingOrMissingPrimaryAreNotServed) {
 }
 
 TEST(ClusterShardsParse, HealthAsRedisSpellsItAndAsDocumented) {
-  for (auto [spelled, health] : {std::pair{"online", ClusterNodeHealth::Online},
-                                 std::pair{"fail", ClusterNodeHealth::Failed},
-                                 std::pair{"failed", ClusterNodeHealth::Failed},
-                                 std::pair{"loading", ClusterNodeHealth::Loading}}) {
+  for (auto [spelled, health] :
+       {std::pair{"online", ClusterNodeHealth::Online}, std::pair{"fail", ClusterNodeHealth::Failed},
+        std::pair{"failed", ClusterNodeHealth::Failed}, std::pair{"loading", ClusterNodeHealth::Loading}}) {
     ClusterShards cluster = parsed(array({shard(slots({0, 16383}), {node("a0", 7000, "master", spelled)})}));
     ASSERT_EQ(cluster.shards.size(), 1u);
     EXPECT_EQ(cluster.shards[0].primary->health, health) << spelled;
@@ -240,8 +239,7 @@ TEST(ClusterShardsParse, ErrorReplyAndWrongOuterShapesAreRefused) {
   EXPECT_EQ(errorOf(RespValue{}), "CLUSTER SHARDS: the reply is not an array of shards");  // nil
   EXPECT_EQ(errorOf(array({bulk("slots")})), "CLUSTER SHARDS: shard 0 is not a key/value array");
   EXPECT_EQ(errorOf(array({array({bulk("slots")})})), "CLUSTER SHARDS: shard 0 has a key without a value");
-  EXPECT_EQ(errorOf(array({array({integer(1), slots({})})})),
-            "CLUSTER SHARDS: shard 0 has a key that is not a string");
+  EXPECT_EQ(errorOf(array({array({integer(1), slots({})})})), "CLUSTER SHARDS: shard 0 has a key that is not a string");
   EXPECT_EQ(errorOf(array({flat({{"nodes", array({node("a0", 7000, "master")})}})})),
             "CLUSTER SHARDS: shard 0 has no \"slots\"");
   EXPECT_EQ(errorOf(array({flat({{"slots", slots({0, 1})}})})), "CLUSTER SHARDS: shard 0 has no \"nodes\"");
@@ -266,8 +264,7 @@ TEST(ClusterShardsParse, BadSlotListsAreRefused) {
   EXPECT_EQ(errorOf(withSlots(slots({300, 200}))),
             "CLUSTER SHARDS: shard 1 has slot range 300-200, not within 0-16383 in order");
   EXPECT_EQ(errorOf(withSlots(slots({50, 200}))), "CLUSTER SHARDS: slot 50 is claimed by shard 0 and shard 1");
-  EXPECT_EQ(errorOf(withSlots(slots({100, 200, 150, 160}))),
-            "CLUSTER SHARDS: slot 150 is listed twice by shard 1");
+  EXPECT_EQ(errorOf(withSlots(slots({100, 200, 150, 160}))), "CLUSTER SHARDS: slot 150 is listed twice by shard 1");
 }
 
 TEST(ClusterShardsParse, BadNodesAreRefused) {
@@ -292,7 +289,8 @@ TEST(ClusterShardsParse, BadNodesAreRefused) {
   EXPECT_EQ(errorOf(withNode(without("health"))), "CLUSTER SHARDS: shard 0, node 1 (a1) has no \"health\"");
   EXPECT_EQ(errorOf(withNode(without("port"))),
             "CLUSTER SHARDS: shard 0, node 1 (a1) has neither \"port\" nor \"tls-port\"");
-  EXPECT_EQ(errorOf(withNode(node("a1", 0, "replica"))), "CLUSTER SHARDS: shard 0, node 1 \"port\" is not a port number");
+  EXPECT_EQ(errorOf(withNode(node("a1", 0, "replica"))),
+            "CLUSTER SHARDS: shard 0, node 1 \"port\" is not a port number");
   EXPECT_EQ(errorOf(withNode(node("a1", 70000, "replica"))),
             "CLUSTER SHARDS: shard 0, node 1 \"port\" is not a port number");
   EXPECT_EQ(errorOf(withNode(flat({{"id", bulk("a1")}, {"port", bulk("7001")}}))),
@@ -304,8 +302,11 @@ TEST(ClusterShardsParse, BadNodesAreRefused) {
             "CLUSTER SHARDS: shard 0, node 1 \"replication-offset\" is not an offset");
   EXPECT_EQ(errorOf(withNode(node("a1", 7001, "master"))),
             "CLUSTER SHARDS: shard 0 has two primaries, 127.0.0.1:7000 and 127.0.0.1:7001");
-  RespValue noAddress = flat({{"id", bulk("a1")}, {"port", integer(7001)}, {"ip", bulk("")},
-                              {"role", bulk("replica")}, {"health", bulk("online")}});
+  RespValue noAddress = flat({{"id", bulk("a1")},
+                              {"port", integer(7001)},
+                              {"ip", bulk("")},
+                              {"role", bulk("replica")},
+                              {"health", bulk("online")}});
   EXPECT_EQ(errorOf(withNode(noAddress)), "CLUSTER SHARDS: shard 0, node 1 (a1) has neither an ip nor a hostname");
 }
 
