@@ -342,5 +342,96 @@ TEST_F(FailoverProxyTest, SessionWhoseWriteWasLostInTheFailoverGets409) {
   EXPECT_EQ(g.body, "kept");
 }
 
+// The old primary dies, a replica is promoted, and the old primary comes back empty (a
+// restarted pod without persistence), saying master until the Sentinels demote it. No
+// write goes to it, and no session read is answered from its empty dataset.
+TEST_F(FailoverProxyTest, OldPrimaryRestartedEmptyGetsNoWritesAndServesNoStaleSessionRead) {
+  startProxy();
+  waitDiscovered();
+  const int oldPort = cluster_.primaryPort();
+  Session s(proxy_->dataPort());
+  ASSERT_EQ(s.put("fp:empty", "before").status, 204);
+  cluster_.kill(0);
+  const int newPort = sentinels_.waitForNewPrimary(oldPort);
+  WriteWindow w = writeUntilAcknowledged(s, "fp:empty", 40s);
+  ASSERT_EQ(w.ack.status, 204);
+  EXPECT_EQ(w.ack.header("x-served-by"), nodeName(newPort));
+  cluster_.restart(0);  // empty, and a master of its own history
+  const auto until = Clock::now() + 5s;
+  int n = 0, servedByOld = 0;
+  // writeUntilAcknowledged wrote "v<k>": what the session reads now is its latest write.
+  std::string latest = s.get("fp:empty").body;
+  while (Clock::now() < until) {
+    const std::string value = "after" + std::to_string(++n);
+    HttpResponse r = s.put("fp:empty", value);
+    if (r.status == 204) {
+      EXPECT_NE(r.header("x-served-by"), nodeName(oldPort)) << "a write on the restarted, empty old primary";
+      latest = value;
+    } else {
+      EXPECT_EQ(r.status, 503) << describe(r);
+    }
+    HttpResponse g = s.get("fp:empty");
+    if (g.status != 503) {
+      EXPECT_EQ(g.status, 200) << "a session read from an empty node? " << describe(g);
+      EXPECT_EQ(g.body, latest) << describe(g);
+    }
+    if (g.header("x-served-by") == nodeName(oldPort)) ++servedByOld;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::cout << "[ figures  ] old primary restarted empty: " << n << " writes in 5 s, " << servedByOld
+            << " session reads served by it (after it resynced as a replica)" << std::endl;
+}
+
+// Every Sentinel lost: cxproxy keeps the membership it last saw and keeps serving the
+// confirmed primary (its ROLE still says master), and says the Sentinels are down.
+TEST_F(FailoverProxyTest, EverySentinelLostKeepsServingTheConfirmedPrimary) {
+  startProxy();
+  waitDiscovered();
+  for (std::size_t i = 0; i < sentinels_.size(); ++i) sentinels_.sentinel(i).kill();
+  const std::string down =
+      waitStatus([](const std::string& st) { return st.find("\"up\":true,\"subscribed\"") == std::string::npos; }, 30s);
+  ASSERT_FALSE(down.empty()) << "the Sentinels were never reported down";
+  Session s(proxy_->dataPort());
+  for (int i = 0; i < 50; ++i) {
+    HttpResponse put = s.put("fp:blind", "v" + std::to_string(i));
+    ASSERT_EQ(put.status, 204) << describe(put);
+    EXPECT_EQ(put.header("x-served-by"), nodeName(cluster_.primaryPort()));
+    HttpResponse get = s.get("fp:blind");
+    ASSERT_EQ(get.status, 200) << describe(get);
+    EXPECT_EQ(get.body, "v" + std::to_string(i));
+  }
+  EXPECT_EQ(metricValue(proxy_->adminPort(), "cxproxy_sentinel_up",
+                        std::vector<std::string>{"sentinel=\"" + sentinels_.addresses()[0] + "\""}),
+            0);
+}
+
+// +switch-master never heard (every subscription is killed again and again through the
+// failover): the periodic re-read of the Sentinels still moves writes to the new primary.
+TEST_F(FailoverProxyTest, MissedSwitchMasterIsCaughtByThePeriodicReRead) {
+  startProxy();
+  waitDiscovered();
+  const int oldPort = cluster_.primaryPort();
+  std::atomic<bool> stop{false};
+  std::thread killer([&] {
+    while (!stop) {
+      sentinels_.killSubscriptions();
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  sentinels_.failover(0);
+  const int newPort = sentinels_.waitForNewPrimary(oldPort);
+  Session s(proxy_->dataPort());
+  HttpResponse last;
+  const bool moved = waitUntil(
+      [&] {
+        last = s.put("fp:missed", "x");
+        return last.status == 204 && last.header("x-served-by") == nodeName(newPort);
+      },
+      30s, 20ms);
+  stop = true;
+  killer.join();
+  EXPECT_TRUE(moved) << describe(last);
+}
+
 }  // namespace
 }  // namespace cx::testing
