@@ -110,15 +110,20 @@ bool validChunkExtensions(std::string_view ext) {
     while (i < ext.size() && kTokenChars[static_cast<unsigned char>(ext[i])]) ++i;
     return i > from;
   };
+  // BWS only ever precedes a ";" or an "=": whitespace before the end of the line is
+  // outside the grammar (and Beast refuses it).
   for (;;) {
+    const std::size_t beforeBws = i;
     skipBws();
-    if (i == ext.size()) return true;
+    if (i == ext.size()) return i == beforeBws;
     if (ext[i] != ';') return false;
     ++i;
     skipBws();
     if (!token()) return false;
+    const std::size_t afterName = i;
     skipBws();
-    if (i == ext.size() || ext[i] != '=') continue;
+    if (i == ext.size()) return i == afterName;
+    if (ext[i] != '=') continue;
     ++i;
     skipBws();
     if (i < ext.size() && ext[i] == '"') {
