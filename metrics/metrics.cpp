@@ -32,6 +32,7 @@ constexpr std::string_view kTokenRejections[] = {"malformed", "too_large", "unkn
                                                  "beyond_primary"};
 constexpr std::string_view kReloadResults[] = {"success", "unchanged", "error"};
 constexpr std::string_view kAuditResults[] = {"match", "mismatch", "stale", "skipped", "error"};
+constexpr std::string_view kClusterRedirects[] = {"moved", "ask"};
 constexpr std::string_view kBackendErrors[] = {"unavailable", "connection_lost", "timeout", "protocol_error"};
 
 }  // namespace
@@ -96,6 +97,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), instan
                         .Name("cxproxy_config_reload_total")
                         .Help("Configuration reload attempts by result (success, unchanged, error)")
                         .Register(r);
+  clusterRedirects_ = &prometheus::BuildCounter()
+                           .Name("cxproxy_cluster_redirects_total")
+                           .Help("MOVED and ASK redirects Redis Cluster answered (0 until cluster mode is used)")
+                           .Register(r);
   primaryChanges_ = &prometheus::BuildCounter()
                          .Name("cxproxy_primary_changes_total")
                          .Help("Times the confirmed primary moved to another node (Sentinel mode)")
@@ -136,6 +141,7 @@ void Metrics::exportKnownSeries() {
   for (auto reason : kTokenRejections) sessionTokensRejected(reason);
   for (auto result : kReloadResults) configReloads(result);
   for (auto result : kAuditResults) audits(result);
+  for (auto type : kClusterRedirects) clusterRedirects(type);
   // Histograms too: the dashboard's observed-staleness panel shows 0, not "no data".
   for (auto level : kLevels) auditObservedStaleness(level);
 }
@@ -255,6 +261,10 @@ prometheus::Gauge& Metrics::connections(std::string_view listener) {
 
 prometheus::Counter& Metrics::configReloads(std::string_view result) {
   return child(*configReloads_, {result}, {"result"});
+}
+
+prometheus::Counter& Metrics::clusterRedirects(std::string_view type) {
+  return child(*clusterRedirects_, {type}, {"type"});
 }
 
 prometheus::Counter& Metrics::primaryChanges() { return child(*primaryChanges_, {}, {}); }

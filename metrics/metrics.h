@@ -68,6 +68,8 @@ class Metrics {
   // Sentinel mode (README "Failover"): the confirmed primary moved to another node; each
   // configured Sentinel answering (label: the address as configured).
   prometheus::Counter& primaryChanges();
+  // Redis Cluster redirects by type ("moved" | "ask"); exported at 0 from the start.
+  prometheus::Counter& clusterRedirects(std::string_view type);
   prometheus::Gauge& sentinelUp(std::string_view sentinel);
   // One backend call as the data path saw it; `result` is e.g. ok, error, timeout.
   ShardedCounter& backendRequests(std::string_view backend, std::string_view result);
@@ -105,6 +107,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* connections_;
   prometheus::Family<prometheus::Counter>* configReloads_;
   prometheus::Family<prometheus::Counter>* primaryChanges_;
+  prometheus::Family<prometheus::Counter>* clusterRedirects_;
   prometheus::Family<prometheus::Gauge>* sentinelUp_;
   prometheus::Family<prometheus::Counter>* audits_;
   prometheus::Family<prometheus::Histogram>* auditStaleness_;

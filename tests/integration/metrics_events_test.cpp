@@ -31,6 +31,8 @@ TEST(MetricsEventsTest, FreshProcessExportsKnownSeriesAtZero) {
       {"cxproxy_config_reload_total", {"result=\"error\""}},
       {"cxproxy_backend_errors_total", {"backend=\"replica-1\"", "reason=\"timeout\""}},
       {"cxproxy_overloaded", {}},
+      {"cxproxy_cluster_redirects_total", {"type=\"moved\""}},
+      {"cxproxy_cluster_redirects_total", {"type=\"ask\""}},
   };
   for (const auto& [name, labels] : series) {
     EXPECT_EQ(scrapeMetric(admin, name, labels), 0.0) << name << " " << ::testing::PrintToString(labels);
