@@ -15,8 +15,6 @@ namespace cx::backends {
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 
-namespace {
-
 std::string opensslError() {
   const unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -25,8 +23,6 @@ std::string opensslError() {
   ERR_error_string_n(code, text, sizeof(text));
   return text;
 }
-
-}  // namespace
 
 TlsClientContext::TlsClientContext(TlsClientSettings settings)
     : settings_(std::move(settings)), context_(ssl::context::tls_client) {

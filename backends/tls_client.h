@@ -42,6 +42,10 @@ using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
 bool prepareClientHandshake(TlsStream& stream, const TlsClientContext& tls, const std::string& host,
                             std::string* error);
 
+// The thread's oldest OpenSSL error as text ("unknown OpenSSL error" when none), and
+// the thread's error queue cleared. Shared by the client and server TLS sides.
+std::string opensslError();
+
 // Names a failed handshake for lastError: "certificate verify failed: <reason>",
 // "host name mismatch: ...", or the TLS error itself.
 std::string describeHandshakeFailure(TlsStream& stream, const boost::system::error_code& ec,

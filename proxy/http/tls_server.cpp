@@ -7,20 +7,11 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "backends/tls_client.h"
+
 namespace cx::proxy {
 
-namespace {
-
-std::string opensslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof(text));
-  return text;
-}
-
-}  // namespace
+using backends::opensslError;
 
 TlsServerContext::TlsServerContext(std::string certFile, std::string keyFile)
     : certFile_(std::move(certFile)), keyFile_(std::move(keyFile)) {
